@@ -1,0 +1,275 @@
+// TlsEngine: pumps ciphertext between one net.Socket and one native session.
+// It is the hot path: per chunk that arrives it makes one native call and
+// allocates nothing of its own; handlers are plain properties, not events.
+import type { Socket } from 'node:net';
+
+import { HandshakeError, StateError, TimeoutError, TruncationError, socketError, type TlsError } from './errors.js';
+import { kNative } from './internal.js';
+import { binding, CycleFlag, type CertificateSummary, type NativeSession, type SessionInfo, type SessionOut } from './native.js';
+import type { SSLContext } from './ssl-context.js';
+
+export interface TlsEngineOptions {
+  /** Server (accept) or client (connect) side. */
+  isServer: boolean;
+  /** Client: SNI to send. Ignored for IP addresses. */
+  servername?: string;
+  /** Client: the host name or IP the server certificate must match. */
+  verifyHost?: string;
+  /** Client: verify the server (default true unless the context's `set_verify` was called). */
+  verifyPeer?: boolean;
+  /** Milliseconds the handshake may take before the connection is dropped. Default 10 000; 0 disables. */
+  handshakeTimeout?: number;
+  /**
+   * Keep sending after the peer's close_notify (TLS half-close). Default false:
+   * the engine answers close_notify with its own and ends the socket.
+   */
+  allowHalfOpen?: boolean;
+}
+
+/** Default for `handshakeTimeout`. */
+export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
+
+type Pending = Buffer | string;
+
+/**
+ * One TLS connection over one `net.Socket`. Set the `on*` handler properties
+ * before data can arrive (right after construction).
+ *
+ * @example
+ * const engine = new TlsEngine(socket, ctx, { isServer: true });
+ * engine.onsecure = () => engine.write('hello');
+ * engine.ondata = (chunk) => console.log(chunk.toString());
+ */
+export class TlsEngine {
+  /** The handshake completed. */
+  onsecure: (() => void) | undefined = undefined;
+  /** Decrypted plaintext, in order. The Buffer is the caller's to keep. */
+  ondata: ((chunk: Buffer) => void) | undefined = undefined;
+  /** The peer sent close_notify: its data is complete. */
+  onend: (() => void) | undefined = undefined;
+  /** A fatal error; `onclose` follows. */
+  onerror: ((err: TlsError) => void) | undefined = undefined;
+  /** The transport closed; `error` is set if the connection failed. */
+  onclose: ((error: TlsError | undefined) => void) | undefined = undefined;
+
+  readonly socket: Socket;
+  private readonly session_: NativeSession;
+  private readonly out_: SessionOut = [undefined, undefined, undefined];
+  private secure_ = false;
+  private peerEnded_ = false;
+  private ended_ = false;
+  private closed_ = false;
+  private error_: TlsError | undefined = undefined;
+  private pending_: Pending[] | undefined = undefined;
+  private endPending_ = false;
+  private timer_: NodeJS.Timeout | undefined = undefined;
+  private readonly allowHalfOpen_: boolean;
+
+  /**
+   * @param socket A connected (or connecting) socket. The engine owns it from here.
+   * @param context The context the session is made from.
+   * @param options Role and per-connection settings.
+   * @param attachReader False when the caller feeds data itself (a socket made with `onread`).
+   */
+  constructor(socket: Socket, context: SSLContext, options: TlsEngineOptions, attachReader = true) {
+    this.socket = socket;
+    this.allowHalfOpen_ = options.allowHalfOpen ?? false;
+    this.session_ = new binding.Session(context[kNative], options.isServer, this.out_, {
+      ...(options.servername !== undefined ? { servername: options.servername } : {}),
+      ...(options.verifyHost !== undefined ? { verifyHost: options.verifyHost } : {}),
+      ...(options.verifyPeer !== undefined ? { verifyPeer: options.verifyPeer } : {}),
+    });
+    if (attachReader) socket.on('data', (chunk: Buffer) => this.feed(chunk, chunk.length));
+    socket.on('end', () => this.onSocketEnd_());
+    socket.on('error', (err) => this.fail_(socketError(err)));
+    socket.on('close', () => this.onSocketClose_());
+    const timeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+    if (timeout > 0) {
+      this.timer_ = setTimeout(() => this.fail_(new TimeoutError(`TLS handshake timed out after ${timeout} ms`)), timeout);
+      this.timer_.unref();
+    }
+    // A client speaks first; a server waits for the ClientHello.
+    if (!options.isServer) {
+      if (socket.connecting) socket.once('connect', () => this.cycle_(undefined, 0));
+      else this.cycle_(undefined, 0);
+    }
+  }
+
+  /** Handshake done and not yet failed or closed. */
+  get secure(): boolean {
+    return this.secure_;
+  }
+
+  /** The peer's close_notify arrived. */
+  get peerEnded(): boolean {
+    return this.peerEnded_;
+  }
+
+  /** The connection has closed (cleanly or not). */
+  get closed(): boolean {
+    return this.closed_;
+  }
+
+  /** The error that ended the connection, if any. */
+  get error(): TlsError | undefined {
+    return this.error_;
+  }
+
+  /** Ciphertext queued in the socket, in bytes: the backpressure signal. */
+  get bufferedAmount(): number {
+    return this.socket.writableLength;
+  }
+
+  /** Feeds ciphertext that arrived. For sockets made with `onread`. */
+  feed(buffer: Buffer, length: number): void {
+    if (this.error_ === undefined && !this.closed_) this.cycle_(buffer, length);
+  }
+
+  /**
+   * Encrypts and sends `data`. Before the handshake completes it is queued.
+   * @returns false when the socket's buffer is full: wait for its 'drain'.
+   * @throws StateError after `end()` or once the connection failed.
+   */
+  write(data: Buffer | string): boolean {
+    this.checkWritable_();
+    if (!this.secure_) {
+      (this.pending_ ??= []).push(data);
+      return true;
+    }
+    return this.flush_(this.session_.write(data));
+  }
+
+  /** Encrypts several chunks in one native call. */
+  writev(chunks: ReadonlyArray<Buffer | string>): boolean {
+    this.checkWritable_();
+    if (!this.secure_) {
+      (this.pending_ ??= []).push(...chunks);
+      return true;
+    }
+    return this.flush_(this.session_.write(chunks));
+  }
+
+  /** Sends close_notify after what was written, then ends the TCP stream. Idempotent. */
+  end(): void {
+    if (this.ended_ || this.closed_ || this.error_) return;
+    if (!this.secure_) {
+      this.endPending_ = true;
+      return;
+    }
+    this.ended_ = true;
+    this.flush_(this.session_.shutdown());
+    this.socket.end();
+  }
+
+  /** Closes at once, without close_notify. */
+  destroy(error?: TlsError): void {
+    if (error) this.fail_(error);
+    else this.socket.destroy();
+  }
+
+  /** Stops reading from the socket (backpressure on the peer). */
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+
+  /** Negotiated protocol, cipher, verify result and more. */
+  info(): SessionInfo {
+    return this.session_.info();
+  }
+
+  /** The peer's certificate, or null when it sent none. */
+  peerCertificate(): CertificateSummary | null {
+    return this.session_.peerCertificate();
+  }
+
+  private checkWritable_(): void {
+    if (this.error_) throw this.error_;
+    if (this.ended_ || this.endPending_ || this.closed_) throw new StateError('cannot write after end()');
+  }
+
+  private cycle_(chunk: Buffer | undefined, length: number): void {
+    let flags: number;
+    try {
+      flags = this.session_.cycle(chunk, length);
+    } catch (err) {
+      this.fail_(err as TlsError);
+      return;
+    }
+    const out = this.out_;
+    if (flags & CycleFlag.EncOut) {
+      this.socket.write(out[1]!);
+      out[1] = undefined;
+    }
+    if (flags & CycleFlag.Error) {
+      const err = out[2]!;
+      out[2] = undefined;
+      this.fail_(err as TlsError);
+      return;
+    }
+    if (flags & CycleFlag.Secure) this.onSecure_();
+    if (flags & CycleFlag.ClearOut) {
+      const clear = out[0]!;
+      out[0] = undefined;
+      this.ondata?.(clear);
+    }
+    if (flags & CycleFlag.PeerClosed && !this.peerEnded_) {
+      this.peerEnded_ = true;
+      this.onend?.();
+      if (!this.allowHalfOpen_) this.end();
+    }
+  }
+
+  private onSecure_(): void {
+    this.secure_ = true;
+    if (this.timer_) clearTimeout(this.timer_);
+    this.timer_ = undefined;
+    const pending = this.pending_;
+    this.pending_ = undefined;
+    if (pending) this.flush_(this.session_.write(pending));
+    this.onsecure?.();
+    if (this.endPending_) {
+      this.endPending_ = false;
+      this.end();
+    }
+  }
+
+  private flush_(flags: number): boolean {
+    if (flags & CycleFlag.EncOut) {
+      const enc = this.out_[1]!;
+      this.out_[1] = undefined;
+      return this.socket.write(enc);
+    }
+    return !this.socket.writableNeedDrain;
+  }
+
+  private onSocketEnd_(): void {
+    if (this.error_ || this.peerEnded_) return;
+    if (!this.secure_) this.fail_(new HandshakeError('peer closed the connection during the TLS handshake'));
+    else this.fail_(new TruncationError());
+  }
+
+  private fail_(err: TlsError): void {
+    if (this.error_ || this.closed_) return;
+    this.error_ = err;
+    if (this.timer_) clearTimeout(this.timer_);
+    this.timer_ = undefined;
+    this.onerror?.(err);
+    // An alert may still be queued: let it reach the peer, then close.
+    if (this.socket.writableLength > 0 && !this.socket.destroyed) this.socket.end(() => this.socket.destroy());
+    else this.socket.destroy();
+  }
+
+  private onSocketClose_(): void {
+    if (this.closed_) return;
+    this.closed_ = true;
+    if (this.timer_) clearTimeout(this.timer_);
+    this.timer_ = undefined;
+    if (!this.secure_ && !this.error_) this.error_ = new HandshakeError('connection closed before the TLS handshake completed');
+    this.session_.free();
+    this.onclose?.(this.error_);
+  }
+}

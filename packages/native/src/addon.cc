@@ -1,0 +1,42 @@
+// Module init only: registers the classes and free functions.
+#include <napi.h>
+#include <openssl/crypto.h>
+
+#include "context.h"
+#include "session.h"
+#include "util/addon_data.h"
+#include "util/args.h"
+#include "util/errors.h"
+#include "x509.h"
+
+namespace rxtls {
+namespace {
+
+Napi::Value SetErrorFactoryJs(const Napi::CallbackInfo& info) {
+  if (!Arg(info, 0).IsFunction()) ThrowExpected(info.Env(), "factory", "a function");
+  SetErrorFactory(info.Env(), info[0].As<Napi::Function>());
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  AddonData* data = GetAddonData(env);
+  Napi::Function context = Context::Init(env);
+  data->context_ctor = Napi::Persistent(context);
+  exports.Set("Context", context);
+  exports.Set("Session", Session::Init(env));
+  exports.Set("methods", Context::Methods(env));
+  exports.Set("setErrorFactory", Napi::Function::New(env, SetErrorFactoryJs, "setErrorFactory"));
+  exports.Set("generateCertificate", Napi::Function::New(env, GenerateCertificate, "generateCertificate"));
+  exports.Set("parseCertificate", Napi::Function::New(env, ParseCertificate, "parseCertificate"));
+  // The version string of the OpenSSL this addon runs on; it must be Node's own.
+  exports.Set("opensslVersion", Napi::String::New(env, OpenSSL_version(OPENSSL_VERSION_STRING)));
+  return exports;
+}
+
+}  // namespace rxtls
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return rxtls::Init(env, exports); }
+
+NODE_API_MODULE(rxtls, InitAddon)

@@ -1,0 +1,308 @@
+#include "context.h"
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "util/args.h"
+#include "util/errors.h"
+
+namespace rxtls {
+namespace {
+
+// SSL_FILETYPE_PEM and SSL_FILETYPE_ASN1 as the documented API passes them.
+constexpr int64_t kFileTypePem = SSL_FILETYPE_PEM;
+constexpr int64_t kFileTypeAsn1 = SSL_FILETYPE_ASN1;
+
+// Offered when nobody sets a list: forward-secret AEAD suites first, nothing
+// anonymous, NULL, export, RC4, 3DES or MD5 (TLS 1.3 suites are separate).
+constexpr const char* kDefaultCipherList =
+    "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:ECDHE+AES:"
+    "!aNULL:!eNULL:!EXPORT:!RC4:!3DES:!DES:!MD5:!PSK:!SRP:!CAMELLIA:!SEED:!IDEA";
+
+uintptr_t AddressOf(const SSL_METHOD* m) { return reinterpret_cast<uintptr_t>(m); }
+
+struct BioFree {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+using BioPtr = std::unique_ptr<BIO, BioFree>;
+
+BioPtr MemBio(const Bytes& b) {
+  return BioPtr(BIO_new_mem_buf(b.data, static_cast<int>(b.size)));
+}
+
+}  // namespace
+
+Napi::Object Context::Methods(Napi::Env env) {
+  Napi::Object m = Napi::Object::New(env);
+  m.Set("TLS_method", Napi::BigInt::New(env, static_cast<uint64_t>(AddressOf(TLS_method()))));
+  m.Set("TLS_client_method", Napi::BigInt::New(env, static_cast<uint64_t>(AddressOf(TLS_client_method()))));
+  m.Set("TLS_server_method", Napi::BigInt::New(env, static_cast<uint64_t>(AddressOf(TLS_server_method()))));
+  return m;
+}
+
+Napi::Function Context::Init(Napi::Env env) {
+  return DefineClass(env, "Context",
+                     {
+                         InstanceMethod("setVerify", &Context::SetVerify),
+                         InstanceMethod("getVerifyMode", &Context::GetVerifyMode),
+                         InstanceMethod("loadVerifyLocations", &Context::LoadVerifyLocations),
+                         InstanceMethod("setDefaultVerifyPaths", &Context::SetDefaultVerifyPaths),
+                         InstanceMethod("addCACertificates", &Context::AddCACertificates),
+                         InstanceMethod("useCertificateChain", &Context::UseCertificateChain),
+                         InstanceMethod("usePrivateKey", &Context::UsePrivateKey),
+                         InstanceMethod("setCipherList", &Context::SetCipherList),
+                         InstanceMethod("setCiphersuites", &Context::SetCiphersuites),
+                         InstanceMethod("setProtocolVersions", &Context::SetProtocolVersions),
+                         InstanceMethod("getProtocolVersions", &Context::GetProtocolVersions),
+                         InstanceMethod("free", &Context::Free),
+                         InstanceMethod("isFreed", &Context::IsFreed),
+                         InstanceMethod("pointer", &Context::Pointer),
+                     });
+}
+
+Context::Context(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Context>(info) {
+  Napi::Env env = info.Env();
+  Napi::Value arg = Arg(info, 0);
+  if (!arg.IsBigInt()) ThrowExpected(env, "method", "an SSL method handle (TLS_method, TLS_client_method or TLS_server_method)");
+  bool lossless = false;
+  uint64_t addr = arg.As<Napi::BigInt>().Uint64Value(&lossless);
+  const SSL_METHOD* method = nullptr;
+  if (lossless && addr == AddressOf(TLS_method())) {
+    method = TLS_method();
+  } else if (lossless && addr == AddressOf(TLS_client_method())) {
+    method = TLS_client_method();
+    role_ = Role::kClient;
+  } else if (lossless && addr == AddressOf(TLS_server_method())) {
+    method = TLS_server_method();
+    role_ = Role::kServer;
+  } else {
+    ThrowExpected(env, "method", "a valid SSL method pointer (TLS_method, TLS_client_method or TLS_server_method)");
+  }
+  ERR_clear_error();
+  ctx_ = SSL_CTX_new(method);
+  if (ctx_ == nullptr) ThrowOpenSSLError(env, kErrConfig, "SSL_CTX_new failed");
+  // Secure defaults: TLS 1.2 floor, no renegotiation, no compression, buffers
+  // released while a connection is idle (most of the memory of an idle SSL).
+  if (SSL_CTX_set_min_proto_version(ctx_, TLS1_2_VERSION) != 1 ||
+      SSL_CTX_set_cipher_list(ctx_, kDefaultCipherList) != 1) {
+    SSL_CTX_free(ctx_);
+    ctx_ = nullptr;
+    ThrowOpenSSLError(env, kErrConfig, "could not apply the default protocol floor and cipher list");
+  }
+  SSL_CTX_set_options(ctx_, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+                                SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_mode(ctx_, SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_verify(ctx_, SSL_VERIFY_NONE, nullptr);
+}
+
+Context::~Context() {
+  if (ctx_ != nullptr) SSL_CTX_free(ctx_);
+}
+
+SSL_CTX* Context::Get(Napi::Env env) const {
+  if (ctx_ == nullptr) ThrowError(env, kErrClosed, "SSLContext has been freed");
+  return ctx_;
+}
+
+Napi::Value Context::SetVerify(const Napi::CallbackInfo& info) {
+  SSL_CTX* ctx = Get(info.Env());
+  constexpr int64_t kAll = SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT | SSL_VERIFY_CLIENT_ONCE |
+                           SSL_VERIFY_POST_HANDSHAKE;
+  int64_t mode = IntArg(info, 0, "mode", 0, kAll);
+  // OpenSSL ignores the modifier flags without SSL_VERIFY_PEER; a caller who
+  // sets them alone has made a mistake, so say so instead of ignoring it.
+  if (mode != 0 && (mode & SSL_VERIFY_PEER) == 0)
+    ThrowError(info.Env(), kErrInvalidArgument,
+               "SSL_VERIFY_FAIL_IF_NO_PEER_CERT, SSL_VERIFY_CLIENT_ONCE and SSL_VERIFY_POST_HANDSHAKE "
+               "must be combined with SSL_VERIFY_PEER");
+  SSL_CTX_set_verify(ctx, static_cast<int>(mode), nullptr);
+  verify_explicit_ = true;
+  return info.Env().Undefined();
+}
+
+Napi::Value Context::GetVerifyMode(const Napi::CallbackInfo& info) {
+  SSL_CTX* ctx = Get(info.Env());
+  return Napi::Number::New(info.Env(), SSL_CTX_get_verify_mode(ctx));
+}
+
+Napi::Value Context::LoadVerifyLocations(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SSL_CTX* ctx = Get(env);
+  std::string file = IsMissing(Arg(info, 0)) ? std::string() : StringArg(info, 0, "file");
+  std::string dir = IsMissing(Arg(info, 1)) ? std::string() : StringArg(info, 1, "directory");
+  if (file.empty() && dir.empty()) ThrowExpected(env, "file", "a CA file or directory path");
+  ERR_clear_error();
+  if (SSL_CTX_load_verify_locations(ctx, file.empty() ? nullptr : file.c_str(),
+                                    dir.empty() ? nullptr : dir.c_str()) != 1)
+    ThrowOpenSSLError(env, kErrConfig, "could not load verify locations '" + (file.empty() ? dir : file) + "'");
+  return env.Undefined();
+}
+
+Napi::Value Context::SetDefaultVerifyPaths(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SSL_CTX* ctx = Get(env);
+  ERR_clear_error();
+  if (SSL_CTX_set_default_verify_paths(ctx) != 1)
+    ThrowOpenSSLError(env, kErrConfig, "could not load the default CA store");
+  return env.Undefined();
+}
+
+Napi::Value Context::AddCACertificates(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SSL_CTX* ctx = Get(env);
+  Bytes pem = BytesArg(info, 0, "ca");
+  ERR_clear_error();
+  BioPtr bio = MemBio(pem);
+  if (!bio) ThrowOpenSSLError(env, kErrCrypto, "out of memory");
+  X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+  int added = 0;
+  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    int ok = X509_STORE_add_cert(store, cert);
+    X509_free(cert);
+    if (ok != 1) ThrowOpenSSLError(env, kErrConfig, "could not add CA certificate");
+    ++added;
+  }
+  // The loop ends on "no start line" at the end of the input: expected once
+  // something was read, a real error otherwise.
+  if (added == 0) ThrowOpenSSLError(env, kErrConfig, "no CA certificate found in PEM input");
+  ERR_clear_error();
+  return Napi::Number::New(env, added);
+}
+
+// useCertificateChain(source, isFile, fileType)
+Napi::Value Context::UseCertificateChain(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SSL_CTX* ctx = Get(env);
+  bool is_file = BoolArg(info, 1, "isFile");
+  int64_t type = IntArg(info, 2, "fileType", kFileTypePem, kFileTypeAsn1);
+  ERR_clear_error();
+  if (is_file) {
+    std::string path = StringArg(info, 0, "cert_file");
+    int ok = type == kFileTypePem ? SSL_CTX_use_certificate_chain_file(ctx, path.c_str())
+                                  : SSL_CTX_use_certificate_file(ctx, path.c_str(), SSL_FILETYPE_ASN1);
+    if (ok != 1) ThrowOpenSSLError(env, kErrConfig, "could not load certificate from '" + path + "'");
+    return env.Undefined();
+  }
+  Bytes data = BytesArg(info, 0, "cert");
+  if (type == kFileTypeAsn1) {
+    if (SSL_CTX_use_certificate_ASN1(ctx, static_cast<int>(data.size), data.data) != 1)
+      ThrowOpenSSLError(env, kErrConfig, "could not load DER certificate");
+    return env.Undefined();
+  }
+  BioPtr bio = MemBio(data);
+  if (!bio) ThrowOpenSSLError(env, kErrCrypto, "out of memory");
+  X509* leaf = PEM_read_bio_X509_AUX(bio.get(), nullptr, nullptr, nullptr);
+  if (leaf == nullptr) ThrowOpenSSLError(env, kErrConfig, "could not read PEM certificate");
+  int ok = SSL_CTX_use_certificate(ctx, leaf);
+  X509_free(leaf);
+  if (ok != 1) ThrowOpenSSLError(env, kErrConfig, "could not use certificate");
+  // The rest of the PEM is the chain sent after the leaf.
+  if (SSL_CTX_clear_chain_certs(ctx) != 1) ThrowOpenSSLError(env, kErrConfig, "could not reset chain");
+  while (X509* ca = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    if (SSL_CTX_add0_chain_cert(ctx, ca) != 1) {
+      X509_free(ca);
+      ThrowOpenSSLError(env, kErrConfig, "could not add chain certificate");
+    }
+  }
+  ERR_clear_error();  // the end-of-input "no start line"
+  return env.Undefined();
+}
+
+// usePrivateKey(source, isFile, fileType): also checks that it matches the certificate.
+Napi::Value Context::UsePrivateKey(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SSL_CTX* ctx = Get(env);
+  bool is_file = BoolArg(info, 1, "isFile");
+  int64_t type = IntArg(info, 2, "fileType", kFileTypePem, kFileTypeAsn1);
+  ERR_clear_error();
+  if (is_file) {
+    std::string path = StringArg(info, 0, "private_key_file");
+    if (SSL_CTX_use_PrivateKey_file(ctx, path.c_str(), static_cast<int>(type)) != 1)
+      ThrowOpenSSLError(env, kErrConfig, "could not load private key from '" + path + "'");
+  } else {
+    Bytes data = BytesArg(info, 0, "key");
+    EVP_PKEY* key = nullptr;
+    if (type == kFileTypeAsn1) {
+      const unsigned char* p = data.data;
+      key = d2i_AutoPrivateKey(nullptr, &p, static_cast<long>(data.size));
+    } else {
+      BioPtr bio = MemBio(data);
+      if (bio) key = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr);
+    }
+    if (key == nullptr) ThrowOpenSSLError(env, kErrConfig, "could not read private key");
+    int ok = SSL_CTX_use_PrivateKey(ctx, key);
+    EVP_PKEY_free(key);
+    if (ok != 1) ThrowOpenSSLError(env, kErrConfig, "could not use private key");
+  }
+  if (SSL_CTX_get0_certificate(ctx) != nullptr && SSL_CTX_check_private_key(ctx) != 1)
+    ThrowOpenSSLError(env, kErrConfig, "private key does not match the certificate");
+  return env.Undefined();
+}
+
+Napi::Value Context::SetCipherList(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SSL_CTX* ctx = Get(env);
+  std::string list = StringArg(info, 0, "ciphers");
+  ERR_clear_error();
+  if (SSL_CTX_set_cipher_list(ctx, list.c_str()) != 1)
+    ThrowOpenSSLError(env, kErrConfig, "could not set cipher list '" + list + "'");
+  return env.Undefined();
+}
+
+Napi::Value Context::SetCiphersuites(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SSL_CTX* ctx = Get(env);
+  std::string list = StringArg(info, 0, "ciphersuites");
+  ERR_clear_error();
+  if (SSL_CTX_set_ciphersuites(ctx, list.c_str()) != 1)
+    ThrowOpenSSLError(env, kErrConfig, "could not set TLS 1.3 ciphersuites '" + list + "'");
+  return env.Undefined();
+}
+
+// setProtocolVersions(min, max): TLS1_2_VERSION (0x0303) / TLS1_3_VERSION (0x0304); 0 keeps OpenSSL's bound.
+Napi::Value Context::SetProtocolVersions(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SSL_CTX* ctx = Get(env);
+  int64_t min = IntArg(info, 0, "min", 0, TLS1_3_VERSION);
+  int64_t max = IntArg(info, 1, "max", 0, TLS1_3_VERSION);
+  if (min != 0 && max != 0 && min > max) ThrowError(env, kErrInvalidArgument, "min version is above max version");
+  ERR_clear_error();
+  if (SSL_CTX_set_min_proto_version(ctx, static_cast<int>(min)) != 1 ||
+      SSL_CTX_set_max_proto_version(ctx, static_cast<int>(max)) != 1)
+    ThrowOpenSSLError(env, kErrConfig, "could not set protocol versions");
+  return env.Undefined();
+}
+
+Napi::Value Context::GetProtocolVersions(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SSL_CTX* ctx = Get(env);
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Number::New(env, SSL_CTX_get_min_proto_version(ctx)));
+  out.Set(1u, Napi::Number::New(env, SSL_CTX_get_max_proto_version(ctx)));
+  return out;
+}
+
+Napi::Value Context::Free(const Napi::CallbackInfo& info) {
+  // Sessions hold their own reference (SSL_new up-refs the SSL_CTX), so a
+  // context freed under live sessions stays valid until the last one ends.
+  if (ctx_ == nullptr) ThrowError(info.Env(), kErrClosed, "SSLContext has already been freed");
+  SSL_CTX_free(ctx_);
+  ctx_ = nullptr;
+  return info.Env().Undefined();
+}
+
+Napi::Value Context::IsFreed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), ctx_ == nullptr);
+}
+
+Napi::Value Context::Pointer(const Napi::CallbackInfo& info) {
+  SSL_CTX* ctx = Get(info.Env());
+  return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(reinterpret_cast<uintptr_t>(ctx)));
+}
+
+}  // namespace rxtls

@@ -1,0 +1,49 @@
+// Context: one SSL_CTX. Holds the configuration every session made from it
+// shares: verification, trust, certificate and key, ciphers, versions.
+#pragma once
+
+#include <napi.h>
+#include <openssl/ssl.h>
+
+namespace rxtls {
+
+enum class Role { kAny, kClient, kServer };
+
+class Context : public Napi::ObjectWrap<Context> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  // The three method handles `new Context(handle)` accepts, as BigInt addresses.
+  static Napi::Object Methods(Napi::Env env);
+
+  explicit Context(const Napi::CallbackInfo& info);
+  ~Context() override;
+
+  // The live SSL_CTX, or throws ERR_TLS_CLOSED after free().
+  SSL_CTX* Get(Napi::Env env) const;
+  Role role() const { return role_; }
+  // True once set_verify was called: sessions then keep the context's mode
+  // instead of the client default (verify the server).
+  bool verify_explicit() const { return verify_explicit_; }
+
+ private:
+  Napi::Value SetVerify(const Napi::CallbackInfo& info);
+  Napi::Value GetVerifyMode(const Napi::CallbackInfo& info);
+  Napi::Value LoadVerifyLocations(const Napi::CallbackInfo& info);
+  Napi::Value SetDefaultVerifyPaths(const Napi::CallbackInfo& info);
+  Napi::Value AddCACertificates(const Napi::CallbackInfo& info);
+  Napi::Value UseCertificateChain(const Napi::CallbackInfo& info);
+  Napi::Value UsePrivateKey(const Napi::CallbackInfo& info);
+  Napi::Value SetCipherList(const Napi::CallbackInfo& info);
+  Napi::Value SetCiphersuites(const Napi::CallbackInfo& info);
+  Napi::Value SetProtocolVersions(const Napi::CallbackInfo& info);
+  Napi::Value GetProtocolVersions(const Napi::CallbackInfo& info);
+  Napi::Value Free(const Napi::CallbackInfo& info);
+  Napi::Value IsFreed(const Napi::CallbackInfo& info);
+  Napi::Value Pointer(const Napi::CallbackInfo& info);
+
+  SSL_CTX* ctx_ = nullptr;
+  Role role_ = Role::kAny;
+  bool verify_explicit_ = false;
+};
+
+}  // namespace rxtls

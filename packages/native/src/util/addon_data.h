@@ -1,0 +1,32 @@
+// Per-environment state of the addon (one per main thread or worker).
+#pragma once
+
+#include <napi.h>
+
+namespace rxtls {
+
+struct AddonData {
+  Napi::FunctionReference error_factory;  // (code, message, props) => Error, from JS
+  Napi::FunctionReference context_ctor;   // to tell a real Context from any object
+};
+
+// Creates the data on first use.
+inline AddonData* GetAddonData(Napi::Env env) {
+  auto* data = env.GetInstanceData<AddonData>();
+  if (data == nullptr) {
+    data = new AddonData();
+    env.SetInstanceData(data);
+  }
+  return data;
+}
+
+// Unwraps `value` as T only if it was made by T's constructor; a plain object
+// or another wrapped class would otherwise be reinterpreted as T.
+template <typename T>
+T* UnwrapChecked(Napi::Env env, const Napi::FunctionReference& ctor, Napi::Value value) {
+  if (!value.IsObject() || ctor.IsEmpty() || !value.As<Napi::Object>().InstanceOf(ctor.Value()))
+    return nullptr;
+  return Napi::ObjectWrap<T>::Unwrap(value.As<Napi::Object>());
+}
+
+}  // namespace rxtls
