@@ -41,10 +41,10 @@ export interface TlsErrorProps {
   /** Every entry of OpenSSL's error queue, earliest first. */
   opensslStack?: string[];
   /** X509_V_ERR_* of a failed certificate check. */
-  declare verifyCode?: number;
-  declare verifyMessage?: string;
+  verifyCode?: number;
+  verifyMessage?: string;
   /** The OS error (`ECONNREFUSED`…) behind a socket error. */
-  declare syscallCode?: string;
+  syscallCode?: string;
   cause?: unknown;
 }
 

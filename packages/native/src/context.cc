@@ -270,6 +270,9 @@ Napi::Value Context::SetProtocolVersions(const Napi::CallbackInfo& info) {
   SSL_CTX* ctx = Get(env);
   int64_t min = IntArg(info, 0, "min", 0, TLS1_3_VERSION);
   int64_t max = IntArg(info, 1, "max", 0, TLS1_3_VERSION);
+  // TLS 1.0 and 1.1 stay refused whatever the caller asks: 0 or 1.2+ only.
+  if ((min != 0 && min < TLS1_2_VERSION) || (max != 0 && max < TLS1_2_VERSION))
+    ThrowError(env, kErrInvalidArgument, "Expected protocol versions to be 0, TLS1_2_VERSION or TLS1_3_VERSION");
   if (min != 0 && max != 0 && min > max) ThrowError(env, kErrInvalidArgument, "min version is above max version");
   ERR_clear_error();
   if (SSL_CTX_set_min_proto_version(ctx, static_cast<int>(min)) != 1 ||
