@@ -25,9 +25,9 @@ export class HttpResponseReader {
           if (this.buf_.length > 64 * 1024) throw new Error('HTTP response head larger than 64 KiB');
           return done;
         }
-        this.readHead_(this.buf_.toString('latin1', 0, end));
+        const state = this.readHead_(this.buf_.toString('latin1', 0, end));
         this.buf_ = this.buf_.subarray(end + 4);
-        if (this.state_ === 'length' && this.remaining_ === 0) {
+        if (state === 'length' && this.remaining_ === 0) {
           this.state_ = 'head';
           done++;
         }
@@ -77,7 +77,7 @@ export class HttpResponseReader {
     return this.state_ === 'close' ? ((this.state_ = 'head'), 1) : 0;
   }
 
-  private readHead_(head: string): void {
+  private readHead_(head: string): 'length' | 'chunked' | 'close' {
     const lines = head.split('\r\n');
     const m = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? '');
     if (!m) throw new Error(`not an HTTP/1.x response: ${JSON.stringify((lines[0] ?? '').slice(0, 40))}`);
@@ -106,5 +106,6 @@ export class HttpResponseReader {
     } else {
       this.state_ = 'close';
     }
+    return this.state_;
   }
 }

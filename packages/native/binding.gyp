@@ -5,9 +5,18 @@
       "sources": [
         "src/addon.cc",
         "src/util/errors.cc",
+        "src/util/counters.cc",
         "src/context.cc",
         "src/session.cc",
-        "src/x509.cc"
+        "src/session_info.cc",
+        "src/context_data.cc",
+        "src/context_features.cc",
+        "src/ticket_keys.cc",
+        "src/x509.cc",
+        "src/poll.cc",
+        "src/fd_ssl.cc",
+        "src/bio.cc",
+        "src/sockopt.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [
@@ -27,7 +36,7 @@
             "CLANG_CXX_LANGUAGE_STANDARD": "c++17"
           }
         }],
-        ["sanitize=='1'", {
+        ["sanitize==1", {
           "cflags_cc": ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g", "-O1"],
           "ldflags": ["-fsanitize=address,undefined"]
         }]

@@ -3,12 +3,35 @@
 import { isIP } from 'node:net';
 import * as net from 'node:net';
 
+import { SSL_VERIFY_FAIL_IF_NO_PEER_CERT, SSL_VERIFY_PEER } from './constants.js';
 import { TlsEngine, type TlsEngineOptions } from './engine.js';
 import { InvalidArgumentError } from './errors.js';
 import { SSLContext, TLSClientContext, TLSServerContext } from './ssl-context.js';
 
-/** Reused by every client socket: the engine copies each chunk into OpenSSL before the next read. */
+/** Reused by every socket made here: the engine copies each chunk into OpenSSL before the next read. */
 const sharedReadBuffer = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * Moves an accepted socket's handle (accepted with `pauseOnConnect`, so not
+ * yet reading) into a socket in Node's user-buffer mode (`onread`), which
+ * reads into `sharedReadBuffer` instead of allocating a Buffer per read: the
+ * server side gets the same read path as `connectTls`. The accepted socket
+ * stays, inert and handle-less, until the new one closes, so the server
+ * still counts the connection (`server.close()` waits for it).
+ */
+function adoptAccepted(accepted: net.Socket, feed: (buf: Buffer, n: number) => void): net.Socket {
+  const holder = accepted as unknown as { _handle: unknown };
+  const socket = new net.Socket({
+    handle: holder._handle,
+    readable: true,
+    writable: true,
+    // `onread` is documented for the constructor but missing from its typings.
+    onread: { buffer: sharedReadBuffer, callback: (n: number, buf: Uint8Array) => (feed(buf as Buffer, n), true) },
+  } as net.SocketConstructorOpts);
+  holder._handle = null;
+  socket.once('close', () => accepted.destroy());
+  return socket;
+}
 
 export interface ClientOptions extends Omit<TlsEngineOptions, 'isServer'> {
   host: string;
@@ -24,15 +47,44 @@ export interface ClientOptions extends Omit<TlsEngineOptions, 'isServer'> {
   rejectUnauthorized?: boolean;
   /** Bind the local side to this address. */
   localAddress?: string;
+  /** Receives this connection's key material as NSS key log lines (set on the context). */
+  keylog?: (line: string) => void;
 }
 
-export interface ServerOptions extends Omit<TlsEngineOptions, 'isServer' | 'servername' | 'verifyHost' | 'verifyPeer'> {
+type ClientOnly = 'isServer' | 'servername' | 'verifyHost' | 'verifyPeer' | 'alpnProtocols' | 'session' | 'postHandshakeAuth';
+
+/**
+ * Server settings. The TLS features (`alpnProtocols`, `sni`, `sniCallback`,
+ * `ticketKeys`, `requestCert`, …) are applied to the context, also to a
+ * `context` you pass in.
+ */
+export interface ServerOptions extends Omit<TlsEngineOptions, ClientOnly> {
   /** A server (or generic) context; or give `cert` and `key`. */
   context?: SSLContext;
   cert?: string | Buffer;
   key?: string | Buffer;
   /** CA certificates to verify client certificates with, PEM. */
   ca?: string | Buffer;
+  /** Ask clients for a certificate (verified against `ca`). Default false. */
+  requestCert?: boolean;
+  /** With `requestCert`: refuse clients that send no certificate. Default true. A certificate that fails verification is always refused. */
+  rejectUnauthorized?: boolean;
+  /** ALPN protocols in order of preference; the first the client also offers is chosen. */
+  alpnProtocols?: ReadonlyArray<string>;
+  /** Refuse a client that offers ALPN but nothing in common (alert 120). Default true. */
+  rejectUnknownAlpn?: boolean;
+  /** SNI: a context per server name (`*.example.com` matches one label); other names use the default context. */
+  sni?: Readonly<Record<string, SSLContext>> | ReadonlyMap<string, SSLContext>;
+  /** SNI: called, synchronously, for a server name `sni` does not list; returns the context or undefined. */
+  sniCallback?: (servername: string) => SSLContext | undefined;
+  /** Session ticket keys (`generateTicketKeys()`); servers sharing them resume each other's sessions. */
+  ticketKeys?: Uint8Array;
+  /** Issue session tickets (default true); false leaves resumption to the server's session cache. */
+  sessionTickets?: boolean;
+  /** Session (and ticket) lifetime in seconds. */
+  sessionTimeout?: number;
+  /** Receives the key material of every connection as NSS key log lines. */
+  keylog?: (line: string) => void;
 }
 
 function checkPort(port: unknown): asserts port is number {
@@ -41,9 +93,13 @@ function checkPort(port: unknown): asserts port is number {
 }
 
 /** Builds the context a client uses when none is given. */
-export function clientContext(options: Pick<ClientOptions, 'context' | 'ca' | 'cert' | 'key'>): SSLContext {
-  if (options.context) return options.context;
+export function clientContext(options: Pick<ClientOptions, 'context' | 'ca' | 'cert' | 'key' | 'keylog'>): SSLContext {
+  if (options.context) {
+    if (options.keylog) options.context.set_keylog_callback(options.keylog);
+    return options.context;
+  }
   const ctx = new TLSClientContext();
+  if (options.keylog) ctx.set_keylog_callback(options.keylog);
   if (options.ca) ctx.set_verify_locations(options.ca);
   if (options.cert || options.key) {
     if (!options.cert || !options.key) throw new InvalidArgumentError('Expected both "cert" and "key"');
@@ -53,13 +109,34 @@ export function clientContext(options: Pick<ClientOptions, 'context' | 'ca' | 'c
 }
 
 /** Builds the context a server uses when none is given. */
-export function serverContext(options: Pick<ServerOptions, 'context' | 'ca' | 'cert' | 'key'>): SSLContext {
-  if (options.context) return options.context;
-  if (!options.cert || !options.key) throw new InvalidArgumentError('Expected a "context", or "cert" and "key"');
-  const ctx = new TLSServerContext();
-  ctx.load_certs(options.cert, options.key);
-  if (options.ca) ctx.set_verify_locations(options.ca);
+export function serverContext(options: ServerOptions): SSLContext {
+  let ctx = options.context;
+  if (!ctx) {
+    if (!options.cert || !options.key) throw new InvalidArgumentError('Expected a "context", or "cert" and "key"');
+    ctx = new TLSServerContext();
+    ctx.load_certs(options.cert, options.key);
+    if (options.ca) ctx.set_verify_locations(options.ca);
+  }
+  applyServerFeatures(ctx, options);
   return ctx;
+}
+
+/** Puts the TLS feature options of a server on its context. */
+function applyServerFeatures(ctx: SSLContext, o: ServerOptions): void {
+  if (o.requestCert) ctx.set_verify(SSL_VERIFY_PEER | (o.rejectUnauthorized === false ? 0 : SSL_VERIFY_FAIL_IF_NO_PEER_CERT));
+  if (o.alpnProtocols) ctx.set_alpn_protocols(o.alpnProtocols, o.rejectUnknownAlpn ?? true);
+  if (o.sni) {
+    const entries = o.sni instanceof Map ? [...o.sni.entries()] : Object.entries(o.sni);
+    for (const [name, sniCtx] of entries) ctx.set_servername_context(name, sniCtx);
+  }
+  if (o.sniCallback) ctx.set_servername_callback(o.sniCallback);
+  if (o.ticketKeys) ctx.set_ticket_keys(o.ticketKeys);
+  if (o.sessionTickets !== undefined || o.sessionTimeout !== undefined)
+    ctx.set_session_options({
+      ...(o.sessionTickets !== undefined ? { tickets: o.sessionTickets } : {}),
+      ...(o.sessionTimeout !== undefined ? { timeout: o.sessionTimeout } : {}),
+    });
+  if (o.keylog) ctx.set_keylog_callback(o.keylog);
 }
 
 /**
@@ -87,20 +164,27 @@ export function connectTls(options: ClientOptions): TlsEngine {
     } },
   });
   const servername = options.servername ?? (isIP(options.host) ? undefined : options.host);
-  engine = new TlsEngine(
-    socket,
-    context,
-    {
-      ...options,
-      isServer: false,
-      ...(servername !== undefined ? { servername } : {}),
-      verifyHost: options.verifyHost ?? options.host,
-      ...(options.rejectUnauthorized !== undefined && options.verifyPeer === undefined
-        ? { verifyPeer: options.rejectUnauthorized }
-        : {}),
-    },
-    false,
-  );
+  try {
+    engine = new TlsEngine(
+      socket,
+      context,
+      {
+        ...options,
+        isServer: false,
+        ...(servername !== undefined ? { servername } : {}),
+        verifyHost: options.verifyHost ?? options.host,
+        ...(options.rejectUnauthorized !== undefined && options.verifyPeer === undefined
+          ? { verifyPeer: options.rejectUnauthorized }
+          : {}),
+      },
+      false,
+    );
+  } catch (err) {
+    // A bad option (a session that does not decode, …): the socket must not outlive the throw.
+    socket.on('error', () => {});
+    socket.destroy();
+    throw err;
+  }
   return engine;
 }
 
@@ -117,11 +201,16 @@ export function connectTls(options: ClientOptions): TlsEngine {
  */
 export function createTlsServer(options: ServerOptions, onConnection: (engine: TlsEngine) => void): net.Server {
   const context = serverContext(options);
-  const engineOptions: TlsEngineOptions = { ...options, isServer: true };
-  return net.createServer({ noDelay: true }, (socket) => {
-    let engine: TlsEngine;
+  const engineOptions: TlsEngineOptions = {
+    isServer: true,
+    ...(options.handshakeTimeout !== undefined ? { handshakeTimeout: options.handshakeTimeout } : {}),
+    ...(options.allowHalfOpen !== undefined ? { allowHalfOpen: options.allowHalfOpen } : {}),
+  };
+  return net.createServer({ noDelay: true, pauseOnConnect: true }, (accepted) => {
+    let engine: TlsEngine | undefined;
+    const socket = adoptAccepted(accepted, (buf, n) => engine?.feed(buf, n));
     try {
-      engine = new TlsEngine(socket, context, engineOptions);
+      engine = new TlsEngine(socket, context, engineOptions, false);
     } catch {
       // The context was freed under a running server: refuse the connection.
       socket.destroy();

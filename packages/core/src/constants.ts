@@ -23,6 +23,13 @@ export const BIO_CLOSE = 0x01;
 /** The BIO leaves what it wraps open when it is freed. */
 export const BIO_NOCLOSE = 0x00;
 
+/** SSL BIO method: I/O on the BIO speaks TLS through its SSL (set_ssl) to the BIO pushed under it. */
+export const BIO_f_ssl = new Pointer('BIO_METHOD', binding.bioMethods.BIO_f_ssl);
+/** Connect BIO method: a TCP client socket (set_conn_hostname/port, do_connect). */
+export const BIO_s_connect = new Pointer('BIO_METHOD', binding.bioMethods.BIO_s_connect);
+/** Accept BIO method: a TCP listening socket (set_accept_name/port, do_accept). */
+export const BIO_s_accept = new Pointer('BIO_METHOD', binding.bioMethods.BIO_s_accept);
+
 /** Generic TLS method (client and server). */
 export const TLS_method = new Pointer('SSL_METHOD', binding.methods.TLS_method);
 /** TLS client method. */
@@ -37,3 +44,47 @@ export const SSLv23_server_method = TLS_server_method;
 /** TLS protocol versions for `min_version`/`max_version` style options. */
 export const TLS1_2_VERSION = 0x0303;
 export const TLS1_3_VERSION = 0x0304;
+
+// ---------------------------------------------------------------------------
+// Socket constants, with Linux's values (<sys/socket.h>, <netinet/in.h>,
+// <netinet/tcp.h>). `Socket` and `TLSSocket` take them; `set_option` and
+// `get_option` take one number and no level, so the option numbers must not
+// collide among the options they accept (TCP_NODELAY is 1, like SO_DEBUG,
+// which is not accepted).
+// ---------------------------------------------------------------------------
+
+/** IPv4 address family. The default family of a socket. */
+export const AF_INET = 2;
+/** IPv6 address family. */
+export const AF_INET6 = 10;
+/** Stream sockets (TCP). The only type `Socket` supports, and its default. */
+export const SOCK_STREAM = 1;
+/** TCP. The only protocol `Socket` supports, and its default. */
+export const IPPROTO_TCP = 6;
+/** The socket-level option level (`SO_*` options). */
+export const SOL_SOCKET = 1;
+
+/** Reuse a local address at bind time (libuv sets it on every TCP bind on Unix). */
+export const SO_REUSEADDR = 2;
+/** Send TCP keep-alive probes on an idle connection. */
+export const SO_KEEPALIVE = 9;
+/** The kernel send buffer size in bytes (Linux reports twice what was set). */
+export const SO_SNDBUF = 7;
+/** The kernel receive buffer size in bytes (Linux reports twice what was set). */
+export const SO_RCVBUF = 8;
+/** Receive timeout in milliseconds: `receive_timeout`. */
+export const SO_RCVTIMEO = 20;
+/** Send timeout in milliseconds: `send_timeout`. */
+export const SO_SNDTIMEO = 21;
+/** Disable Nagle's algorithm (level IPPROTO_TCP). */
+export const TCP_NODELAY = 1;
+
+/** `shutdown(how)`: no more receptions. */
+export const SHUT_RD = 0;
+/** `shutdown(how)`: no more transmissions (sends FIN; for TLS, close_notify). */
+export const SHUT_WR = 1;
+/** `shutdown(how)`: neither. */
+export const SHUT_RDWR = 2;
+
+/** The default `listen()` queue length (Linux's since 5.4; the kernel caps it at net.core.somaxconn). */
+export const SOMAXCONN = 4096;

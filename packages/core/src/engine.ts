@@ -3,9 +3,18 @@
 // allocates nothing of its own; handlers are plain properties, not events.
 import type { Socket } from 'node:net';
 
+import { encodeAlpn } from './context-features.js';
 import { HandshakeError, StateError, TimeoutError, TruncationError, socketError, type TlsError } from './errors.js';
 import { kNative } from './internal.js';
-import { binding, CycleFlag, type CertificateSummary, type NativeSession, type SessionInfo, type SessionOut } from './native.js';
+import {
+  binding,
+  CycleFlag,
+  type CertificateSummary,
+  type NativeSession,
+  type SessionInfo,
+  type SessionOptions,
+  type SessionOut,
+} from './native.js';
 import type { SSLContext } from './ssl-context.js';
 
 export interface TlsEngineOptions {
@@ -24,6 +33,27 @@ export interface TlsEngineOptions {
    * the engine answers close_notify with its own and ends the socket.
    */
   allowHalfOpen?: boolean;
+  /** Client: ALPN protocols to offer, most preferred first (overrides the context's list). */
+  alpnProtocols?: ReadonlyArray<string> | Uint8Array;
+  /** Client: a session from `getSession()` (or `onsession`) of an earlier connection, to resume. */
+  session?: Uint8Array;
+  /**
+   * Client: offer TLS 1.3 post-handshake authentication, so the server may
+   * ask for the certificate later. Default: when the context has a certificate.
+   */
+  postHandshakeAuth?: boolean;
+}
+
+/** The native options of a session; built only from what was given. */
+function sessionOptions(options: TlsEngineOptions): SessionOptions {
+  const o: SessionOptions = {};
+  if (options.servername !== undefined) o.servername = options.servername;
+  if (options.verifyHost !== undefined) o.verifyHost = options.verifyHost;
+  if (options.verifyPeer !== undefined) o.verifyPeer = options.verifyPeer;
+  if (options.alpnProtocols !== undefined) o.alpnProtocols = encodeAlpn(options.alpnProtocols);
+  if (options.session !== undefined) o.session = options.session;
+  if (options.postHandshakeAuth !== undefined) o.postHandshakeAuth = options.postHandshakeAuth;
+  return o;
 }
 
 /** Default for `handshakeTimeout`. */
@@ -51,6 +81,14 @@ export class TlsEngine {
   onerror: ((err: TlsError) => void) | undefined = undefined;
   /** The transport closed; `error` is set if the connection failed. */
   onclose: ((error: TlsError | undefined) => void) | undefined = undefined;
+  /**
+   * Client: a resumable session arrived (in TLS 1.3 the server's ticket comes
+   * after the handshake; it may come twice). Pass it as `session` to a later
+   * connection to resume.
+   */
+  onsession: ((session: Buffer) => void) | undefined = undefined;
+  /** Server: the client answered `verifyClientPostHandshake()`; its certificate, or null if it sent none. */
+  onpeercertificate: ((certificate: CertificateSummary | null) => void) | undefined = undefined;
 
   readonly socket: Socket;
   private readonly session_: NativeSession;
@@ -60,6 +98,10 @@ export class TlsEngine {
   private ended_ = false;
   private closed_ = false;
   private error_: TlsError | undefined = undefined;
+  // Writes wait (in pending_) until the handshake is done, and again while a
+  // post-handshake authentication runs: OpenSSL cannot write meanwhile.
+  private queue_ = true;
+  private pha_ = false;
   private pending_: Pending[] | undefined = undefined;
   private endPending_ = false;
   private timer_: NodeJS.Timeout | undefined = undefined;
@@ -74,11 +116,7 @@ export class TlsEngine {
   constructor(socket: Socket, context: SSLContext, options: TlsEngineOptions, attachReader = true) {
     this.socket = socket;
     this.allowHalfOpen_ = options.allowHalfOpen ?? false;
-    this.session_ = new binding.Session(context[kNative], options.isServer, this.out_, {
-      ...(options.servername !== undefined ? { servername: options.servername } : {}),
-      ...(options.verifyHost !== undefined ? { verifyHost: options.verifyHost } : {}),
-      ...(options.verifyPeer !== undefined ? { verifyPeer: options.verifyPeer } : {}),
-    });
+    this.session_ = new binding.Session(context[kNative], options.isServer, this.out_, sessionOptions(options));
     if (attachReader) socket.on('data', (chunk: Buffer) => this.feed(chunk, chunk.length));
     socket.on('end', () => this.onSocketEnd_());
     socket.on('error', (err) => this.fail_(socketError(err)));
@@ -132,7 +170,7 @@ export class TlsEngine {
    */
   write(data: Buffer | string): boolean {
     this.checkWritable_();
-    if (!this.secure_) {
+    if (this.queue_) {
       (this.pending_ ??= []).push(data);
       return true;
     }
@@ -142,7 +180,7 @@ export class TlsEngine {
   /** Encrypts several chunks in one native call. */
   writev(chunks: ReadonlyArray<Buffer | string>): boolean {
     this.checkWritable_();
-    if (!this.secure_) {
+    if (this.queue_) {
       (this.pending_ ??= []).push(...chunks);
       return true;
     }
@@ -152,7 +190,7 @@ export class TlsEngine {
   /** Sends close_notify after what was written, then ends the TCP stream. Idempotent. */
   end(): void {
     if (this.ended_ || this.closed_ || this.error_) return;
-    if (!this.secure_) {
+    if (this.queue_) {
       this.endPending_ = true;
       return;
     }
@@ -186,6 +224,56 @@ export class TlsEngine {
     return this.session_.peerCertificate();
   }
 
+  /**
+   * The peer's certificates, leaf first: as it sent them, or (`verified`) the
+   * chain OpenSSL built and verified, up to the trust anchor.
+   */
+  peerCertificateChain(verified = false): CertificateSummary[] {
+    return this.session_.peerCertificateChain(verified);
+  }
+
+  /** The ALPN protocol both sides agreed on, or null. */
+  get alpnProtocol(): string | null {
+    return this.session_.info().alpnProtocol;
+  }
+
+  /**
+   * Client: the session to resume later (serialized `SSL_SESSION`, keep it
+   * secret: it holds the resumption secret), or null while none is
+   * resumable. In TLS 1.3 it exists once the server's ticket arrived; see `onsession`.
+   */
+  getSession(): Buffer | null {
+    return this.session_.getSession();
+  }
+
+  /**
+   * Keying material for the connection (RFC 5705, RFC 8446 §7.5): `length`
+   * bytes for `label` and optional `context`, the same on both sides.
+   * @throws StateError before the handshake completes.
+   */
+  exportKeyingMaterial(length: number, label: string, context?: Uint8Array | string): Buffer {
+    return context === undefined
+      ? this.session_.exportKeyingMaterial(length, label)
+      : this.session_.exportKeyingMaterial(length, label, context);
+  }
+
+  /**
+   * Server, TLS 1.3: asks the client for its certificate now (post-handshake
+   * authentication; the client must have offered it). Writes wait until the
+   * client answered; `onpeercertificate` then fires. The context's verify
+   * mode applies (`SSL_VERIFY_FAIL_IF_NO_PEER_CERT` fails the connection when
+   * the client sends none).
+   * @throws StateError before the handshake, on a client, under TLS 1.2 or
+   *   when the client did not offer post-handshake authentication.
+   */
+  verifyClientPostHandshake(): void {
+    if (this.error_) throw this.error_;
+    if (!this.secure_) throw new StateError('post-handshake authentication needs a completed handshake');
+    this.flush_(this.session_.verifyClientPostHandshake());
+    this.pha_ = true;
+    this.queue_ = true;
+  }
+
   private checkWritable_(): void {
     if (this.error_) throw this.error_;
     if (this.ended_ || this.endPending_ || this.closed_) throw new StateError('cannot write after end()');
@@ -216,6 +304,7 @@ export class TlsEngine {
       out[0] = undefined;
       this.ondata?.(clear);
     }
+    if (flags & (CycleFlag.Session | CycleFlag.PeerCertificate)) this.onRare_(flags);
     if (flags & CycleFlag.PeerClosed && !this.peerEnded_) {
       this.peerEnded_ = true;
       this.onend?.();
@@ -227,13 +316,31 @@ export class TlsEngine {
     this.secure_ = true;
     if (this.timer_) clearTimeout(this.timer_);
     this.timer_ = undefined;
+    this.drainQueue_(() => this.onsecure?.());
+  }
+
+  /** Sends what waited for the handshake (or a post-handshake auth), tells `notify`, then a pending end(). */
+  private drainQueue_(notify: () => void): void {
+    this.queue_ = false;
     const pending = this.pending_;
     this.pending_ = undefined;
     if (pending) this.flush_(this.session_.write(pending));
-    this.onsecure?.();
-    if (this.endPending_) {
+    notify();
+    if (this.endPending_ && !this.queue_) {
       this.endPending_ = false;
       this.end();
+    }
+  }
+
+  /** Session tickets and post-handshake authentication: off the common path. */
+  private onRare_(flags: number): void {
+    if (flags & CycleFlag.Session && this.onsession) {
+      const session = this.session_.getSession();
+      if (session) this.onsession(session);
+    }
+    if (flags & CycleFlag.PeerCertificate && this.pha_) {
+      this.pha_ = false;
+      this.drainQueue_(() => this.onpeercertificate?.(this.session_.peerCertificate()));
     }
   }
 

@@ -8,4 +8,4 @@ binding.setErrorFactory(createError);
 
 export { binding };
 export { CycleFlag } from '@rxtls/native';
-export type { CertificateSummary, NativeContext, NativeSession, SessionInfo, SessionOut } from '@rxtls/native';
+export type { CertificateSummary, NativeContext, NativeSession, SessionInfo, SessionOptions, SessionOut } from '@rxtls/native';

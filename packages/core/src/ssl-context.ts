@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { fstatSync, readSync, statSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { inspect } from 'node:util';
 
@@ -12,10 +12,11 @@ import {
   TLS_method,
   TLS_server_method,
 } from './constants.js';
-import { ClosedError, InvalidArgumentError } from './errors.js';
+import { ClosedError, ConfigError, InvalidArgumentError } from './errors.js';
 import { kNative } from './internal.js';
 import { binding, type NativeContext } from './native.js';
 import { Pointer } from './pointer.js';
+import * as features from './context-features.js';
 
 /** A certificate or key given as a path, an open file, or (extension) PEM/DER in memory. */
 export type CertSource = string | Buffer | Uint8Array | FileHandle;
@@ -24,6 +25,29 @@ const isFileHandle = (v: unknown): v is FileHandle =>
   typeof v === 'object' && v !== null && typeof (v as FileHandle).fd === 'number' && typeof (v as FileHandle).close === 'function';
 const looksLikePem = (v: string | Uint8Array): boolean =>
   (typeof v === 'string' ? v : Buffer.from(v.buffer, v.byteOffset, Math.min(v.byteLength, 4096)).toString('latin1')).includes('-----BEGIN ');
+
+/**
+ * The whole content of an open file, read by position from its start: a
+ * FileHandle that was already read from (or is read by someone else) still
+ * gives all of its certificate.
+ */
+function readWholeFile(fd: number): Buffer {
+  if (fd < 0) throw new InvalidArgumentError('Expected an open file: this FileHandle is closed');
+  let size: number;
+  try {
+    size = fstatSync(fd).size;
+  } catch (err) {
+    throw new ConfigError(`could not read the open file: ${(err as Error).message}`, { cause: err });
+  }
+  const out = Buffer.allocUnsafe(size);
+  let off = 0;
+  while (off < size) {
+    const n = readSync(fd, out, off, size - off, off);
+    if (n === 0) break;
+    off += n;
+  }
+  return out.subarray(0, off);
+}
 
 /**
  * SSL context: the configuration shared by every connection made from it
@@ -129,7 +153,8 @@ export class SSLContext {
     const native = this[kNative];
     const use = (source: CertSource, name: string, load: (s: string | Uint8Array, isFile: boolean, type: number) => void) => {
       if (isFileHandle(source)) {
-        load(readFileSync(source.fd), false, filetype);
+        const content = readWholeFile(source.fd);
+        load(content, false, looksLikePem(content) ? SSL_FILETYPE_PEM : filetype === SSL_FILETYPE_PEM ? SSL_FILETYPE_ASN1 : filetype);
       } else if (typeof source === 'string') {
         const pem = looksLikePem(source);
         load(source, !pem, pem ? SSL_FILETYPE_PEM : filetype);
@@ -185,6 +210,72 @@ export class SSLContext {
 
   [inspect.custom](): string {
     return `<${this.constructor.name}${this.#native ? '' : ' freed'}>`;
+  }
+
+  // --- TLS feature extensions (context-features.ts) ---
+
+  /**
+   * Extension: ALPN protocols, most preferred first (`['h2', 'http/1.1']`).
+   * A client offers them; a server picks the first of its own the client
+   * also offers. `null` or `[]` turns ALPN off.
+   * @param reject_unknown Server: refuse (alert `no_application_protocol`) a
+   *   client that offers ALPN but nothing in common. Default true.
+   * @example ctx.set_alpn_protocols(['h2', 'http/1.1']);
+   */
+  set_alpn_protocols(protocols: ReadonlyArray<string> | null, reject_unknown = true): void {
+    features.setAlpnProtocols(this, protocols, reject_unknown);
+  }
+
+  /**
+   * Extension (servers, SNI): connections that ask for `servername` continue
+   * on `context` (its certificate, key, verify mode, ALPN). `*.example.com`
+   * matches one label. `null` removes the entry. Ticket keys and the session
+   * cache stay this context's.
+   * @example ctx.set_servername_context('api.example.com', apiCtx);
+   */
+  set_servername_context(servername: string, context: SSLContext | null): void {
+    features.setServernameContext(this, servername, context);
+  }
+
+  /**
+   * Extension (servers, SNI): called during the handshake with the server
+   * name a client asked for (when `set_servername_context` has no entry);
+   * returns the SSLContext to continue on, or undefined for this one. It
+   * runs synchronously; if it throws, the handshake fails with its error as
+   * `cause`. `null` removes it.
+   */
+  set_servername_callback(callback: ((servername: string) => SSLContext | undefined | null) | null): void {
+    features.setServernameCallback(this, callback);
+  }
+
+  /**
+   * Extension: receives the key material of every connection made from this
+   * context as NSS key log lines (`CLIENT_RANDOM …`, `CLIENT_HANDSHAKE_TRAFFIC_SECRET …`),
+   * without the newline, the format Wireshark reads. The `SSLKEYLOGFILE`
+   * environment variable, when set as a context is made, appends the same lines there.
+   * `null` removes it. Keep it off in production: anyone with the lines can decrypt the traffic.
+   */
+  set_keylog_callback(callback: ((line: string) => void) | null): void {
+    features.setKeylogCallback(this, callback);
+  }
+
+  /**
+   * Extension (servers): session ticket keys, `n × 80` bytes (see
+   * `generateTicketKeys`). The first seals new tickets; every one opens
+   * them. Servers that share the keys resume each other's sessions.
+   */
+  set_ticket_keys(keys: Uint8Array): void {
+    this[kNative].setTicketKeys(keys);
+  }
+
+  /** Extension: the keys given to `set_ticket_keys`, or null while OpenSSL's own random keys are used. */
+  get_ticket_keys(): Buffer | null {
+    return this[kNative].getTicketKeys();
+  }
+
+  /** Extension: session tickets on/off, server cache size, session lifetime. */
+  set_session_options(options: features.SessionCacheOptions): void {
+    features.setSessionOptions(this, options);
   }
 }
 

@@ -1,9 +1,12 @@
-export { binding, CycleFlag } from './native.js';
+export { binding, CycleFlag, WaitFor } from './native.js';
 export type {
   Binding,
   CertificateSummary,
   GenerateCertificateOptions,
+  FdSslInfo,
+  NativeBio,
   NativeContext,
+  NativeFdSsl,
   NativeSession,
   SessionInfo,
   SessionOptions,

@@ -14,6 +14,10 @@ export const CycleFlag = {
   PeerClosed: 8,
   /** `out[2]` holds the fatal error; the session accepts no more input. */
   Error: 16,
+  /** A new resumable session (TLS ticket) arrived: `getSession()` returns it. */
+  Session: 32,
+  /** A post-handshake client authentication completed (server). */
+  PeerCertificate: 64,
 } as const;
 
 /** The array a session writes its results into: plaintext, ciphertext, error. */
@@ -55,6 +59,10 @@ export interface SessionInfo {
   resumed: boolean;
   /** The key exchange group, e.g. `x25519`. */
   group: string | null;
+  /** The protocol ALPN selected, e.g. `h2`; null when none was. */
+  alpnProtocol: string | null;
+  /** The TLS SignatureScheme of the peer's handshake signature, e.g. `ecdsa_secp256r1_sha256`. */
+  signatureScheme: string | null;
   sentShutdown: boolean;
   receivedShutdown: boolean;
 }
@@ -66,6 +74,12 @@ export interface SessionOptions {
   verifyHost?: string;
   /** Overrides the verify mode. Default: a client verifies the server unless `setVerify` was called on the context. */
   verifyPeer?: boolean;
+  /** ALPN offer in wire format (clients); overrides the context's list. */
+  alpnProtocols?: Uint8Array;
+  /** A session from `getSession()` to resume (clients). */
+  session?: Uint8Array;
+  /** Offer TLS 1.3 post-handshake authentication (clients). Default: when the context has a certificate. */
+  postHandshakeAuth?: boolean;
 }
 
 /** One SSL over a pair of memory BIOs. */
@@ -82,6 +96,14 @@ export interface NativeSession {
   shutdown(): number;
   info(): SessionInfo;
   peerCertificate(): CertificateSummary | null;
+  /** The peer's certificates, leaf first: as sent, or (`verified`) as verified up to the trust anchor. */
+  peerCertificateChain(verified?: boolean): CertificateSummary[];
+  /** RFC 5705 keying material; only after a successful handshake. */
+  exportKeyingMaterial(length: number, label: string, context?: Uint8Array | string): Buffer;
+  /** The session to resume later (DER), or null while none is resumable. */
+  getSession(): Buffer | null;
+  /** Server, TLS 1.3: sends a CertificateRequest (in `out[1]`); `cycle` reports CycleFlag.PeerCertificate when answered. */
+  verifyClientPostHandshake(): number;
   free(): void;
   isFreed(): boolean;
   pointer(): bigint;
@@ -104,6 +126,19 @@ export interface NativeContext {
   /** TLS1_2_VERSION = 0x0303, TLS1_3_VERSION = 0x0304; 0 leaves the bound open. */
   setProtocolVersions(min: number, max: number): void;
   getProtocolVersions(): [min: number, max: number];
+  /** ALPN list in wire format, most preferred first; empty turns ALPN off. Servers with `rejectUnknown` refuse clients with no common protocol. */
+  setAlpnProtocols(wire: Uint8Array, rejectUnknown: boolean): void;
+  /** Connections asking for `servername` (`*.x` matches one label) continue on `context`; null removes the entry. */
+  addServerNameContext(servername: string, context: NativeContext | null): void;
+  /** Called (synchronously, during the handshake) for a server name the table has not; returns the context to use or undefined. Held weakly. */
+  setServernameCallback(callback: ((servername: string) => NativeContext | undefined) | null): void;
+  /** Receives each NSS key log line (no newline). Held weakly. */
+  setKeylogCallback(callback: ((line: string) => void) | null): void;
+  /** Tickets on/off; server cache size (0 = off, -1 = keep); session lifetime in seconds (-1 = keep). */
+  setSessionOptions(tickets: boolean, cacheSize: number, timeoutSeconds: number): void;
+  /** Ticket keys: n × 80 bytes (name 16 | HMAC 32 | AES 32); the first seals new tickets. */
+  setTicketKeys(keys: Uint8Array): void;
+  getTicketKeys(): Buffer | null;
   free(): void;
   isFreed(): boolean;
   pointer(): bigint;
@@ -128,17 +163,129 @@ export interface GenerateCertificateOptions {
   issuerKey?: string;
 }
 
+/** What `wait(events)` waits for and resolves with (bits). */
+export const WaitFor = {
+  Readable: 1,
+  Writable: 2,
+} as const;
+
+/** The state of an SSL running on a socket descriptor or a BIO chain. */
+export interface FdSslInfo {
+  /** In accept state (set_accept_state, accept(), or a server context). */
+  isServer: boolean;
+  /** In connect state. Neither before a role is set. */
+  isClient: boolean;
+  handshakeComplete: boolean;
+  protocol: string | null;
+  cipher: string | null;
+  verifyResult: number;
+  verifyMessage: string;
+  servername: string | null;
+  sentShutdown: boolean;
+  receivedShutdown: boolean;
+}
+
+/**
+ * One SSL on a socket descriptor (a dup of it), non-blocking. Each I/O call
+ * makes one attempt: a negative number means "retry after `wait(-n)`".
+ */
+export interface NativeFdSsl {
+  setConnectState(): void;
+  setAcceptState(): void;
+  /** Runs the SSL on a dup of `fd` (made non-blocking); the caller's descriptor stays theirs. */
+  setFd(fd: number): void;
+  /** The descriptor given to setFd, else the SSL's own, else -1. */
+  getFd(): number;
+  /** Client: SNI and the name (or IP address) the certificate must match. Default: the peer's IP address. */
+  setHost(host: string): void;
+  /** 1 when the handshake is done, or a negative wait mask. */
+  connect(): number;
+  accept(): number;
+  /** 1..length bytes, null after the peer's close_notify, or a negative wait mask. */
+  read(length: number): Buffer | null | number;
+  /** Bytes taken (a partial write is possible), or a negative wait mask. */
+  write(data: Uint8Array | string): number;
+  /** 1 both close_notify done, 0 ours sent, or a negative wait mask. */
+  shutdown(): number;
+  /** SSL_get_error of the last attempt, or of `ret`. */
+  error(ret?: number): number;
+  /** Resolves with the events that fired (WaitFor bits); rejects on free() or a poll error. */
+  wait(events: number): Promise<number>;
+  info(): FdSslInfo;
+  free(): void;
+  isFreed(): boolean;
+  pointer(): bigint;
+}
+
+/** One BIO (BIO_f_ssl, BIO_s_connect, BIO_s_accept, or an accepted socket), non-blocking. */
+export interface NativeBio {
+  setSsl(ssl: NativeFdSsl, close: boolean): void;
+  setConnHostname(name: string): void;
+  setConnAddress(address: string): void;
+  setConnPort(port: string): void;
+  setConnFamily(family: number): void;
+  setAcceptName(name: string): void;
+  setAcceptPort(port: string): void;
+  setAcceptFamily(family: number): void;
+  getConnHostname(): string;
+  getConnAddress(): string;
+  getConnPort(): string;
+  getConnFamily(): number;
+  getAcceptName(): string;
+  getAcceptPort(): string;
+  getAcceptFamily(): number;
+  getFd(): number;
+  setFd(fd: number, close: boolean): void;
+  /** BIO_push: appends `b` at the end of this chain; returns this. */
+  push(b: NativeBio): NativeBio;
+  /** BIO_pop: takes this BIO out of its chain; returns the BIO that followed it, or null. */
+  pop(): NativeBio | null;
+  /** 1..length bytes, null at the end of input, or a negative wait mask. */
+  read(length: number): Buffer | null | number;
+  /** Bytes taken, or a negative wait mask. */
+  write(data: Uint8Array | string): number;
+  /** BIO_do_connect / BIO_do_accept / BIO_do_handshake: 1 when done, or a negative wait mask. */
+  doHandshake(): number;
+  shouldRetry(): boolean;
+  wait(events: number): Promise<number>;
+  /** OpenSSL error number of the last failed call (0 after success), or the reason part of `code`. */
+  lastError(code?: number): number;
+  errorString(code?: number): string;
+  free(): void;
+  /** BIO_free_all: this BIO and every BIO after it. */
+  freeAll(): void;
+  isFreed(): boolean;
+  pointer(): bigint;
+  kind(): 'ssl' | 'connect' | 'accept' | 'socket';
+}
+
 export interface Binding {
   Context: new (method: bigint) => NativeContext;
   Session: new (context: NativeContext, isServer: boolean, out: SessionOut, options?: SessionOptions) => NativeSession;
   /** Addresses of TLS_method(), TLS_client_method(), TLS_server_method(). */
   methods: { TLS_method: bigint; TLS_client_method: bigint; TLS_server_method: bigint };
+  FdSsl: new (context: NativeContext) => NativeFdSsl;
+  Bio: new (method: bigint) => NativeBio;
+  /** Addresses of BIO_f_ssl(), BIO_s_connect(), BIO_s_accept(). */
+  bioMethods: { BIO_f_ssl: bigint; BIO_s_connect: bigint; BIO_s_accept: bigint };
   /** Installs the factory the addon uses for every error it throws. */
   setErrorFactory(factory: (code: string, message: string, props: Record<string, unknown>) => Error): void;
   generateCertificate(options?: GenerateCertificateOptions): { cert: string; key: string };
   parseCertificate(certificate: string | Uint8Array): CertificateSummary;
   /** The OpenSSL version string the addon runs on (equals process.versions.openssl). */
   opensslVersion: string;
+  /**
+   * Live native objects by class (`Context`, `Session`, `FdSsl`, `Bio`), for
+   * debugging and leak tests: an object counts from construction until its
+   * wrapper is garbage-collected (after `free()`), so after GC these return to
+   * zero. `PollHandle` counts libuv readiness watchers (with their dup'd
+   * descriptors) until libuv has closed them.
+   */
+  debugCounters(): Record<string, number>;
+  /** setsockopt(2) on a socket descriptor; an allow-list of int options (SO_SNDBUF, SO_RCVBUF, SO_KEEPALIVE, SO_REUSEADDR, TCP_NODELAY). */
+  setsockopt(fd: number, level: number, name: number, value: number): void;
+  /** getsockopt(2) of one of the options `setsockopt` accepts. */
+  getsockopt(fd: number, level: number, name: number): number;
 }
 
 /** The loaded addon. */

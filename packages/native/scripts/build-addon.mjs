@@ -61,7 +61,9 @@ const common = [`--nodedir=${nodeDir}`, `--jobs=${Math.max(1, Math.min(4, (await
 if (debug) common.push('--debug');
 const steps = configured
   ? [['build', ...common]]
-  : [['rebuild', ...common, `-Dsanitize=${sanitize ? 1 : 0}`]];
+  // gyp defines go after `--` (node-gyp would take `-D…` as its own option),
+  // and gyp reads `-Dsanitize=1` as the integer 1 (binding.gyp compares `sanitize==1`).
+  : [['rebuild', ...common, '--', `-Dsanitize=${sanitize ? 1 : 0}`]];
 for (const step of steps) {
   const run = spawnSync(process.execPath, [gyp, ...step], { cwd: root, stdio: 'inherit' });
   if (run.status !== 0) process.exit(run.status ?? 1);

@@ -2,10 +2,14 @@
 #include <napi.h>
 #include <openssl/crypto.h>
 
+#include "bio.h"
 #include "context.h"
+#include "fd_ssl.h"
 #include "session.h"
+#include "sockopt.h"
 #include "util/addon_data.h"
 #include "util/args.h"
+#include "util/counters.h"
 #include "util/errors.h"
 #include "x509.h"
 
@@ -27,9 +31,15 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Context", context);
   exports.Set("Session", Session::Init(env));
   exports.Set("methods", Context::Methods(env));
+  exports.Set("FdSsl", FdSsl::Init(env));
+  exports.Set("Bio", Bio::Init(env));
+  exports.Set("bioMethods", Bio::Methods(env));
   exports.Set("setErrorFactory", Napi::Function::New(env, SetErrorFactoryJs, "setErrorFactory"));
   exports.Set("generateCertificate", Napi::Function::New(env, GenerateCertificate, "generateCertificate"));
   exports.Set("parseCertificate", Napi::Function::New(env, ParseCertificate, "parseCertificate"));
+  exports.Set("debugCounters", Napi::Function::New(env, DebugCounters, "debugCounters"));
+  exports.Set("setsockopt", Napi::Function::New(env, SetSockopt, "setsockopt"));
+  exports.Set("getsockopt", Napi::Function::New(env, GetSockopt, "getsockopt"));
   // The version string of the OpenSSL this addon runs on; it must be Node's own.
   exports.Set("opensslVersion", Napi::String::New(env, OpenSSL_version(OPENSSL_VERSION_STRING)));
   return exports;

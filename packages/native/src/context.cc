@@ -9,6 +9,7 @@
 #include <string>
 
 #include "util/args.h"
+#include "util/counters.h"
 #include "util/errors.h"
 
 namespace rxtls {
@@ -59,6 +60,13 @@ Napi::Function Context::Init(Napi::Env env) {
                          InstanceMethod("setCiphersuites", &Context::SetCiphersuites),
                          InstanceMethod("setProtocolVersions", &Context::SetProtocolVersions),
                          InstanceMethod("getProtocolVersions", &Context::GetProtocolVersions),
+                         InstanceMethod("setAlpnProtocols", &Context::SetAlpnProtocols),
+                         InstanceMethod("addServerNameContext", &Context::AddServerNameContext),
+                         InstanceMethod("setServernameCallback", &Context::SetServernameCallback),
+                         InstanceMethod("setKeylogCallback", &Context::SetKeylogCallback),
+                         InstanceMethod("setSessionOptions", &Context::SetSessionOptions),
+                         InstanceMethod("setTicketKeys", &Context::SetTicketKeys),
+                         InstanceMethod("getTicketKeys", &Context::GetTicketKeys),
                          InstanceMethod("free", &Context::Free),
                          InstanceMethod("isFreed", &Context::IsFreed),
                          InstanceMethod("pointer", &Context::Pointer),
@@ -98,9 +106,18 @@ Context::Context(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Context>(inf
                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_mode(ctx_, SSL_MODE_RELEASE_BUFFERS);
   SSL_CTX_set_verify(ctx_, SSL_VERIFY_NONE, nullptr);
+  try {
+    ApplyFeatureDefaults(env);
+  } catch (...) {
+    SSL_CTX_free(ctx_);
+    ctx_ = nullptr;
+    throw;
+  }
+  CounterAdd("Context", 1);  // last: a constructor that throws has no destructor run
 }
 
 Context::~Context() {
+  CounterAdd("Context", -1);
   if (ctx_ != nullptr) SSL_CTX_free(ctx_);
 }
 

@@ -20,6 +20,8 @@ class Context : public Napi::ObjectWrap<Context> {
 
   // The live SSL_CTX, or throws ERR_TLS_CLOSED after free().
   SSL_CTX* Get(Napi::Env env) const;
+  // The SSL_CTX or nullptr after free(); for OpenSSL callbacks, which must not throw.
+  SSL_CTX* Peek() const { return ctx_; }
   Role role() const { return role_; }
   // True once set_verify was called: sessions then keep the context's mode
   // instead of the client default (verify the server).
@@ -37,6 +39,17 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::Value SetCiphersuites(const Napi::CallbackInfo& info);
   Napi::Value SetProtocolVersions(const Napi::CallbackInfo& info);
   Napi::Value GetProtocolVersions(const Napi::CallbackInfo& info);
+  // TLS features (context_features.cc, ticket_keys.cc).
+  Napi::Value SetAlpnProtocols(const Napi::CallbackInfo& info);
+  Napi::Value AddServerNameContext(const Napi::CallbackInfo& info);
+  Napi::Value SetServernameCallback(const Napi::CallbackInfo& info);
+  Napi::Value SetKeylogCallback(const Napi::CallbackInfo& info);
+  Napi::Value SetSessionOptions(const Napi::CallbackInfo& info);
+  Napi::Value SetTicketKeys(const Napi::CallbackInfo& info);
+  Napi::Value GetTicketKeys(const Napi::CallbackInfo& info);
+  // Constructor defaults for resumption and SSLKEYLOGFILE.
+  void ApplyFeatureDefaults(Napi::Env env);
+
   Napi::Value Free(const Napi::CallbackInfo& info);
   Napi::Value IsFreed(const Napi::CallbackInfo& info);
   Napi::Value Pointer(const Napi::CallbackInfo& info);

@@ -10,6 +10,7 @@
 #include "context.h"
 #include "util/addon_data.h"
 #include "util/args.h"
+#include "util/counters.h"
 #include "util/errors.h"
 #include "x509.h"
 
@@ -37,7 +38,55 @@ BIO* NewMemBio() {
   return b;
 }
 
+int SessionIndex() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
 }  // namespace
+
+Session* Session::FromSSL(const SSL* ssl) {
+  return static_cast<Session*>(SSL_get_ex_data(ssl, SessionIndex()));
+}
+
+int Session::OnNewSession(SSL* ssl, SSL_SESSION* session) {
+  if (Session* s = FromSSL(ssl)) s->new_session_ = true;
+  return 0;  // OpenSSL keeps its reference; getSession() serialises on demand
+}
+
+void Session::RecordCallbackError(Napi::Env env, Napi::Value error, const char* what) {
+  // The first failure is the cause; later ones are consequences of it.
+  if (!callback_error_.IsEmpty()) return;
+  callback_error_ = Napi::Reference<Napi::Value>::New(error.IsEmpty() ? env.Undefined() : error, 1);
+  callback_what_ = what;
+}
+
+void Session::ApplyClientOptions(Napi::Env env, Napi::Object opts) {
+  Napi::Value alpn = opts.Get("alpnProtocols");
+  if (!IsMissing(alpn)) {
+    Bytes wire;
+    if (!alpn.IsTypedArray() || !ToBytes(alpn, &wire)) ThrowExpected(env, "alpnProtocols", "a Buffer in ALPN wire format");
+    // Returns 0 on success.
+    if (wire.size > 0 && SSL_set_alpn_protos(ssl_, wire.data, static_cast<unsigned int>(wire.size)) != 0)
+      ThrowOpenSSLError(env, kErrInvalidArgument, "could not set ALPN protocols");
+  }
+  Napi::Value saved = opts.Get("session");
+  if (!IsMissing(saved)) {
+    Bytes der;
+    if (!saved.IsTypedArray() || !ToBytes(saved, &der) || der.size == 0)
+      ThrowExpected(env, "session", "a Buffer from getSession()");
+    const unsigned char* p = der.data;
+    SSL_SESSION* sess = d2i_SSL_SESSION(nullptr, &p, static_cast<long>(der.size));
+    if (sess == nullptr) ThrowOpenSSLError(env, kErrInvalidArgument, "could not decode the saved session");
+    int ok = SSL_set_session(ssl_, sess);
+    SSL_SESSION_free(sess);  // SSL_set_session took its own reference
+    if (ok != 1) ThrowOpenSSLError(env, kErrInvalidArgument, "could not offer the saved session");
+  }
+  Napi::Value pha = opts.Get("postHandshakeAuth");
+  if (!IsMissing(pha) && !pha.IsBoolean()) ThrowExpected(env, "postHandshakeAuth", "a boolean");
+  bool offer = pha.IsBoolean() ? pha.As<Napi::Boolean>().Value() : SSL_get_certificate(ssl_) != nullptr;
+  SSL_set_post_handshake_auth(ssl_, offer ? 1 : 0);
+}
 
 Napi::Function Session::Init(Napi::Env env) {
   return DefineClass(env, "Session",
@@ -47,6 +96,10 @@ Napi::Function Session::Init(Napi::Env env) {
                          InstanceMethod("shutdown", &Session::Shutdown),
                          InstanceMethod("info", &Session::Info),
                          InstanceMethod("peerCertificate", &Session::PeerCertificate),
+                         InstanceMethod("peerCertificateChain", &Session::PeerCertificateChain),
+                         InstanceMethod("exportKeyingMaterial", &Session::ExportKeyingMaterial),
+                         InstanceMethod("getSession", &Session::GetSession),
+                         InstanceMethod("verifyClientPostHandshake", &Session::VerifyClientPostHandshake),
                          InstanceMethod("free", &Session::Free),
                          InstanceMethod("isFreed", &Session::IsFreed),
                          InstanceMethod("pointer", &Session::Pointer),
@@ -59,6 +112,10 @@ Napi::Function Session::Init(Napi::Env env) {
 //   options.verifyHost: string  — host name or IP the server certificate must match (clients)
 //   options.verifyPeer: boolean — override the verify mode (default: a client verifies
 //                                 the server unless the context's set_verify was called)
+//   options.alpnProtocols: Buffer — ALPN offer in wire format (clients; overrides the context's)
+//   options.session: Buffer     — a session from getSession() to resume (clients)
+//   options.postHandshakeAuth: boolean — offer TLS 1.3 post-handshake authentication
+//                                 (clients; default: when the context has a certificate)
 Session::Session(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Session>(info) {
   Napi::Env env = info.Env();
   Context* context = UnwrapChecked<Context>(env, GetAddonData(env)->context_ctor, Arg(info, 0));
@@ -100,6 +157,10 @@ Session::Session(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Session>(inf
     ThrowOpenSSLError(env, kErrCrypto, "could not create SSL session");
   }
   SSL_set_bio(ssl_, enc_in_, enc_out_);  // ssl_ owns both from here
+  initial_ctx_ = ctx;
+  try {
+  if (SSL_set_ex_data(ssl_, SessionIndex(), this) != 1)
+    ThrowOpenSSLError(env, kErrCrypto, "could not attach the session to its SSL");
   if (is_server_) {
     SSL_set_accept_state(ssl_);
   } else {
@@ -116,17 +177,37 @@ Session::Session(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Session>(inf
                    : SSL_set1_host(ssl_, verify_host.c_str());
       if (ok != 1) ThrowOpenSSLError(env, kErrInvalidArgument, "could not set host to verify '" + verify_host + "'");
     }
+    ApplyClientOptions(env, opts);
+  }
+  } catch (...) {
+    // A constructor that throws runs no destructor: free what is made here.
+    SSL_free(ssl_);
+    ssl_ = nullptr;
+    throw;
   }
   out_ = Napi::Reference<Napi::Array>::New(out.As<Napi::Array>(), 1);
+  CounterAdd("Session", 1);  // last: a constructor that throws has no destructor run
 }
 
 Session::~Session() {
+  CounterAdd("Session", -1);
   if (ssl_ != nullptr) SSL_free(ssl_);
 }
 
 SSL* Session::Get(Napi::Env env) const {
   if (ssl_ == nullptr) ThrowError(env, kErrClosed, "session has been freed");
   return ssl_;
+}
+
+void Session::ReportCallbackError(Napi::Env env) {
+  Napi::Object extra = Napi::Object::New(env);
+  Napi::Value cause = callback_error_.Value();
+  if (!cause.IsUndefined()) extra.Set("cause", cause);
+  callback_error_.Reset();
+  dead_ = true;
+  out_.Value().Set(2u, MakeOpenSSLError(env, handshake_done_ ? kErrProtocol : kErrHandshake,
+                                         "TLS handshake aborted: the " + callback_what_ + " threw", extra)
+                           .Value());
 }
 
 bool Session::Fail(Napi::Env env, int ret, int* flags, const char* during) {
@@ -143,6 +224,10 @@ bool Session::Fail(Napi::Env env, int ret, int* flags, const char* during) {
   }
   dead_ = true;
   *flags |= kFlagError;
+  if (!callback_error_.IsEmpty()) {
+    ReportCallbackError(env);
+    return true;
+  }
   bool in_handshake = !SSL_is_init_finished(ssl_);
   long verify = SSL_get_verify_result(ssl_);
   Napi::Object extra = Napi::Object::New(env);
@@ -190,16 +275,27 @@ Napi::Value Session::Cycle(const Napi::CallbackInfo& info) {
       ThrowOpenSSLError(env, kErrCrypto, "could not buffer ciphertext");
   }
   ERR_clear_error();
-  if (!SSL_is_init_finished(ssl_)) {
+  if (!handshake_done_) {
     int r = SSL_do_handshake(ssl_);
-    if (r == 1) {
-      flags |= kFlagSecure;
-    } else if (Fail(env, r, &flags, "handshake")) {
+    bool failed = r != 1 && Fail(env, r, &flags, "handshake");
+    // A callback OpenSSL cannot fail (keylog) may have thrown all the same.
+    if (!failed && !callback_error_.IsEmpty()) {
+      flags |= kFlagError;
+      ReportCallbackError(env);
+      failed = true;
+    }
+    if (failed) {
       DrainEncOut(env, &flags);  // the alert that tells the peer why
       return Napi::Number::New(env, flags);
     }
+    if (r == 1) {
+      handshake_done_ = true;
+      flags |= kFlagSecure;
+    }
   }
-  if (SSL_is_init_finished(ssl_) && (SSL_get_shutdown(ssl_) & SSL_RECEIVED_SHUTDOWN) == 0) {
+  // After the handshake SSL_read also runs post-handshake messages: tickets,
+  // key updates, and the client's answer to a post-handshake CertificateRequest.
+  if (handshake_done_ && (SSL_get_shutdown(ssl_) & SSL_RECEIVED_SHUTDOWN) == 0) {
     std::vector<char>& scratch = ClearScratch();
     size_t used = 0;
     for (;;) {
@@ -219,6 +315,17 @@ Napi::Value Session::Cycle(const Napi::CallbackInfo& info) {
     // A burst of large records should not pin a large scratch area forever.
     if (scratch.size() > 64 * kClearOutChunkSize) std::vector<char>(4 * kClearOutChunkSize).swap(scratch);
   }
+  // Rare events, tested together so the common cycle pays one branch.
+  if (pha_pending_ | new_session_) {
+    if (pha_pending_ && !dead_ && SSL_is_init_finished(ssl_)) {
+      pha_pending_ = false;
+      flags |= kFlagPeerCertificate;
+    }
+    if (new_session_) {
+      new_session_ = false;
+      flags |= kFlagSession;
+    }
+  }
   DrainEncOut(env, &flags);
   return Napi::Number::New(env, flags);
 }
@@ -228,7 +335,8 @@ Napi::Value Session::Write(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Get(env);
   if (dead_) ThrowError(env, kErrState, "session has failed; create a new one");
-  if (!SSL_is_init_finished(ssl_)) ThrowError(env, kErrState, "cannot write before the handshake completes");
+  if (!handshake_done_) ThrowError(env, kErrState, "cannot write before the handshake completes");
+  if (pha_pending_) ThrowError(env, kErrState, "cannot write while a post-handshake authentication is running");
   if (SSL_get_shutdown(ssl_) & SSL_SENT_SHUTDOWN) ThrowError(env, kErrState, "cannot write after shutdown");
   int flags = 0;
   auto write_one = [&](const Napi::Value& v) {
@@ -262,7 +370,7 @@ Napi::Value Session::Shutdown(const Napi::CallbackInfo& info) {
   Get(env);
   int flags = 0;
   // Before the handshake completes there is no session to close: nothing to send.
-  if (dead_ || !SSL_is_init_finished(ssl_)) return Napi::Number::New(env, flags);
+  if (dead_ || !handshake_done_) return Napi::Number::New(env, flags);
   if ((SSL_get_shutdown(ssl_) & SSL_SENT_SHUTDOWN) == 0) {
     ERR_clear_error();
     int r = SSL_shutdown(ssl_);
@@ -276,49 +384,6 @@ Napi::Value Session::Shutdown(const Napi::CallbackInfo& info) {
   if (SSL_get_shutdown(ssl_) & SSL_RECEIVED_SHUTDOWN) flags |= kFlagPeerClosed;
   DrainEncOut(env, &flags);
   return Napi::Number::New(env, flags);
-}
-
-Napi::Value Session::Info(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  SSL* ssl = Get(env);
-  Napi::Object o = Napi::Object::New(env);
-  bool done = SSL_is_init_finished(ssl);
-  o.Set("isServer", Napi::Boolean::New(env, is_server_));
-  o.Set("handshakeComplete", Napi::Boolean::New(env, done));
-  o.Set("protocol", done ? Napi::Value(Napi::String::New(env, SSL_get_version(ssl))) : env.Null());
-  const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
-  o.Set("cipher", cipher ? Napi::Value(Napi::String::New(env, SSL_CIPHER_get_name(cipher))) : env.Null());
-  o.Set("cipherStandardName",
-        cipher ? Napi::Value(Napi::String::New(env, SSL_CIPHER_standard_name(cipher))) : env.Null());
-  long verify = SSL_get_verify_result(ssl);
-  o.Set("verifyResult", Napi::Number::New(env, static_cast<double>(verify)));
-  o.Set("verifyMessage", Napi::String::New(env, X509_verify_cert_error_string(verify)));
-  const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-  o.Set("servername", sni ? Napi::Value(Napi::String::New(env, sni)) : env.Null());
-  o.Set("resumed", Napi::Boolean::New(env, SSL_session_reused(ssl) == 1));
-  int group = done ? SSL_get_negotiated_group(ssl) : 0;
-  const char* group_name = group != 0 ? SSL_group_to_name(ssl, group) : nullptr;
-  o.Set("group", group_name ? Napi::Value(Napi::String::New(env, group_name)) : env.Null());
-  int shut = SSL_get_shutdown(ssl);
-  o.Set("sentShutdown", Napi::Boolean::New(env, (shut & SSL_SENT_SHUTDOWN) != 0));
-  o.Set("receivedShutdown", Napi::Boolean::New(env, (shut & SSL_RECEIVED_SHUTDOWN) != 0));
-  return o;
-}
-
-Napi::Value Session::PeerCertificate(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  SSL* ssl = Get(env);
-  X509* cert = SSL_get1_peer_certificate(ssl);
-  if (cert == nullptr) return env.Null();
-  Napi::Value summary;
-  try {
-    summary = CertificateSummary(env, cert);
-  } catch (...) {
-    X509_free(cert);
-    throw;
-  }
-  X509_free(cert);
-  return summary;
 }
 
 Napi::Value Session::Free(const Napi::CallbackInfo& info) {

@@ -7,6 +7,8 @@
 #include <napi.h>
 #include <openssl/ssl.h>
 
+#include <string>
+
 namespace rxtls {
 
 // Bits of the number cycle()/write()/shutdown() return. Mirrored in
@@ -17,6 +19,8 @@ enum CycleFlag : int {
   kFlagEncOut = 4,      // out[1] holds ciphertext to send
   kFlagPeerClosed = 8,  // the peer's close_notify arrived
   kFlagError = 16,      // out[2] holds the fatal error; the session is dead
+  kFlagSession = 32,    // a new resumable session (ticket) arrived: getSession() has it
+  kFlagPeerCertificate = 64,  // a post-handshake authentication completed
 };
 
 class Session : public Napi::ObjectWrap<Session> {
@@ -25,12 +29,28 @@ class Session : public Napi::ObjectWrap<Session> {
   explicit Session(const Napi::CallbackInfo& info);
   ~Session() override;
 
+  // The Session that owns `ssl`, for OpenSSL callbacks; nullptr if none.
+  static Session* FromSSL(const SSL* ssl);
+  // SSL_CTX_sess_set_new_cb: marks that a new session arrived (kFlagSession).
+  static int OnNewSession(SSL* ssl, SSL_SESSION* session);
+  // The context the session was made from (OpenSSL's session context, which
+  // keeps the cache and ticket keys even after SNI switched contexts).
+  SSL_CTX* initial_ctx() const { return initial_ctx_; }
+  // A JS callback run by OpenSSL threw: the next result of cycle() is this
+  // error (as the cause of a handshake error) instead of OpenSSL's own.
+  void RecordCallbackError(Napi::Env env, Napi::Value error, const char* what);
+
  private:
   Napi::Value Cycle(const Napi::CallbackInfo& info);
   Napi::Value Write(const Napi::CallbackInfo& info);
   Napi::Value Shutdown(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value PeerCertificate(const Napi::CallbackInfo& info);
+  // session_info.cc: what the connection negotiated.
+  Napi::Value PeerCertificateChain(const Napi::CallbackInfo& info);
+  Napi::Value ExportKeyingMaterial(const Napi::CallbackInfo& info);
+  Napi::Value GetSession(const Napi::CallbackInfo& info);
+  Napi::Value VerifyClientPostHandshake(const Napi::CallbackInfo& info);
   Napi::Value Free(const Napi::CallbackInfo& info);
   Napi::Value IsFreed(const Napi::CallbackInfo& info);
   Napi::Value Pointer(const Napi::CallbackInfo& info);
@@ -39,8 +59,12 @@ class Session : public Napi::ObjectWrap<Session> {
   // Handles a failed SSL_do_handshake/SSL_read: false for want-read/write,
   // true after recording a fatal error in out[2].
   bool Fail(Napi::Env env, int ret, int* flags, const char* during);
+  // Puts the recorded callback error in out[2] as the session's fatal error.
+  void ReportCallbackError(Napi::Env env);
   // Moves pending ciphertext into out[1].
   void DrainEncOut(Napi::Env env, int* flags);
+  // Applies the client-only constructor options (ALPN, session, PHA).
+  void ApplyClientOptions(Napi::Env env, Napi::Object opts);
 
   SSL* ssl_ = nullptr;
   BIO* enc_in_ = nullptr;   // owned by ssl_
@@ -48,6 +72,14 @@ class Session : public Napi::ObjectWrap<Session> {
   Napi::Reference<Napi::Array> out_;
   bool is_server_ = false;
   bool dead_ = false;  // a fatal error happened: only free() and info() remain
+  // The first handshake completed. Stays true during a post-handshake
+  // authentication, when SSL_is_init_finished is false again.
+  bool handshake_done_ = false;
+  bool pha_pending_ = false;  // server: CertificateRequest sent, answer not yet in
+  bool new_session_ = false;  // set by OnNewSession during a cycle
+  SSL_CTX* initial_ctx_ = nullptr;  // not owned: the SSL holds it as its session context
+  Napi::Reference<Napi::Value> callback_error_;
+  std::string callback_what_;
 };
 
 }  // namespace rxtls

@@ -1,0 +1,599 @@
+// The load generator: many rxtls client connections (connectTls over one
+// shared client context) driving a TLS server in one of a few patterns, with
+// a warm-up, a measured window, and hard limits on time, counts and targets.
+import { isIP } from 'node:net';
+import { performance } from 'node:perf_hooks';
+
+import { connectTls, TLSClientContext, type ClientOptions, type TlsEngine } from '@rxtls/core';
+
+import { Histogram, type LatencySummary } from './histogram.js';
+import { HttpResponseReader } from './http-response.js';
+import { PlainConn, type Conn } from './plain-conn.js';
+import { sessionSupport, type SessionSupport } from './session-support.js';
+
+export type LoadMode = 'handshake' | 'echo' | 'http' | 'upload' | 'download' | 'hold';
+export const LOAD_MODES: readonly LoadMode[] = ['handshake', 'echo', 'http', 'upload', 'download', 'hold'];
+
+/** Hard ceilings: the generator is a benchmark tool, never a flood tool. */
+export const LIMITS = {
+  connections: 20_000,
+  durationSec: 600,
+  messageBytes: 16 * 1024 * 1024,
+  transferBytes: 4 * 1024 ** 3,
+} as const;
+
+export interface LoadOptions {
+  host: string;
+  port: number;
+  mode: LoadMode;
+  /** Concurrent connections (handshake: in flight; hold: to establish). */
+  connections: number;
+  /** Measured seconds (handshake, echo, http). */
+  duration: number;
+  /** Unmeasured seconds before (bulk modes: a smaller transfer first). */
+  warmup: number;
+  /** echo: message bytes; upload/download: bytes in the measured transfer. */
+  size: number;
+  /** echo/http: open a new connection for every request. */
+  newConnection: boolean;
+  /** handshake/echo/http with newConnection: offer the last session ticket. */
+  resume: boolean;
+  /** Stop after this many measured requests (or handshakes); 0 = no limit. */
+  maxRequests: number;
+  /** http: request path. */
+  path: string;
+  /** hold: the longest the connections are held, seconds. */
+  hold: number;
+  /** SNI to send; default none (the usual case for IP targets). */
+  servername?: string;
+  /** PEM CA to verify the server with; without it the server is not verified. */
+  ca?: string;
+  /** Plain TCP instead of TLS (the ceiling a TLS engine on net.Socket can reach). */
+  plain?: boolean;
+  /** Progress and phase markers. */
+  onEvent?: (event: LoadEvent) => void;
+  /** hold: ends the hold early. */
+  signal?: AbortSignal;
+}
+
+export type LoadEvent =
+  | { event: 'measure-start' }
+  | { event: 'measure-end' }
+  | { event: 'established'; connections: number; failed: number }
+  | { event: 'progress'; elapsedSec: number; handshakes: number; requests: number; bytes: number };
+
+export interface LoadResult {
+  mode: LoadMode;
+  target: string;
+  connections: number;
+  newConnection: boolean;
+  /** Length of the measured window, seconds. */
+  seconds: number;
+  handshakes: number;
+  resumed: number;
+  requests: number;
+  bytesSent: number;
+  bytesReceived: number;
+  errors: number;
+  firstError: string | null;
+  handshakesPerSec: number;
+  requestsPerSec: number;
+  /** Sent plus received plaintext per second. */
+  bytesPerSec: number;
+  sentBytesPerSec: number;
+  receivedBytesPerSec: number;
+  /** Per request (echo, http), per handshake (handshake), per transfer (bulk). */
+  latency: LatencySummary;
+  /** hold: connections established. */
+  established: number;
+  tls: { protocol: string | null; cipher: string | null; group: string | null } | null;
+  /** Whether resumption was asked for and the client side supports it. */
+  resumeSupported: boolean | null;
+}
+
+export const DEFAULTS: Omit<LoadOptions, 'host' | 'port' | 'mode'> = {
+  connections: 50,
+  duration: 5,
+  warmup: 1,
+  size: 64,
+  newConnection: false,
+  resume: false,
+  maxRequests: 0,
+  path: '/',
+  hold: 60,
+};
+
+/** Only loopback targets: the tool measures local servers, nothing else. */
+export function checkLoopback(host: string): void {
+  if (host === 'localhost') return;
+  const family = isIP(host);
+  if (family === 4 && host.startsWith('127.')) return;
+  if (family === 6 && (host === '::1' || host === '0:0:0:0:0:0:0:1')) return;
+  throw new RangeError(`the load generator only targets loopback (127.0.0.0/8, ::1, localhost), not "${host}"`);
+}
+
+export function checkOptions(o: LoadOptions): void {
+  checkLoopback(o.host);
+  const int = (name: string, v: number, min: number, max: number) => {
+    if (!Number.isInteger(v) || v < min || v > max) throw new RangeError(`${name} must be an integer from ${min} to ${max}`);
+  };
+  int('port', o.port, 1, 65535);
+  int('connections', o.connections, 1, LIMITS.connections);
+  if (!(o.duration > 0 && o.duration <= LIMITS.durationSec)) throw new RangeError(`duration must be in (0, ${LIMITS.durationSec}] s`);
+  if (!(o.warmup >= 0 && o.warmup <= 60)) throw new RangeError('warmup must be in [0, 60] s');
+  if (!(o.hold > 0 && o.hold <= LIMITS.durationSec)) throw new RangeError(`hold must be in (0, ${LIMITS.durationSec}] s`);
+  const maxSize = o.mode === 'upload' || o.mode === 'download' ? LIMITS.transferBytes : LIMITS.messageBytes;
+  int('size', o.size, 1, maxSize);
+  int('maxRequests', o.maxRequests, 0, Number.MAX_SAFE_INTEGER);
+  if (!LOAD_MODES.includes(o.mode)) throw new RangeError(`mode must be one of ${LOAD_MODES.join(', ')}`);
+}
+
+const now = () => performance.now();
+
+/** Runs one load pattern against `host:port` and resolves with what it measured. */
+export async function runLoad(options: LoadOptions): Promise<LoadResult> {
+  checkOptions(options);
+  return new LoadRun(options).run();
+}
+
+class LoadRun {
+  private readonly o: LoadOptions;
+  private readonly context = new TLSClientContext();
+  private readonly hist = new Histogram();
+  private readonly active = new Set<Conn>();
+  private readonly sessions: SessionSupport | null;
+  private session: unknown = undefined;
+  private running = true;
+  private measuring = false;
+  private tMeasure0 = 0;
+  private tMeasure1 = 0;
+  private handshakes = 0;
+  private resumed = 0;
+  private requests = 0;
+  private bytesSent = 0;
+  private bytesReceived = 0;
+  private errors = 0;
+  private firstError: string | null = null;
+  private established = 0;
+  private tls: LoadResult['tls'] = null;
+  private readonly message: Buffer;
+  private readonly request: Buffer;
+
+  constructor(o: LoadOptions) {
+    this.o = o;
+    if (o.ca) this.context.set_verify_locations(o.ca);
+    this.sessions = o.resume ? sessionSupport() : null;
+    this.message = Buffer.alloc(o.mode === 'echo' ? o.size : 1, 'x');
+    const hostHeader = isIP(o.host) === 6 ? `[${o.host}]:${o.port}` : `${o.host}:${o.port}`;
+    this.request = Buffer.from(
+      `GET ${o.path} HTTP/1.1\r\nHost: ${hostHeader}\r\n${o.newConnection ? 'Connection: close\r\n' : ''}\r\n`,
+      'latin1',
+    );
+  }
+
+  async run(): Promise<LoadResult> {
+    const o = this.o;
+    // A run can never outlive its own budget, whatever the server does.
+    const budgetMs = (o.warmup + (o.mode === 'hold' ? o.hold : o.duration) + 60) * 1000;
+    const guard = setTimeout(() => this.abort('the run exceeded its time budget'), budgetMs);
+    guard.unref();
+    try {
+      switch (o.mode) {
+        case 'handshake':
+        case 'echo':
+        case 'http':
+          await this.timed();
+          break;
+        case 'upload':
+        case 'download':
+          await this.bulk(o.mode);
+          break;
+        case 'hold':
+          await this.holdConnections();
+          break;
+      }
+    } finally {
+      clearTimeout(guard);
+      this.running = false;
+      await this.closeAll();
+      this.context.free();
+    }
+    return this.result();
+  }
+
+  // ---- measured-window modes ----
+
+  private async timed(): Promise<void> {
+    const o = this.o;
+    const progress = setInterval(() => this.progress(), 1000);
+    try {
+      for (let i = 0; i < o.connections; i++) this.startWorker();
+      await sleep(o.warmup * 1000);
+      this.startMeasure();
+      await this.waitMeasured(o.duration * 1000);
+      this.endMeasure();
+    } finally {
+      clearInterval(progress);
+    }
+  }
+
+  private async waitMeasured(ms: number): Promise<void> {
+    const end = now() + ms;
+    while (this.running && now() < end) {
+      if (this.o.maxRequests > 0 && this.requests + this.handshakesOnly() >= this.o.maxRequests) break;
+      await sleep(Math.min(50, Math.max(1, end - now())));
+    }
+  }
+
+  private handshakesOnly(): number {
+    return this.o.mode === 'handshake' ? this.handshakes : 0;
+  }
+
+  private startMeasure(): void {
+    this.measuring = true;
+    this.tMeasure0 = now();
+    this.o.onEvent?.({ event: 'measure-start' });
+  }
+
+  private endMeasure(): void {
+    this.measuring = false;
+    this.tMeasure1 = now();
+    this.o.onEvent?.({ event: 'measure-end' });
+  }
+
+  private progress(): void {
+    this.o.onEvent?.({
+      event: 'progress',
+      elapsedSec: this.measuring ? (now() - this.tMeasure0) / 1000 : 0,
+      handshakes: this.handshakes,
+      requests: this.requests,
+      bytes: this.bytesSent + this.bytesReceived,
+    });
+  }
+
+  private open(): Conn {
+    const o = this.o;
+    if (o.plain) {
+      const conn = new PlainConn(o.host, o.port);
+      this.active.add(conn);
+      return conn;
+    }
+    const options: ClientOptions = {
+      host: o.host,
+      port: o.port,
+      context: this.context,
+      verifyPeer: o.ca !== undefined,
+      handshakeTimeout: 10_000,
+      ...(o.servername !== undefined ? { servername: o.servername } : {}),
+    };
+    if (this.sessions && this.session !== undefined) this.sessions.offer(options, this.session);
+    const engine = connectTls(options);
+    // Keep the newest ticket: a TLS 1.3 server sends it after the handshake.
+    this.sessions?.capture(engine, (s) => (this.session = s));
+    this.active.add(engine);
+    return engine;
+  }
+
+  private onSecure(engine: Conn, t0: number, recordHandshake: boolean): void {
+    if (this.tls === null && isEngine(engine)) {
+      const info = engine.info();
+      this.tls = { protocol: info.protocol, cipher: info.cipherStandardName ?? info.cipher, group: info.group ?? null };
+    }
+    if (this.sessions && this.measuring && isEngine(engine) && engine.info().resumed) this.resumed++;
+    if (this.measuring) {
+      this.handshakes++;
+      if (recordHandshake) this.hist.record((now() - t0) * 1000);
+    }
+  }
+
+  private onError(message: string): void {
+    if (!this.running) return;
+    this.errors++;
+    this.firstError ??= message;
+  }
+
+  /** Starts one connection slot; it keeps itself busy until the run stops. */
+  private startWorker(): void {
+    if (!this.running) return;
+    switch (this.o.mode) {
+      case 'handshake':
+        return this.handshakeOnce();
+      case 'echo':
+        return this.echoConnection();
+      case 'http':
+        return this.httpConnection();
+      default:
+        throw new Error(`no worker for mode ${this.o.mode}`);
+    }
+  }
+
+  /** A slot whose connection closed starts again; after an error, a little later. */
+  private restart(failed: boolean): void {
+    if (!this.running) return;
+    if (failed) setTimeout(() => this.startWorker(), 20);
+    else setImmediate(() => this.startWorker());
+  }
+
+  private handshakeOnce(): void {
+    const t0 = now();
+    const engine = this.open();
+    let failed = false;
+    let counted = false;
+    engine.onsecure = () => {
+      counted = true;
+      this.onSecure(engine, t0, true);
+      engine.end();
+    };
+    engine.onerror = (err) => {
+      // Once the handshake is counted, how the server closes (nginx skips close_notify) is not this test's business.
+      if (counted) return;
+      failed = true;
+      this.onError(err.message);
+    };
+    engine.onclose = () => {
+      this.active.delete(engine);
+      this.restart(failed);
+    };
+  }
+
+  private echoConnection(): void {
+    const o = this.o;
+    const engine = this.open();
+    const tConnect = now();
+    let t0 = 0;
+    let pending = 0;
+    let failed = false;
+    const send = () => {
+      t0 = now();
+      pending = o.size;
+      if (this.measuring) this.bytesSent += o.size;
+      engine.write(this.message);
+    };
+    engine.onsecure = () => {
+      this.onSecure(engine, tConnect, false);
+      send();
+    };
+    engine.ondata = (chunk) => {
+      if (this.measuring) this.bytesReceived += chunk.length;
+      pending -= chunk.length;
+      if (pending > 0) return;
+      if (this.measuring) {
+        this.requests++;
+        // With a new connection per request, latency includes the handshake.
+        this.hist.record((now() - (o.newConnection ? tConnect : t0)) * 1000);
+      }
+      if (!o.newConnection && this.running && !engine.closed) send();
+      else engine.end();
+    };
+    engine.onerror = (err) => {
+      failed = true;
+      this.onError(err.message);
+    };
+    engine.onclose = () => {
+      this.active.delete(engine);
+      this.restart(failed);
+    };
+  }
+
+  private httpConnection(): void {
+    const o = this.o;
+    const engine = this.open();
+    const tConnect = now();
+    const reader = new HttpResponseReader();
+    let t0 = 0;
+    let failed = false;
+    let done = false;
+    const send = () => {
+      t0 = now();
+      if (this.measuring) this.bytesSent += this.request.length;
+      engine.write(this.request);
+    };
+    const complete = (n: number) => {
+      for (let i = 0; i < n; i++) {
+        if (this.measuring) {
+          this.requests++;
+          if (reader.status >= 400) this.onError(`HTTP status ${reader.status}`);
+          this.hist.record((now() - (o.newConnection ? tConnect : t0)) * 1000);
+        }
+      }
+      if (n === 0) return;
+      if (!o.newConnection && this.running) send();
+      else {
+        done = true;
+        engine.end();
+      }
+    };
+    engine.onsecure = () => {
+      this.onSecure(engine, tConnect, false);
+      send();
+    };
+    engine.ondata = (chunk) => {
+      if (this.measuring) this.bytesReceived += chunk.length;
+      try {
+        complete(reader.push(chunk));
+      } catch (err) {
+        this.onError((err as Error).message);
+        engine.destroy();
+      }
+    };
+    engine.onend = () => {
+      if (!done) complete(reader.end());
+    };
+    engine.onerror = (err) => {
+      // A server that closes after `Connection: close` without close_notify is not an error once the response is in.
+      if (done) return;
+      failed = true;
+      this.onError(err.message);
+    };
+    engine.onclose = () => {
+      this.active.delete(engine);
+      this.restart(failed);
+    };
+  }
+
+  // ---- bulk transfer ----
+
+  /**
+   * The bench stream protocol: the client sends `up N\n` then N bytes and the
+   * server answers `ok\n`; or `down N\n` and the server sends N bytes.
+   */
+  private async bulk(direction: 'upload' | 'download'): Promise<void> {
+    const o = this.o;
+    const engine = this.open();
+    await new Promise<void>((resolve, reject) => {
+      engine.onsecure = () => {
+        this.onSecure(engine, now(), false);
+        resolve();
+      };
+      engine.onerror = (err) => reject(err);
+      engine.onclose = (err) => reject(err ?? new Error('connection closed'));
+    });
+    const warm = Math.min(Math.ceil(o.size / 8), 16 * 1024 * 1024);
+    if (o.warmup > 0) await this.transfer(engine, direction, warm, false);
+    this.startMeasure();
+    const t0 = now();
+    await this.transfer(engine, direction, o.size, true);
+    this.hist.record((now() - t0) * 1000);
+    this.endMeasure();
+    this.requests++;
+  }
+
+  private transfer(engine: Conn, direction: 'upload' | 'download', size: number, count: boolean): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let received = 0;
+      const ack = Buffer.from('ok\n');
+      engine.onerror = (err) => reject(err);
+      engine.onclose = (err) => reject(err ?? new Error('connection closed during the transfer'));
+      engine.ondata = (chunk) => {
+        received += chunk.length;
+        if (count && direction === 'download') this.bytesReceived += chunk.length;
+        const target = direction === 'download' ? size : ack.length;
+        if (received >= target) resolve();
+      };
+      engine.write(`${direction === 'upload' ? 'up' : 'down'} ${size}\n`);
+      if (direction === 'download') return;
+      const chunk = Buffer.alloc(64 * 1024, 'u');
+      let sent = 0;
+      const pump = () => {
+        while (sent < size) {
+          const n = Math.min(chunk.length, size - sent);
+          sent += n;
+          if (count) this.bytesSent += n;
+          if (!engine.write(n === chunk.length ? chunk : chunk.subarray(0, n))) {
+            engine.socket.once('drain', pump);
+            return;
+          }
+        }
+      };
+      pump();
+    });
+  }
+
+  // ---- idle connections ----
+
+  private async holdConnections(): Promise<void> {
+    const o = this.o;
+    let failed = 0;
+    let next = 0;
+    const inFlight = Math.min(o.connections, 100);
+    await new Promise<void>((resolve) => {
+      let settled = 0;
+      const openOne = () => {
+        if (next >= o.connections || !this.running) return;
+        next++;
+        const engine = this.open();
+        let counted = false;
+        const settle = (ok: boolean) => {
+          if (counted) return;
+          counted = true;
+          if (ok) this.established++;
+          else failed++;
+          settled++;
+          if (settled === o.connections) resolve();
+          else openOne();
+        };
+        engine.onsecure = () => {
+          this.onSecure(engine, 0, false);
+          settle(true);
+        };
+        engine.onerror = (err) => this.onError(err.message);
+        engine.onclose = () => {
+          this.active.delete(engine);
+          settle(false);
+        };
+      };
+      for (let i = 0; i < inFlight; i++) openOne();
+    });
+    this.o.onEvent?.({ event: 'established', connections: this.established, failed });
+    this.startMeasure();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, o.hold * 1000);
+      o.signal?.addEventListener('abort', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      if (o.signal?.aborted) resolve();
+    });
+    this.endMeasure();
+  }
+
+  // ---- teardown and result ----
+
+  private abort(reason: string): void {
+    this.onError(reason);
+    this.running = false;
+    for (const e of this.active) e.destroy();
+  }
+
+  private async closeAll(): Promise<void> {
+    for (const e of this.active) {
+      e.onclose = () => this.active.delete(e);
+      e.onerror = undefined;
+      try {
+        if (e.secure) e.end();
+        else e.destroy();
+      } catch {
+        e.destroy();
+      }
+    }
+    const deadline = now() + 3000;
+    while (this.active.size > 0 && now() < deadline) await sleep(20);
+    for (const e of this.active) e.destroy();
+    this.active.clear();
+  }
+
+  private result(): LoadResult {
+    const o = this.o;
+    const seconds = Math.max(1e-9, (this.tMeasure1 || now()) - this.tMeasure0) / 1000;
+    return {
+      mode: o.mode,
+      target: `${o.host}:${o.port}`,
+      connections: o.connections,
+      newConnection: o.newConnection,
+      seconds: round(seconds, 4),
+      handshakes: this.handshakes,
+      resumed: this.resumed,
+      requests: this.requests,
+      bytesSent: this.bytesSent,
+      bytesReceived: this.bytesReceived,
+      errors: this.errors,
+      firstError: this.firstError,
+      handshakesPerSec: round(this.handshakes / seconds, 1),
+      requestsPerSec: round(this.requests / seconds, 1),
+      bytesPerSec: Math.round((this.bytesSent + this.bytesReceived) / seconds),
+      sentBytesPerSec: Math.round(this.bytesSent / seconds),
+      receivedBytesPerSec: Math.round(this.bytesReceived / seconds),
+      latency: this.hist.summary(),
+      established: this.established,
+      tls: this.tls,
+      resumeSupported: o.resume ? this.sessions !== null && this.sessions.available : null,
+    };
+  }
+}
+
+function isEngine(conn: Conn): conn is TlsEngine {
+  return !(conn instanceof PlainConn);
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;

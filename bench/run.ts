@@ -1,0 +1,184 @@
+// `pnpm bench`: every scenario for rxtls (engine, and its rx layer where
+// there is one), node:tls, plain TCP and nginx, one after the other, each
+// server in its own process and the rxtls load generator in this one.
+// See --help and docs/PERFORMANCE.md.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+import { createSelfSignedCertificate } from '@rxtls/core';
+
+import { parseFlags, UsageError } from './lib/args.js';
+import { Harness, type EngineId, type Settings } from './lib/harness.js';
+import { table, type Row } from './lib/report.js';
+import { SCENARIOS } from './lib/scenarios.js';
+import { findNginx } from './lib/server-process.js';
+import { hasRxListen } from './servers/rx-detect.js';
+
+const HELP = `usage: pnpm bench [-- options]   (or: node --import tsx bench/run.ts [options])
+
+  --quick            short windows, fewer connections: under 90 s on 2 cores
+  --json FILE        also write { "scenarios": [ { name, unit, higherIsBetter, rxtls, node, ratio, openssl?, ... } ] }
+  --repeat N         rounds per engine in the rate scenarios, interleaved; the median is kept
+                     (default 1 with --quick, else 3)
+  --only LIST        scenarios to run, comma separated: ${SCENARIOS.map((s) => s.id).join(',')}
+  --skip LIST        engines to leave out, comma separated: rx,tcp,nginx
+  --cpu-prof DIR     write a V8 CPU profile of each node server's measured window into DIR
+                     (summarise one with: node --import tsx bench/profile-summary.ts FILE)
+  --perf DIR         record each measured window of every server with \`perf record -g\` into DIR
+  --no-system-ca     EXPERIMENT: point SSL_CERT_FILE/SSL_CERT_DIR of every server at nothing, which
+                     removes the per-handshake CA-store lookups of rxtls server contexts (see docs)
+  --cores N          STUB: would run rxtls handshakes on N libuv pool threads (see docs/PERFORMANCE.md);
+                     today it only sets UV_THREADPOOL_SIZE=N for the server processes
+  --help             this text
+
+The table prints to stdout, progress to stderr. Columns: rxtls, node:tls,
+ratio = rxtls / node:tls, the issue's target and whether it is met, plain
+TCP (node:net / node:http), nginx (one process, the C reference).`;
+
+async function main(): Promise<void> {
+  const { flags } = parseFlags(process.argv.slice(2), {
+    quick: 'boolean',
+    json: 'string',
+    only: 'string',
+    skip: 'string',
+    'cpu-prof': 'string',
+    perf: 'string',
+    cores: 'number',
+    repeat: 'number',
+    'no-system-ca': 'boolean',
+    help: 'boolean',
+  });
+  if (flags.help) {
+    process.stdout.write(HELP + '\n');
+    return;
+  }
+  const quick = flags.quick ?? false;
+  const repeat = flags.repeat ?? (quick ? 1 : 3);
+  if (!Number.isInteger(repeat) || repeat < 1 || repeat > 9) throw new UsageError('--repeat must be an integer from 1 to 9');
+  const only = flags.only ? new Set(flags.only.split(',')) : null;
+  if (only) for (const id of only) if (!SCENARIOS.some((s) => s.id === id)) throw new UsageError(`unknown scenario "${id}"`);
+  const skip = new Set((flags.skip ?? '').split(',').filter(Boolean));
+
+  const startNotes: string[] = [];
+  const engines = new Set<EngineId>(['rxtls', 'node', 'rx', 'tcp', 'nginx']);
+  for (const e of skip) engines.delete(e as EngineId);
+  const nginx = findNginx();
+  if (!nginx && engines.delete('nginx')) startNotes.push('nginx is not installed: the nginx column is skipped (apt-get install -y nginx-light)');
+  if (engines.has('rx') && !(await hasRxListen())) {
+    engines.delete('rx');
+    startNotes.push('@rxtls/rx has no listen() yet: the [rx] rows are skipped');
+  } else if (engines.has('rx')) {
+    startNotes.push('[rx] rows (listen + read(conn).pipe(write(conn))) exist for handshakes, small messages and idle memory; bulk and HTTPS answer interactively and have no rx variant');
+  }
+  const serverEnv: NodeJS.ProcessEnv = {};
+  if (flags['no-system-ca']) {
+    serverEnv['SSL_CERT_FILE'] = '/nonexistent/rxtls-bench';
+    serverEnv['SSL_CERT_DIR'] = '/nonexistent/rxtls-bench';
+    startNotes.push('--no-system-ca: servers run without the system CA store (an experiment, not rxtls as shipped)');
+  }
+  if (flags.cores !== undefined) {
+    serverEnv['UV_THREADPOOL_SIZE'] = String(flags.cores);
+    startNotes.push(
+      `--cores ${flags.cores} is a stub: rxtls has no option yet to run handshakes on the libuv pool, so this only sets UV_THREADPOOL_SIZE=${flags.cores} for the servers (no effect on either engine's handshakes)`,
+    );
+  }
+
+  const tmp = mkdtempSync(join(tmpdir(), 'rxtls-bench-'));
+  const cleanup = () => rmSync(tmp, { recursive: true, force: true });
+  process.once('SIGINT', () => {
+    cleanup();
+    process.exit(130);
+  });
+  try {
+    // ECDSA P-256, made for this run only.
+    const { cert, key } = createSelfSignedCertificate({ keyType: 'ec' });
+    const certFile = join(tmp, 'cert.pem');
+    const keyFile = join(tmp, 'key.pem');
+    writeFileSync(certFile, cert);
+    writeFileSync(keyFile, key, { mode: 0o600 });
+    let cpuProfDir: string | undefined;
+    if (flags['cpu-prof']) {
+      cpuProfDir = resolve(flags['cpu-prof']);
+      mkdirSync(cpuProfDir, { recursive: true });
+    }
+    let perfDir: string | undefined;
+    if (flags.perf) {
+      perfDir = resolve(flags.perf);
+      mkdirSync(perfDir, { recursive: true });
+    }
+    const settings: Settings = {
+      quick,
+      warmup: quick ? 0.3 : 1,
+      duration: quick ? 1.2 : 5,
+      bulkBytes: (quick ? 64 : 256) * 1024 * 1024,
+      idleConnections: quick ? 800 : 5000,
+      repeat,
+      engines,
+      nginx,
+      tmp,
+      certFile,
+      keyFile,
+      ...(cpuProfDir ? { cpuProfDir } : {}),
+      ...(perfDir ? { perfDir } : {}),
+      serverEnv,
+    };
+    const h = new Harness(settings);
+    const scenarios = SCENARIOS.filter((s) => !only || only.has(s.id));
+    h.progress.plan(scenarios.reduce((n, s) => n + s.steps(h), 0));
+    const machine = describeMachine(nginx);
+    process.stdout.write(`rxtls bench${quick ? ' --quick' : ''}: ${machine.summary}\n`);
+    for (const n of startNotes) process.stdout.write(`note: ${n}\n`);
+    const started = Date.now();
+    const rows: Row[] = [];
+    for (const s of scenarios) rows.push(...(await s.run(h)));
+    h.progress.done();
+    const seconds = (Date.now() - started) / 1000;
+    process.stdout.write('\n' + table(rows) + '\n');
+    process.stdout.write(`\n${rows.filter((r) => r.met === true).length} of ${rows.filter((r) => r.met !== undefined).length} targets met; ${seconds.toFixed(0)} s\n`);
+    if (flags.json) {
+      const out = {
+        machine: machine.details,
+        quick,
+        repeat,
+        noSystemCa: flags['no-system-ca'] ?? false,
+        seconds: Math.round(seconds),
+        notes: startNotes,
+        columns: { rxtls: 'rxtls (TlsEngine; [rx] rows: @rxtls/rx)', node: 'node:tls', ratio: 'rxtls / node', openssl: nginx ? 'nginx (one process)' : 'not run', tcp: 'plain TCP (node:net / node:http)' },
+        scenarios: rows,
+      };
+      writeFileSync(flags.json, JSON.stringify(out, null, 2) + '\n');
+      process.stdout.write(`wrote ${flags.json}\n`);
+    }
+  } finally {
+    cleanup();
+  }
+}
+
+function describeMachine(nginx: string | null): { summary: string; details: Record<string, string | number> } {
+  const model = cpus()[0]?.model ?? 'unknown CPU';
+  let nginxVersion = 'not installed';
+  if (nginx) {
+    // `nginx -v` prints to stderr.
+    const r = spawnSync(nginx, ['-v'], { encoding: 'utf8' });
+    nginxVersion = (r.stderr ?? '').trim().replace(/^nginx version: /, '') || nginx;
+  }
+  const details = {
+    cpus: cpus().length,
+    cpuModel: model,
+    node: process.version,
+    openssl: process.versions.openssl ?? 'unknown',
+    nginx: nginxVersion,
+  };
+  return {
+    summary: `${details.cpus} x ${model}, Node ${details.node}, OpenSSL ${details.openssl}, nginx ${nginxVersion}`,
+    details,
+  };
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`\nbench: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  if (err instanceof UsageError) process.stderr.write('see --help\n');
+  process.exitCode = 1;
+});

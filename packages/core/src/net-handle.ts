@@ -1,0 +1,89 @@
+// net.Sockets that read from their descriptor only when asked to.
+//
+// `Socket.id` may be handed to OpenSSL (`SSL.set_fd`), which then reads the
+// descriptor itself; a socket that libuv keeps reading would steal its bytes.
+// node:net reads eagerly unless a socket is made with `onread` (Node's
+// "user buffer" mode), where `pause()` stops libuv at once (readStop) and
+// `read(0)` starts it again: no bytes are read that nobody asked for. A
+// client socket is made that way and paused before it connects (net then
+// never starts reading); an accepted socket, which net.Server makes in the
+// eager mode, has its handle moved into a new socket made that way.
+import * as net from 'node:net';
+
+/** Called with each chunk read; `buf` is reused, copy what you keep. Return false to stop reading. */
+export type ChunkCallback = (length: number, buf: Buffer) => boolean;
+
+/** Shared by every socket: each chunk is consumed (copied or fed to OpenSSL) before the next read. */
+const sharedReadBuffer = Buffer.allocUnsafe(64 * 1024);
+
+/** The libuv handle fields this file relies on (Node's TCPWrap). */
+interface TcpHandle {
+  fd?: number;
+  reading?: boolean;
+}
+
+const handleOf = (socket: net.Socket | net.Server): TcpHandle | null =>
+  ((socket as unknown as { _handle?: TcpHandle | null })._handle ?? null);
+
+/**
+ * `new net.Socket()` options for the user-buffer read mode. `onread` is
+ * documented for the constructor since Node 12 but missing from its typings.
+ */
+function userBufferOptions(onChunk: ChunkCallback): net.SocketConstructorOpts {
+  const onread = { buffer: sharedReadBuffer, callback: (n: number, buf: Uint8Array) => onChunk(n, buf as Buffer) };
+  return { onread } as net.SocketConstructorOpts;
+}
+
+/** A new client socket that will not read until `startReading`. Connect it yourself. */
+export function createPausedSocket(onChunk: ChunkCallback): net.Socket {
+  const socket = new net.Socket(userBufferOptions(onChunk));
+  // Paused before connect: net's afterConnect then skips its read(0).
+  socket.pause();
+  return socket;
+}
+
+/**
+ * Moves an accepted socket's handle (made with `pauseOnConnect`, so not
+ * reading) into a socket that reads only on demand. The accepted socket is
+ * left without a handle and destroyed, which also releases the server's
+ * count of it.
+ */
+export function adoptAcceptedSocket(accepted: net.Socket, onChunk: ChunkCallback): net.Socket {
+  const holder = accepted as unknown as { _handle: unknown };
+  const handle = holder._handle;
+  if (!handle) throw new Error('accepted socket has no handle');
+  const socket = new net.Socket({
+    ...userBufferOptions(onChunk),
+    handle,
+    readable: true,
+    writable: true,
+    pauseOnCreate: true,
+  } as net.SocketConstructorOpts);
+  holder._handle = null;
+  accepted.destroy();
+  return socket;
+}
+
+/** Starts libuv reading (no-op while connecting: it starts once connected). */
+export function startReading(socket: net.Socket): void {
+  if (socket.destroyed) return;
+  const h = handleOf(socket);
+  if (socket.connecting || (h && !h.reading)) socket.read(0);
+}
+
+/** Stops libuv reading at once. */
+export function stopReading(socket: net.Socket): void {
+  if (!socket.destroyed) socket.pause();
+}
+
+/** True while libuv reads the descriptor. */
+export function isReading(socket: net.Socket): boolean {
+  return handleOf(socket)?.reading === true;
+}
+
+/** The OS descriptor of a socket or server, or -1 when it has none. */
+export function descriptorOf(socket: net.Socket | net.Server | undefined): number {
+  if (!socket) return -1;
+  const fd = handleOf(socket)?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : -1;
+}

@@ -1,0 +1,488 @@
+// TLSSocket: the documented TLS socket, a TlsEngine over the net.Socket of a
+// Socket. The event loop drives the connection (handshake, reads,
+// close_notify) as bytes arrive; the methods take what is ready or wait.
+import { isIP } from 'node:net';
+import type * as net from 'node:net';
+import { inspect } from 'node:util';
+
+import { SHUT_WR } from './constants.js';
+import { DEFAULT_HANDSHAKE_TIMEOUT, TlsEngine, type TlsEngineOptions } from './engine.js';
+import { ClosedError, InvalidArgumentError, StateError } from './errors.js';
+import type { CertificateSummary, SessionInfo } from './native.js';
+import { startReading, stopReading } from './net-handle.js';
+import { ReadBuffer } from './read-buffer.js';
+import { sendMessage } from './send-message.js';
+import { checkFlags, checkLength, checkMessage, checkTimeout, type SendMessage } from './socket-args.js';
+import { Socket, kAttach, type SocketInfo } from './socket.js';
+import { SSLContext, TLSContext } from './ssl-context.js';
+
+/**
+ * Plaintext a TLSSocket buffers before it stops reading from the network
+ * (backpressure); reading resumes as `receive`/`read` drain it. One read of
+ * ciphertext (64 KiB at most) may overshoot it once; a waiting `read(n)`
+ * with a larger `n` reads on until it has its bytes.
+ */
+export const TLS_SOCKET_HIGH_WATER_MARK = 256 * 1024;
+
+/** What a TLSSocket needs of an `SSL`: its context (the role comes from connect/accept). */
+export interface SSLLike {
+  readonly context: SSLContext;
+}
+
+/**
+ * A TLS socket powered by OpenSSL, with the documented API. Methods that may
+ * wait on the network return Promises; the others are synchronous. The
+ * properties are read-only views of the socket's state at this moment
+ * (`send_timeout` and `receive_timeout` may be assigned).
+ *
+ * A client verifies the server's certificate and that it matches the host
+ * given to `connect` unless the context's `set_verify` was called (then the
+ * mode is exactly what was set). A server needs a certificate: `load_certs`
+ * on its context.
+ *
+ * Reads give UTF-8 text; `receive_bytes()`/`read_bytes()` give the same
+ * bytes as a Buffer, bit-exact. After the peer's close_notify, reads drain
+ * what is buffered and then resolve `''` (empty Buffer); when the connection
+ * ended without close_notify they drain and then reject with a
+ * TruncationError (code `ERR_TLS_TRUNCATED`).
+ *
+ * @example
+ * const ctx = new TLSClientContext();
+ * ctx.set_verify_locations('ca.pem');
+ * const client = new TLSSocket(new Socket(), ctx);
+ * await client.connect('localhost', 8443);
+ * await client.send('GET / HTTP/1.0\r\n\r\n');
+ * console.log(await client.read(-1));
+ * client.close();
+ */
+export class TLSSocket {
+  readonly #socket: Socket;
+  readonly #context: SSLContext;
+  #engine: TlsEngine | undefined = undefined;
+  #net: net.Socket | undefined = undefined;
+  #isClient = false;
+  #userClosed = false;
+  #isShutdown = false;
+  #shutdownReason = -1;
+  readonly #buffer = new ReadBuffer(() => this.#updateReading());
+
+  /**
+   * @param socket The TCP socket to run over (default: a new `Socket()`).
+   *   It may already be connected: `connect` then only runs the handshake.
+   * @param context The context (default: a new `TLSContext`, usable for both roles).
+   * @param ssl An `SSL` whose context is used instead of `context`.
+   */
+  constructor(socket?: Socket | null, context?: SSLContext | null, ssl?: SSLLike | null) {
+    if (socket !== undefined && socket !== null && !(socket instanceof Socket))
+      throw new InvalidArgumentError('Expected "socket" to be a Socket');
+    if (context !== undefined && context !== null && !(context instanceof SSLContext))
+      throw new InvalidArgumentError('Expected "context" to be an SSLContext');
+    const sslContext = ssl?.context;
+    if (ssl !== undefined && ssl !== null && !(sslContext instanceof SSLContext))
+      throw new InvalidArgumentError('Expected "ssl" to be an SSL (with a context)');
+    this.#socket = socket ?? new Socket();
+    this.#context = sslContext ?? context ?? new TLSContext();
+  }
+
+  /** The host bound, to be bound to, or connected to. Default `localhost`. */
+  get host(): string {
+    return this.#socket.host;
+  }
+
+  /** The port bound or connected to (the real port once bound, also after `bind(0)`). */
+  get port(): number {
+    return this.#socket.port;
+  }
+
+  /** `AF_INET` (default) or `AF_INET6`. */
+  get family(): number {
+    return this.#socket.family;
+  }
+
+  /** `SOCK_STREAM`. */
+  get type(): number {
+    return this.#socket.type;
+  }
+
+  /** `IPPROTO_TCP`. */
+  get protocol(): number {
+    return this.#socket.protocol;
+  }
+
+  /** The OS descriptor of the underlying socket (-1 when it has none). Do not read it yourself: TLS owns it. */
+  get id(): number {
+    return this.#socket.id;
+  }
+
+  /** True when this socket connected (as a TLS client) to a server. */
+  get is_client(): boolean {
+    return this.#isClient && !this.is_closed;
+  }
+
+  /** True when `bind()` bound the socket and it is not closed. */
+  get is_bound(): boolean {
+    return this.#socket.is_bound;
+  }
+
+  /** True while the TLS connection is up: handshake done, not failed, not closed. */
+  get is_connected(): boolean {
+    const e = this.#engine;
+    return e !== undefined && e.secure && !e.closed && e.error === undefined && !this.is_closed;
+  }
+
+  /** True while the socket listens for connections. */
+  get is_listening(): boolean {
+    return this.#socket.is_listening;
+  }
+
+  /** True after `close()`, or once the connection closed and its descriptor was released. */
+  get is_closed(): boolean {
+    return this.#userClosed || this.#socket.is_closed;
+  }
+
+  /** True after `shutdown()`. */
+  get is_shutdown(): boolean {
+    return this.#isShutdown;
+  }
+
+  /** True in blocking mode (the default). */
+  get is_blocking(): boolean {
+    return this.#socket.is_blocking;
+  }
+
+  /** `SHUT_WR` after `shutdown()` (close_notify sent; the peer may still send), or -1. */
+  get shutdown_reason(): number {
+    return this.#shutdownReason;
+  }
+
+  /**
+   * Milliseconds a `send` may wait before it fails with a TimeoutError (code
+   * `ERR_TLS_TIMEOUT`); the socket is then closed (a record was cut). 0
+   * (default) waits for ever. Equal to `SO_SNDTIMEO`.
+   */
+  get send_timeout(): number {
+    return this.#socket.send_timeout;
+  }
+
+  set send_timeout(ms: number) {
+    this.#socket.send_timeout = ms;
+  }
+
+  /**
+   * Milliseconds a `receive`/`read`/`accept` waits before it fails with a
+   * TimeoutError (code `ERR_TLS_TIMEOUT`); the socket stays usable and
+   * nothing received is lost. 0 (default) waits for ever. Equal to `SO_RCVTIMEO`.
+   */
+  get receive_timeout(): number {
+    return this.#socket.receive_timeout;
+  }
+
+  set receive_timeout(ms: number) {
+    this.#socket.receive_timeout = ms;
+  }
+
+  /**
+   * Connects to `host` on `port` and runs the TLS handshake as a client
+   * (SNI and the certificate check use `host`).
+   * @param host `null`/`undefined` uses `this.host`.
+   * @param timeout Milliseconds for the TCP connect and the handshake together (default 300 000; 0 for none).
+   * @returns true once the handshake is done.
+   * @throws CertificateError (`verifyCode`, `verifyMessage`), HandshakeError,
+   *   SocketError or TimeoutError; the socket is then closed.
+   */
+  async connect(host?: string | null, port?: number, timeout: number = 300_000): Promise<boolean> {
+    this.#checkOpen();
+    if (this.#engine) throw new StateError('socket is already connected');
+    const limit = checkTimeout(timeout, 'timeout');
+    const started = Date.now();
+    if (!this.#socket.is_connected) await this.#socket.connect(host, port, limit);
+    const name = host ?? this.#socket.host;
+    const left = limit > 0 ? Math.max(1, limit - (Date.now() - started)) : 0;
+    this.#isClient = true;
+    await this.#handshake({
+      isServer: false,
+      ...(isIP(name) ? {} : { servername: name }),
+      verifyHost: name,
+      handshakeTimeout: left,
+    });
+    return true;
+  }
+
+  /**
+   * Binds to `port` on `host` (default `this.host`); port 0 picks a free port, which `port` then holds.
+   * @returns true
+   */
+  bind(port: number, host?: string | null): Promise<boolean> {
+    this.#checkOpen();
+    return this.#socket.bind(port, host);
+  }
+
+  /** Listens with a queue of `queue_length` (-1: `SOMAXCONN`). @returns true */
+  listen(queue_length: number = -1): Promise<boolean> {
+    this.#checkOpen();
+    return this.#socket.listen(queue_length);
+  }
+
+  /**
+   * Waits for a connection, runs the TLS handshake as a server, and returns
+   * the connected TLSSocket (same context, timeouts and blocking mode). The
+   * handshake may take `receive_timeout` (10 s when that is 0). A failed
+   * handshake rejects (HandshakeError, CertificateError, TimeoutError…) and
+   * leaves this socket listening.
+   * @throws TimeoutError after `receive_timeout`; SocketError EAGAIN in non-blocking mode with nothing pending.
+   */
+  async accept(): Promise<TLSSocket> {
+    this.#checkOpen();
+    const socket = await this.#socket.accept();
+    const peer = new TLSSocket(socket, this.#context);
+    const timeout = this.receive_timeout > 0 ? this.receive_timeout : DEFAULT_HANDSHAKE_TIMEOUT;
+    await peer.#handshake({ isServer: true, handshakeTimeout: timeout });
+    return peer;
+  }
+
+  /**
+   * Sends `message` encrypted: a string (UTF-8), bytes, or an open file
+   * (`fs.promises.FileHandle`) streamed from disk in chunks with backpressure.
+   * @param flags Kept for compatibility; ignored.
+   * @returns The number of plaintext bytes sent.
+   * @throws TimeoutError after `send_timeout` (the socket is then closed);
+   *   StateError when not connected or after `shutdown()`.
+   */
+  async send(message: SendMessage, flags: number = 0): Promise<number> {
+    checkMessage(message);
+    checkFlags(flags);
+    const engine = this.#connected();
+    if (this.#isShutdown) throw new StateError('cannot send after shutdown()');
+    return sendMessage(
+      message,
+      { write: (c) => engine.write(c), copies: true, socket: engine.socket },
+      this.send_timeout,
+      () => this.close(),
+    );
+  }
+
+  /**
+   * Receives decrypted data as UTF-8 text: -1 (default) returns what is
+   * there once something is (never splitting a UTF-8 character), a length
+   * waits for that many bytes or the end of the stream. In non-blocking
+   * mode it answers at once with what is buffered (possibly `''`).
+   * @param flags Kept for compatibility; ignored.
+   * @throws TimeoutError after `receive_timeout` (socket stays usable); TruncationError (see the class).
+   */
+  async receive(length: number = -1, flags: number = 0): Promise<string> {
+    return (await this.#receive(length, flags, true)).toString('utf8');
+  }
+
+  /** `receive()` as bytes: the Buffer path, bit-exact. Extension. */
+  receive_bytes(length: number = -1, flags: number = 0): Promise<Buffer> {
+    return this.#receive(length, flags, false);
+  }
+
+  /**
+   * Reads `length` bytes (default 1024) as UTF-8 text, waiting whatever the
+   * blocking mode until that many arrived or the stream ended (-1: until
+   * the end of the stream).
+   * @throws TimeoutError after `receive_timeout` (socket stays usable); TruncationError.
+   */
+  async read(length: number = 1024): Promise<string> {
+    return (await this.#read(length, true)).toString('utf8');
+  }
+
+  /** `read()` as bytes: the Buffer path, bit-exact. Extension. */
+  read_bytes(length: number = 1024): Promise<Buffer> {
+    return this.#read(length, false);
+  }
+
+  /**
+   * Extension: decrypted bytes buffered, ready for a read without waiting
+   * (Python's `SSLSocket.pending()`). Bounded: past
+   * `TLS_SOCKET_HIGH_WATER_MARK` the socket stops reading from the network.
+   */
+  pending(): number {
+    return this.#buffer.length;
+  }
+
+  /**
+   * Closes the socket: sends close_notify when connected, then the TCP
+   * socket closes once queued data is sent. Waiting reads reject with a ClosedError.
+   * @returns true, or false when it was already closed.
+   */
+  close(): boolean {
+    if (this.#userClosed) return false;
+    this.#userClosed = true;
+    this.#buffer.abort(new ClosedError('socket is closed'));
+    const e = this.#engine;
+    if (e && !e.closed) {
+      if (e.secure && e.error === undefined) e.end();
+      else e.destroy();
+    }
+    this.#socket.close();
+    return true;
+  }
+
+  /**
+   * Sends close_notify and ends the TCP stream after what was sent
+   * (`shutdown_reason` becomes `SHUT_WR`); reads go on until the peer's
+   * close_notify. Resolves once it was handed to the kernel.
+   * @returns true
+   */
+  async shutdown(): Promise<boolean> {
+    const engine = this.#connected();
+    this.#isShutdown = true;
+    this.#shutdownReason = SHUT_WR;
+    const sock = engine.socket;
+    engine.end();
+    if (!sock.writableFinished && !sock.destroyed) {
+      await new Promise<void>((resolve) => {
+        sock.once('finish', () => resolve());
+        sock.once('close', () => resolve());
+      });
+    }
+    return true;
+  }
+
+  /** Sets an `SO_` option (or `TCP_NODELAY`) on the underlying socket. @returns true */
+  set_option(option: number, value: unknown): boolean {
+    this.#checkOpen();
+    return this.#socket.set_option(option, value);
+  }
+
+  /** Gets an option of the underlying socket. */
+  get_option(option: number): boolean | number {
+    this.#checkOpen();
+    return this.#socket.get_option(option);
+  }
+
+  /** `true` for blocking mode (default), `false` for non-blocking (see `receive` and `accept`). */
+  set_blocking(mode: boolean): void {
+    this.#checkOpen();
+    this.#socket.set_blocking(mode);
+  }
+
+  /** The local address, port and family, or an empty object. */
+  info(): SocketInfo | Record<string, never> {
+    return this.#socket.info();
+  }
+
+  /** The underlying Socket. */
+  get_socket(): Socket {
+    return this.#socket;
+  }
+
+  /** The SSLContext this socket uses. */
+  get_context(): SSLContext {
+    return this.#context;
+  }
+
+  /** Extension: protocol, cipher, verify result… of the connection; null before the handshake. */
+  get_session_info(): SessionInfo | null {
+    const e = this.#engine;
+    return e && !e.closed ? e.info() : null;
+  }
+
+  /** Extension: the peer's certificate, or null when it sent none (or before the handshake). */
+  get_peer_certificate(): CertificateSummary | null {
+    const e = this.#engine;
+    return e && !e.closed ? e.peerCertificate() : null;
+  }
+
+  toString(): string {
+    return `<TLSSocket closed: ${this.is_closed}, listening: ${this.is_listening}, connected: ${this.is_connected}, bound: ${this.is_bound}>`;
+  }
+
+  [inspect.custom](): string {
+    return this.toString();
+  }
+
+  // -------------------------------------------------------------------------
+
+  #checkOpen(): void {
+    if (this.#userClosed) throw new ClosedError('socket is closed');
+  }
+
+  #connected(): TlsEngine {
+    this.#checkOpen();
+    const e = this.#engine;
+    if (!e) throw new StateError('socket is not connected');
+    if (e.error) throw e.error;
+    if (!e.secure || e.closed) throw new StateError('socket is not connected');
+    return e;
+  }
+
+  /** Starts the engine over the socket's transport and waits for the handshake. */
+  async #handshake(options: TlsEngineOptions): Promise<void> {
+    let transport;
+    let engine: TlsEngine;
+    try {
+      transport = this.#socket[kAttach]((n, buf) => {
+        this.#engine?.feed(buf, n);
+        return this.#wantsData();
+      });
+      engine = new TlsEngine(transport.net, this.#context, options, false);
+    } catch (err) {
+      this.close();
+      throw err;
+    }
+    this.#engine = engine;
+    this.#net = transport.net;
+    const secure = new Promise<void>((resolve, reject) => {
+      engine.onsecure = () => resolve();
+      engine.onerror = (err) => {
+        this.#buffer.end(err);
+        reject(err);
+      };
+      engine.onclose = (err) => {
+        this.#buffer.end(err);
+        reject(err ?? new ClosedError('connection closed during the handshake'));
+      };
+    });
+    engine.ondata = (chunk) => this.#buffer.push(chunk);
+    engine.onend = () => this.#buffer.end();
+    // Bytes the plain socket had already read belong to the handshake.
+    if (transport.buffered.length > 0) engine.feed(transport.buffered, transport.buffered.length);
+    this.#updateReading();
+    try {
+      await secure;
+    } catch (err) {
+      this.close();
+      throw err;
+    }
+  }
+
+  /**
+   * Read on while below the high-water mark, or while a read waits for more
+   * than is buffered (a `read(n)` larger than the mark must be able to complete).
+   */
+  #wantsData(): boolean {
+    return !this.#buffer.ended && (this.#buffer.length < TLS_SOCKET_HIGH_WATER_MARK || this.#buffer.waiting);
+  }
+
+  /** The loop reads while the plaintext buffer is below the high-water mark. */
+  #updateReading(): void {
+    const sock = this.#net;
+    if (!sock) return;
+    if (this.#wantsData()) startReading(sock);
+    else if (!this.#buffer.ended) stopReading(sock);
+  }
+
+  #readRequest(length: number, flags: unknown): number {
+    this.#checkOpen();
+    checkFlags(flags);
+    const n = checkLength(length);
+    if (!this.#engine) throw new StateError('socket is not connected');
+    return n;
+  }
+
+  async #receive(length: number, flags: unknown, text: boolean): Promise<Buffer> {
+    const n = this.#readRequest(length, flags);
+    if (n === 0) return Buffer.alloc(0);
+    if (!this.is_blocking) return this.#buffer.takeNow(n, text);
+    return this.#buffer.take({ min: n === -1 ? 1 : n, max: n, text, timeout: this.receive_timeout });
+  }
+
+  async #read(length: number, text: boolean): Promise<Buffer> {
+    const n = this.#readRequest(length, 0);
+    if (n === 0) return Buffer.alloc(0);
+    return this.#buffer.take({ min: n === -1 ? Infinity : n, max: n, text, timeout: this.receive_timeout });
+  }
+}

@@ -1,0 +1,807 @@
+#include "bio.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <unordered_map>
+#include <vector>
+
+#include "fd_ssl.h"
+#include "util/addon_data.h"
+#include "util/args.h"
+#include "util/counters.h"
+#include "util/errors.h"
+
+namespace rxtls {
+namespace {
+
+constexpr const char* kErrTruncated = "ERR_TLS_TRUNCATED";
+constexpr int64_t kMaxRead = 16 * 1024 * 1024;
+
+// Per environment (one per thread): the constructor, the live wrapper of
+// each BIO, and the BIO before each BIO we linked (OpenSSL has no getter for
+// a BIO's predecessor).
+thread_local Napi::FunctionReference* g_ctor = nullptr;
+thread_local std::unordered_map<BIO*, Bio*> g_wrappers;
+thread_local std::unordered_map<BIO*, BIO*> g_prev;
+
+uintptr_t AddressOf(const BIO_METHOD* m) { return reinterpret_cast<uintptr_t>(m); }
+
+bool IsIpv6Literal(const std::string& s) {
+  unsigned char buf[sizeof(struct in6_addr)];
+  return inet_pton(AF_INET6, s.c_str(), buf) == 1;
+}
+
+bool IsIpLiteral(const std::string& s) {
+  unsigned char buf[sizeof(struct in6_addr)];
+  return inet_pton(AF_INET, s.c_str(), buf) == 1 || IsIpv6Literal(s);
+}
+
+// OpenSSL parses names as host:port; a bare IPv6 literal needs brackets.
+std::string Bracketed(const std::string& host) { return IsIpv6Literal(host) ? "[" + host + "]" : host; }
+
+// The documented families are AF_* values; OpenSSL's BIO_FAMILY_* are taken too.
+int ToBioFamily(Napi::Env env, int64_t f) {
+  switch (f) {
+    case AF_UNSPEC:
+    case BIO_FAMILY_IPANY:
+      return BIO_FAMILY_IPANY;
+    case AF_INET:
+    case BIO_FAMILY_IPV4:
+      return BIO_FAMILY_IPV4;
+    case AF_INET6:
+    case BIO_FAMILY_IPV6:
+      return BIO_FAMILY_IPV6;
+    default:
+      ThrowExpected(env, "family", "AF_INET, AF_INET6 or AF_UNSPEC");
+  }
+}
+
+int ToAfFamily(long bio_family) {
+  switch (bio_family) {
+    case BIO_FAMILY_IPV4:
+      return AF_INET;
+    case BIO_FAMILY_IPV6:
+      return AF_INET6;
+    default:
+      return AF_UNSPEC;
+  }
+}
+
+// The family of a bound socket, or -1.
+int SocketFamily(int fd) {
+  if (fd < 0) return -1;
+  sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return -1;
+  return ss.ss_family;
+}
+
+// Drops a chain link's reference to `b`, now the head of what is left. A BIO
+// no wrapper knows (an accepted connection never popped) dies with that
+// reference: detach what follows it first, so nothing keeps a pointer to it.
+void DropLinkRef(BIO* b) {
+  if (g_wrappers.count(b) == 0) {
+    BIO* next = BIO_next(b);
+    if (next != nullptr) {
+      BIO_pop(b);
+      g_prev.erase(next);
+      DropLinkRef(next);
+    }
+  }
+  BIO_free(b);
+}
+
+int WaitMask(BIO* b) {
+  if (BIO_should_read(b)) return kWaitReadable;
+  if (BIO_should_write(b)) return kWaitWritable;
+  if (BIO_should_io_special(b)) {
+    int reason = BIO_get_retry_reason(b);
+    if (reason == BIO_RR_CONNECT) return kWaitWritable;
+    if (reason == BIO_RR_ACCEPT) return kWaitReadable;
+  }
+  return kWaitReadable | kWaitWritable;
+}
+
+}  // namespace
+
+Napi::Object Bio::Methods(Napi::Env env) {
+  Napi::Object m = Napi::Object::New(env);
+  m.Set("BIO_f_ssl", Napi::BigInt::New(env, static_cast<uint64_t>(AddressOf(BIO_f_ssl()))));
+  m.Set("BIO_s_connect", Napi::BigInt::New(env, static_cast<uint64_t>(AddressOf(BIO_s_connect()))));
+  m.Set("BIO_s_accept", Napi::BigInt::New(env, static_cast<uint64_t>(AddressOf(BIO_s_accept()))));
+  return m;
+}
+
+Napi::Function Bio::Init(Napi::Env env) {
+  Napi::Function f = DefineClass(env, "Bio",
+                                 {
+                                     InstanceMethod("setSsl", &Bio::SetSsl),
+                                     InstanceMethod("setConnHostname", &Bio::SetConnHostname),
+                                     InstanceMethod("setConnAddress", &Bio::SetConnAddress),
+                                     InstanceMethod("setConnPort", &Bio::SetConnPort),
+                                     InstanceMethod("setConnFamily", &Bio::SetConnFamily),
+                                     InstanceMethod("setAcceptName", &Bio::SetAcceptName),
+                                     InstanceMethod("setAcceptPort", &Bio::SetAcceptPort),
+                                     InstanceMethod("setAcceptFamily", &Bio::SetAcceptFamily),
+                                     InstanceMethod("getConnHostname", &Bio::GetConnHostname),
+                                     InstanceMethod("getConnAddress", &Bio::GetConnAddress),
+                                     InstanceMethod("getConnPort", &Bio::GetConnPort),
+                                     InstanceMethod("getConnFamily", &Bio::GetConnFamily),
+                                     InstanceMethod("getAcceptName", &Bio::GetAcceptName),
+                                     InstanceMethod("getAcceptPort", &Bio::GetAcceptPort),
+                                     InstanceMethod("getAcceptFamily", &Bio::GetAcceptFamily),
+                                     InstanceMethod("getFd", &Bio::GetFd),
+                                     InstanceMethod("setFd", &Bio::SetFd),
+                                     InstanceMethod("push", &Bio::Push),
+                                     InstanceMethod("pop", &Bio::Pop),
+                                     InstanceMethod("read", &Bio::Read),
+                                     InstanceMethod("write", &Bio::Write),
+                                     InstanceMethod("doHandshake", &Bio::DoHandshake),
+                                     InstanceMethod("shouldRetry", &Bio::ShouldRetry),
+                                     InstanceMethod("wait", &Bio::Wait),
+                                     InstanceMethod("lastError", &Bio::LastError),
+                                     InstanceMethod("errorString", &Bio::ErrorString),
+                                     InstanceMethod("free", &Bio::Free),
+                                     InstanceMethod("freeAll", &Bio::FreeAll),
+                                     InstanceMethod("isFreed", &Bio::IsFreed),
+                                     InstanceMethod("pointer", &Bio::Pointer),
+                                     InstanceMethod("kind", &Bio::KindName),
+                                 });
+  g_ctor = new Napi::FunctionReference(Napi::Persistent(f));
+  env.AddCleanupHook([]() {
+    delete g_ctor;
+    g_ctor = nullptr;
+  });
+  return f;
+}
+
+// new Bio(method): a BigInt from Methods(). Internally new Bio(External<BIO>)
+// adopts a BIO OpenSSL made (the connection an accept BIO hands out).
+Bio::Bio(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Bio>(info) {
+  Napi::Env env = info.Env();
+  Napi::Value arg = Arg(info, 0);
+  if (arg.IsExternal()) {
+    bio_ = arg.As<Napi::External<BIO>>().Data();
+  } else {
+    const char* what = "a BIO method handle (BIO_f_ssl, BIO_s_connect or BIO_s_accept)";
+    if (!arg.IsBigInt()) ThrowExpected(env, "method", what);
+    bool lossless = false;
+    uint64_t addr = arg.As<Napi::BigInt>().Uint64Value(&lossless);
+    const BIO_METHOD* method = nullptr;
+    if (lossless && addr == AddressOf(BIO_f_ssl())) method = BIO_f_ssl();
+    else if (lossless && addr == AddressOf(BIO_s_connect())) method = BIO_s_connect();
+    else if (lossless && addr == AddressOf(BIO_s_accept())) method = BIO_s_accept();
+    else ThrowExpected(env, "method", what);
+    ERR_clear_error();
+    bio_ = BIO_new(method);
+    if (bio_ == nullptr) ThrowOpenSSLError(env, kErrCrypto, "could not create BIO");
+    bool ok = true;
+    // Never block Node's loop: the connect, the listening and every accepted
+    // socket are non-blocking; a retry becomes a readiness wait instead.
+    if (method == BIO_s_connect()) {
+      ok = BIO_set_nbio(bio_, 1) == 1;
+    } else if (method == BIO_s_accept()) {
+      // The bind mode first: BIO_set_bind_mode replaces the whole mode,
+      // including the non-blocking bit BIO_set_nbio_accept adds to it.
+      ok = BIO_set_bind_mode(bio_, BIO_BIND_REUSEADDR) == 1 && BIO_set_nbio(bio_, 1) == 1 &&
+           BIO_set_nbio_accept(bio_, 1) == 1;
+    }
+    if (!ok) {
+      BIO_free(bio_);
+      bio_ = nullptr;
+      ThrowOpenSSLError(env, kErrCrypto, "could not make the BIO non-blocking");
+    }
+  }
+  switch (BIO_method_type(bio_)) {
+    case BIO_TYPE_SSL:
+      kind_ = Kind::kSsl;
+      break;
+    case BIO_TYPE_CONNECT:
+      kind_ = Kind::kConnect;
+      break;
+    case BIO_TYPE_ACCEPT:
+      kind_ = Kind::kAccept;
+      break;
+    default:
+      kind_ = Kind::kSocket;
+  }
+  if (kind_ == Kind::kSocket) {
+    // An accepted connection: OpenSSL made it non-blocking (BIO_set_nbio on
+    // the accept BIO); make sure, since a blocking read would stall the loop.
+    int fd = -1;
+    BIO_get_fd(bio_, &fd);
+    int flags = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
+    if (flags >= 0 && (flags & O_NONBLOCK) == 0) fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+  }
+  g_wrappers[bio_] = this;
+  CounterAdd("Bio", 1);  // last: a constructor that throws has no destructor run
+}
+
+Bio::~Bio() {
+  CounterAdd("Bio", -1);
+  Release(nullptr);
+}
+
+BIO* Bio::Get(Napi::Env env) const {
+  if (bio_ == nullptr) ThrowError(env, kErrClosed, "BIO has been freed");
+  return bio_;
+}
+
+BIO* Bio::Find(Napi::Env env, int type, const char* op) const {
+  for (BIO* b = Get(env); b != nullptr; b = BIO_next(b))
+    if (BIO_method_type(b) == type) return b;
+  ThrowError(env, kErrState, std::string(op) + "() needs a " +
+                                 (type == BIO_TYPE_CONNECT ? "BIO_s_connect" : "BIO_s_accept") +
+                                 " BIO (this one or one pushed under it)");
+}
+
+BIO* Bio::Unlink() {
+  BIO* next = BIO_next(bio_);
+  auto it = g_prev.find(bio_);
+  BIO* prev = it == g_prev.end() ? nullptr : it->second;
+  if (prev == nullptr && next == nullptr) return nullptr;
+  if (it != g_prev.end()) g_prev.erase(it);
+  BIO_pop(bio_);
+  if (prev != nullptr) {
+    // The link prev -> this goes: its reference with it (the wrapper still
+    // holds one, so this never frees the BIO). The link this -> next
+    // becomes prev -> next and keeps its reference; the caller gets a new one.
+    BIO_free(bio_);
+    if (next != nullptr) {
+      g_prev[next] = prev;
+      BIO_up_ref(next);
+    }
+  } else if (next != nullptr) {
+    g_prev.erase(next);  // the link's reference goes to the caller
+  }
+  return next;
+}
+
+void Bio::Release(napi_env env) {
+  if (bio_ == nullptr) return;
+  if (kind_ == Kind::kSsl && ssl_close_) {
+    // BIO_free_all in C sends close_notify on the way out; unlinking first
+    // (below) would leave the SSL without a transport, so send it now.
+    SSL* ssl = nullptr;
+    BIO_get_ssl(bio_, &ssl);
+    if (ssl != nullptr && SSL_get_rbio(ssl) != nullptr && SSL_is_init_finished(ssl) &&
+        (SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN) == 0)
+      SSL_shutdown(ssl);
+  }
+  BIO* next = Unlink();
+  if (next != nullptr) DropLinkRef(next);
+  auto it = g_wrappers.find(bio_);
+  if (it != g_wrappers.end() && it->second == this) g_wrappers.erase(it);
+  BIO_free(bio_);  // with BIO_CLOSE this also frees the BIO's SSL reference
+  bio_ = nullptr;
+  ERR_clear_error();
+  if (ssl_hold_ != nullptr) SSL_free(ssl_hold_);
+  ssl_hold_ = nullptr;
+  if (env != nullptr && ssl_close_ && ssl_wrap_ != nullptr) ssl_wrap_->ReleasedByBio(Napi::Env(env));
+  ssl_wrap_ = nullptr;
+  if (env != nullptr) ssl_ref_.Reset();
+  if (dup_fd_ >= 0) close(dup_fd_);
+  dup_fd_ = -1;
+  if (close_user_fd_ && user_fd_ >= 0) close(user_fd_);
+  user_fd_ = -1;
+}
+
+Napi::Value Bio::WrapOrFind(Napi::Env env, BIO* bio) {
+  auto it = g_wrappers.find(bio);
+  if (it != g_wrappers.end()) {
+    Napi::Object existing = it->second->Value();
+    if (!existing.IsEmpty()) {
+      BIO_free(bio);  // the wrapper already holds its own reference
+      return existing;
+    }
+  }
+  return g_ctor->New({Napi::External<BIO>::New(env, bio)});
+}
+
+// setSsl(ssl, close)
+Napi::Value Bio::SetSsl(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  BIO* self = Get(env);
+  if (kind_ != Kind::kSsl) ThrowError(env, kErrState, "set_ssl() needs a BIO_f_ssl BIO");
+  FdSsl* wrap = FdSsl::FromValue(env, Arg(info, 0));
+  if (wrap == nullptr) ThrowExpected(env, "ssl", "an SSL");
+  SSL* ssl = wrap->Get(env);
+  bool close = BoolArg(info, 1, "close");
+  if (ssl_wrap_ != nullptr) ThrowError(env, kErrState, "set_ssl() was already called on this BIO");
+  BIO* next = BIO_next(self);
+  if (next != nullptr && SSL_get_rbio(ssl) != nullptr)
+    ThrowError(env, kErrState, "set_ssl() after push() with an SSL that already has a socket (set_fd)");
+  ERR_clear_error();
+  SSL_up_ref(ssl);
+  if (BIO_set_ssl(self, ssl, close ? BIO_CLOSE : BIO_NOCLOSE) != 1) {
+    SSL_free(ssl);
+    ThrowOpenSSLError(env, kErrCrypto, "BIO_set_ssl failed");
+  }
+  // BIO_CLOSE: the BIO owns the reference. BIO_NOCLOSE: the wrapper does,
+  // until the BIO is gone.
+  if (!close) ssl_hold_ = ssl;
+  ssl_close_ = close;
+  ssl_wrap_ = wrap;
+  ssl_ref_ = Napi::Persistent(Arg(info, 0).As<Napi::Object>());
+  BIO* after = BIO_next(self);
+  if (next == nullptr && after != nullptr) {
+    // OpenSSL linked the SSL's own socket BIO (from set_fd) after this one,
+    // with a reference: a link like any other.
+    g_prev[after] = self;
+  } else if (next != nullptr) {
+    // Pushed before set_ssl: BIO_set_ssl does not connect the SSL to what
+    // is already below, so do what BIO_push would have done.
+    BIO_up_ref(next);
+    SSL_set_bio(ssl, next, next);
+  }
+  return env.Undefined();
+}
+
+Napi::Value Bio::SetConnHostname(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  BIO* c = Find(env, BIO_TYPE_CONNECT, "set_conn_hostname");
+  std::string name = StringArg(info, 0, "name");
+  if (name.empty()) ThrowExpected(env, "name", "a non-empty host name");
+  ERR_clear_error();
+  if (BIO_set_conn_hostname(c, Bracketed(name).c_str()) != 1)
+    ThrowOpenSSLError(env, kErrInvalidArgument, "could not set host name '" + name + "'");
+  return env.Undefined();
+}
+
+Napi::Value Bio::SetConnAddress(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  BIO* c = Find(env, BIO_TYPE_CONNECT, "set_conn_address");
+  std::string addr = StringArg(info, 0, "address");
+  if (!IsIpLiteral(addr)) ThrowExpected(env, "address", "an IPv4 or IPv6 address");
+  ERR_clear_error();
+  if (BIO_set_conn_hostname(c, Bracketed(addr).c_str()) != 1)
+    ThrowOpenSSLError(env, kErrInvalidArgument, "could not set address '" + addr + "'");
+  return env.Undefined();
+}
+
+Napi::Value Bio::SetConnPort(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  BIO* c = Find(env, BIO_TYPE_CONNECT, "set_conn_port");
+  std::string port = StringArg(info, 0, "port");
+  if (port.empty()) ThrowExpected(env, "port", "a port number or service name");
+  ERR_clear_error();
+  if (BIO_set_conn_port(c, port.c_str()) != 1) ThrowOpenSSLError(env, kErrInvalidArgument, "could not set port '" + port + "'");
+  return env.Undefined();
+}
+
+Napi::Value Bio::SetConnFamily(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  BIO* c = Find(env, BIO_TYPE_CONNECT, "set_conn_family");
+  int fam = ToBioFamily(env, IntArg(info, 0, "family", 0, INT_MAX));
+  if (BIO_set_conn_ip_family(c, fam) <= 0) ThrowOpenSSLError(env, kErrInvalidArgument, "could not set the family");
+  return env.Undefined();
+}
+
+Napi::Value Bio::SetAcceptName(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  BIO* a = Find(env, BIO_TYPE_ACCEPT, "set_accept_name");
+  std::string name = StringArg(info, 0, "name");
+  if (name.empty()) ThrowExpected(env, "name", "a non-empty host name or address");
+  // OpenSSL reads a bare word as a port here (and "host:" drops the port
+  // set before): give it host:port with the port asked for so far.
+  bool has_port = (name[0] == '[' && name.find("]:") != std::string::npos) ||
+                  (!IsIpv6Literal(name) && name[0] != '[' && name.find(':') != std::string::npos);
+  std::string spec = has_port ? name : Bracketed(name) + ":" + (accept_port_.empty() ? "0" : accept_port_);
+  ERR_clear_error();
+  if (BIO_set_accept_name(a, spec.c_str()) != 1) ThrowOpenSSLError(env, kErrInvalidArgument, "could not set accept name '" + name + "'");
+  if (has_port) {
+    size_t colon = name.rfind(':');
+    accept_name_ = name.substr(0, colon);
+    if (!accept_name_.empty() && accept_name_[0] == '[') accept_name_ = accept_name_.substr(1, accept_name_.size() - 2);
+    accept_port_ = name.substr(colon + 1);
+  } else {
+    accept_name_ = name;
+    if (accept_port_.empty()) accept_port_ = "0";
+  }
+  return env.Undefined();
+}
+
+Napi::Value Bio::SetAcceptPort(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  BIO* a = Find(env, BIO_TYPE_ACCEPT, "set_accept_port");
+  std::string port = StringArg(info, 0, "port");
+  if (port.empty()) ThrowExpected(env, "port", "a port number or service name");
+  ERR_clear_error();
+  if (BIO_set_accept_port(a, port.c_str()) != 1) ThrowOpenSSLError(env, kErrInvalidArgument, "could not set accept port '" + port + "'");
+  accept_port_ = port;
+  return env.Undefined();
+}
+
+Napi::Value Bio::SetAcceptFamily(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  BIO* a = Find(env, BIO_TYPE_ACCEPT, "set_accept_family");
+  int64_t af = IntArg(info, 0, "family", 0, INT_MAX);
+  int fam = ToBioFamily(env, af);
+  if (BIO_set_accept_ip_family(a, fam) <= 0) ThrowOpenSSLError(env, kErrInvalidArgument, "could not set the family");
+  accept_family_ = ToAfFamily(fam);
+  return env.Undefined();
+}
+
+Napi::Value Bio::GetConnHostname(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* h = BIO_get_conn_hostname(Find(env, BIO_TYPE_CONNECT, "get_conn_hostname"));
+  return Napi::String::New(env, h ? h : "");
+}
+
+Napi::Value Bio::GetConnAddress(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  BIO* c = Find(env, BIO_TYPE_CONNECT, "get_conn_address");
+  const BIO_ADDR* addr = BIO_get_conn_address(c);
+  if (addr != nullptr) {
+    char* s = BIO_ADDR_hostname_string(addr, 1);
+    if (s != nullptr) {
+      std::string out(s);
+      OPENSSL_free(s);
+      return Napi::String::New(env, out);
+    }
+  }
+  // Not resolved yet: the address asked for, if it is one.
+  const char* h = BIO_get_conn_hostname(c);
+  return Napi::String::New(env, h != nullptr && IsIpLiteral(h) ? h : "");
+}
+
+Napi::Value Bio::GetConnPort(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* p = BIO_get_conn_port(Find(env, BIO_TYPE_CONNECT, "get_conn_port"));
+  return Napi::String::New(env, p ? p : "");
+}
+
+Napi::Value Bio::GetConnFamily(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  BIO* c = Find(env, BIO_TYPE_CONNECT, "get_conn_family");
+  int fd = -1;
+  BIO_get_fd(c, &fd);
+  int actual = SocketFamily(fd);
+  if (actual == AF_INET || actual == AF_INET6) return Napi::Number::New(env, actual);
+  // BIO_get_conn_ip_family passes a null pointer, for which OpenSSL 3.0's
+  // connect BIO answers 0 whatever was set: ask with a pointer.
+  const char* unused = nullptr;
+  return Napi::Number::New(env, ToAfFamily(BIO_ctrl(c, BIO_C_GET_CONNECT, 3, &unused)));
+}
+
+Napi::Value Bio::GetAcceptName(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* n = BIO_get_accept_name(Find(env, BIO_TYPE_ACCEPT, "get_accept_name"));
+  return Napi::String::New(env, n ? n : accept_name_);
+}
+
+Napi::Value Bio::GetAcceptPort(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* p = BIO_get_accept_port(Find(env, BIO_TYPE_ACCEPT, "get_accept_port"));
+  return Napi::String::New(env, p ? p : accept_port_);
+}
+
+Napi::Value Bio::GetAcceptFamily(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  BIO* a = Find(env, BIO_TYPE_ACCEPT, "get_accept_family");
+  int fd = -1;
+  BIO_get_fd(a, &fd);
+  int actual = SocketFamily(fd);
+  if (actual == AF_INET || actual == AF_INET6) return Napi::Number::New(env, actual);
+  return Napi::Number::New(env, accept_family_);
+}
+
+int Bio::WaitFd() const {
+  BIO* b = bio_;
+  while (b != nullptr) {
+    int type = BIO_method_type(b);
+    // A filter has no descriptor of its own, and an accept BIO holding a
+    // connection does its I/O on that connection.
+    if (type == BIO_TYPE_SSL || (type == BIO_TYPE_ACCEPT && BIO_next(b) != nullptr)) {
+      b = BIO_next(b);
+      continue;
+    }
+    int fd = -1;
+    BIO_get_fd(b, &fd);
+    return fd;
+  }
+  return -1;
+}
+
+Napi::Value Bio::GetFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Get(env);
+  int fd = user_fd_ >= 0 ? user_fd_ : WaitFd();
+  return Napi::Number::New(env, fd < 0 ? -1 : fd);
+}
+
+// setFd(fd, close): the BIO runs on a dup of `fd`; `close` also closes the
+// caller's descriptor when the BIO is freed.
+Napi::Value Bio::SetFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  BIO* self = Get(env);
+  int fd = static_cast<int>(IntArg(info, 0, "fd", 0, INT_MAX));
+  bool close_fd = BoolArg(info, 1, "close");
+  if (kind_ == Kind::kSsl) ThrowError(env, kErrState, "set_fd() on an SSL BIO: give the SSL a descriptor (ssl.set_fd) or push a BIO under it");
+  if (user_fd_ >= 0 || WaitFd() >= 0) ThrowError(env, kErrState, "set_fd() on a BIO that already has a descriptor");
+  struct stat st;
+  if (fstat(fd, &st) != 0) ThrowError(env, kErrInvalidArgument, "Expected \"fd\" to be an open descriptor (" + std::string(strerror(errno)) + ")");
+  if (!S_ISSOCK(st.st_mode)) ThrowExpected(env, "fd", "a socket descriptor");
+  int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (dup_fd < 0) ThrowError(env, kErrSocket, std::string("dup() failed: ") + strerror(errno));
+  int flags = fcntl(dup_fd, F_GETFL);
+  if (flags < 0 || fcntl(dup_fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+    close(dup_fd);
+    ThrowError(env, kErrSocket, std::string("cannot make the socket non-blocking: ") + strerror(errno));
+  }
+  ERR_clear_error();
+  // BIO_NOCLOSE, and the dup is closed by Release: an accept or connect
+  // BIO closing its socket also shutdown()s it, which would end the
+  // caller's socket too (shutdown acts on the socket, not the descriptor).
+  if (BIO_set_fd(self, dup_fd, BIO_NOCLOSE) != 1) {
+    close(dup_fd);
+    ThrowError(env, kErrState, "this BIO takes no descriptor (a BIO_s_accept BIO takes a listening socket)");
+  }
+  user_fd_ = fd;
+  dup_fd_ = dup_fd;
+  close_user_fd_ = close_fd;
+  return env.Undefined();
+}
+
+Napi::Value Bio::Push(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  BIO* self = Get(env);
+  Bio* other = g_ctor == nullptr ? nullptr : UnwrapChecked<Bio>(env, *g_ctor, Arg(info, 0));
+  if (other == nullptr) ThrowExpected(env, "b", "a BIO");
+  BIO* ob = other->Get(env);
+  for (BIO* x = ob; x != nullptr; x = BIO_next(x))
+    if (x == self) ThrowError(env, kErrInvalidArgument, "push() would make a cycle: this BIO is already in the chain of \"b\"");
+  if (g_prev.count(ob) != 0) ThrowError(env, kErrState, "push(): \"b\" is already in a chain; pop() it first");
+  BIO* last = self;
+  while (BIO_next(last) != nullptr) last = BIO_next(last);
+  BIO_up_ref(ob);  // the link's reference
+  BIO_push(self, ob);
+  g_prev[ob] = last;
+  return Value();
+}
+
+Napi::Value Bio::Pop(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Get(env);
+  if (waiter_.pending()) ThrowError(env, kErrState, "pop() while an I/O call on this BIO is waiting");
+  BIO* next = Unlink();
+  if (next == nullptr) return env.Null();
+  return WrapOrFind(env, next);
+}
+
+void Bio::ReadySsl(Napi::Env env, const char* op) {
+  if (kind_ != Kind::kSsl) return;
+  if (ssl_wrap_ == nullptr) ThrowError(env, kErrState, std::string(op) + "() on an SSL BIO before set_ssl()");
+  SSL* ssl = nullptr;
+  BIO_get_ssl(bio_, &ssl);
+  if (ssl == nullptr) ThrowError(env, kErrClosed, "the BIO's SSL is gone");
+  if (SSL_get_rbio(ssl) == nullptr)
+    ThrowError(env, kErrState, std::string(op) + "() on an SSL BIO with nothing under it: push() a connect or socket BIO first");
+  if (ssl_wrap_->mode() == 0)
+    ThrowError(env, kErrState, std::string(op) + "() before set_connect_state()/set_accept_state() on the BIO's SSL");
+  if (ssl_wrap_->mode() == 1 && !ssl_wrap_->client_ready()) {
+    // SNI and the host check come from the connect BIO below, as
+    // BIO_new_ssl_connect users expect; set_host on the SSL wins.
+    std::string host;
+    for (BIO* b = BIO_next(bio_); b != nullptr; b = BIO_next(b)) {
+      if (BIO_method_type(b) == BIO_TYPE_CONNECT) {
+        const char* h = BIO_get_conn_hostname(b);
+        if (h != nullptr) host = h;
+        break;
+      }
+    }
+    if (ssl_wrap_->host_set()) host.clear();
+    ssl_wrap_->PrepareClient(env, ssl, host);
+  }
+}
+
+int Bio::Fail(Napi::Env env, const char* during) {
+  if (BIO_should_retry(bio_)) return -WaitMask(bio_);
+  unsigned long top = ERR_peek_last_error();
+  int sys = errno;
+  last_error_ = top;
+  Napi::Object extra = Napi::Object::New(env);
+  if (kind_ == Kind::kSsl) {
+    SSL* ssl = nullptr;
+    BIO_get_ssl(bio_, &ssl);
+    if (ssl == nullptr) ThrowError(env, kErrClosed, "the BIO's SSL is gone");
+    bool in_handshake = !SSL_is_init_finished(ssl);
+    if (top == 0 && !in_handshake) return 0;  // close_notify, or a read of 0 bytes
+    long verify = SSL_get_verify_result(ssl);
+    const char* code = in_handshake ? kErrHandshake : kErrProtocol;
+    std::string what = std::string("TLS ") + during + " failed";
+    if (in_handshake && verify != X509_V_OK) {
+      code = kErrCertVerify;
+      const char* msg = X509_verify_cert_error_string(verify);
+      extra.Set("verifyCode", Napi::Number::New(env, static_cast<double>(verify)));
+      extra.Set("verifyMessage", Napi::String::New(env, msg));
+      what = std::string("certificate verification failed (") + msg + ")";
+    } else if (top == 0 ||
+               (ERR_GET_LIB(top) == ERR_LIB_SSL && ERR_GET_REASON(top) == SSL_R_UNEXPECTED_EOF_WHILE_READING)) {
+      if (in_handshake) {
+        what = std::string("TLS ") + during + " failed: the peer closed the connection during the handshake";
+      } else {
+        code = kErrTruncated;
+        what = "connection closed without close_notify: the data may be truncated";
+      }
+    }
+    throw MakeOpenSSLError(env, code, what, extra);
+  }
+  if (top == 0) {
+    if (sys == 0) return 0;  // end of input
+    ThrowError(env, kErrSocket, std::string(during) + " failed: " + strerror(sys));
+  }
+  // A system error (refused, unreachable, in use) is the real reason; OpenSSL
+  // itself words it as "unknown reason".
+  unsigned long first = ERR_peek_error();
+  if (ERR_SYSTEM_ERROR(first)) {
+    const char* reason = strerror(static_cast<int>(ERR_GET_REASON(first)));
+    Napi::Array stack = Napi::Array::New(env);
+    char buf[256];
+    uint32_t i = 0;
+    for (unsigned long e = ERR_get_error(); e != 0; e = ERR_get_error()) {
+      ERR_error_string_n(e, buf, sizeof(buf));
+      stack.Set(i++, Napi::String::New(env, buf));
+    }
+    Napi::Error err = MakeError(env, kErrSocket, std::string(during) + " failed: " + reason);
+    err.Value().Set("reason", Napi::String::New(env, reason));
+    err.Value().Set("library", Napi::String::New(env, "system library"));
+    err.Value().Set("opensslCode", Napi::Number::New(env, static_cast<double>(top)));
+    err.Value().Set("opensslStack", stack);
+    throw err;
+  }
+  throw MakeOpenSSLError(env, kErrSocket, std::string(during) + " failed", extra);
+}
+
+// read(n): a Buffer of 1..n bytes, null at the end of input, or a negative wait mask.
+Napi::Value Bio::Read(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Get(env);
+  size_t n = static_cast<size_t>(IntArg(info, 0, "length", 1, kMaxRead));
+  ReadySsl(env, "read");
+  thread_local std::vector<char> scratch;
+  if (scratch.size() < n) scratch.resize(n);
+  size_t got = 0;
+  ERR_clear_error();
+  errno = 0;
+  if (BIO_read_ex(bio_, scratch.data(), n, &got) == 1 && got > 0) {
+    last_error_ = 0;
+    Napi::Buffer<char> out = Napi::Buffer<char>::Copy(env, scratch.data(), got);
+    if (scratch.size() > 1024 * 1024) std::vector<char>().swap(scratch);
+    return out;
+  }
+  int f = Fail(env, "read");
+  if (f == 0) return env.Null();
+  return Napi::Number::New(env, f);
+}
+
+// write(data): bytes taken (0 for empty data) or a negative wait mask.
+Napi::Value Bio::Write(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Get(env);
+  Bytes b = BytesArg(info, 0, "data");
+  ReadySsl(env, "write");
+  if (b.size == 0) return Napi::Number::New(env, 0);
+  size_t written = 0;
+  ERR_clear_error();
+  errno = 0;
+  if (BIO_write_ex(bio_, b.data, b.size, &written) == 1 && written > 0) {
+    last_error_ = 0;
+    return Napi::Number::New(env, static_cast<double>(written));
+  }
+  int f = Fail(env, "write");
+  if (f == 0) ThrowError(env, kErrClosed, "write() after the connection closed");
+  return Napi::Number::New(env, f);
+}
+
+// doHandshake(): BIO_do_connect / BIO_do_accept / BIO_do_handshake. 1 when
+// done, or a negative wait mask.
+Napi::Value Bio::DoHandshake(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Get(env);
+  if (kind_ == Kind::kSocket) return Napi::Number::New(env, 1);  // already connected
+  ReadySsl(env, "do_handshake");
+  ERR_clear_error();
+  errno = 0;
+  if (BIO_do_handshake(bio_) > 0) {
+    last_error_ = 0;
+    if (kind_ == Kind::kAccept) {
+      // The listening socket must never block the loop in accept(), whatever
+      // the bind mode ended up being.
+      int fd = -1;
+      BIO_get_fd(bio_, &fd);
+      int flags = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
+      if (flags >= 0 && (flags & O_NONBLOCK) == 0) fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    }
+    return Napi::Number::New(env, 1);
+  }
+  const char* during = kind_ == Kind::kAccept ? "accept" : kind_ == Kind::kConnect ? "connect" : "handshake";
+  int f = Fail(env, during);
+  if (f == 0) ThrowError(env, kind_ == Kind::kSsl ? kErrHandshake : kErrSocket, std::string(during) + " failed: the connection closed");
+  return Napi::Number::New(env, f);
+}
+
+Napi::Value Bio::ShouldRetry(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), BIO_should_retry(Get(info.Env())) != 0);
+}
+
+Napi::Value Bio::Wait(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Get(env);
+  int events = static_cast<int>(IntArg(info, 0, "events", 1, 3));
+  return waiter_.Wait(env, Value(), WaitFd(), events);
+}
+
+// lastError([code]): the OpenSSL error number of this BIO's last failed
+// call (0 after a success), or the reason part of `code`.
+Napi::Value Bio::LastError(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Get(env);
+  if (IsMissing(Arg(info, 0))) return Napi::Number::New(env, static_cast<double>(last_error_));
+  unsigned long code = static_cast<unsigned long>(IntArg(info, 0, "code", 0, UINT32_MAX));
+  return Napi::Number::New(env, ERR_GET_REASON(code));
+}
+
+Napi::Value Bio::ErrorString(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Get(env);
+  unsigned long code = IsMissing(Arg(info, 0)) ? last_error_
+                                               : static_cast<unsigned long>(IntArg(info, 0, "code", 0, UINT32_MAX));
+  if (code == 0) return Napi::String::New(env, "");
+  char buf[256];
+  ERR_error_string_n(code, buf, sizeof(buf));
+  return Napi::String::New(env, buf);
+}
+
+Napi::Value Bio::Free(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (bio_ == nullptr) ThrowError(env, kErrClosed, "BIO has already been freed");
+  waiter_.Close(env, kErrClosed, "BIO was freed while waiting");
+  Release(env);
+  return env.Undefined();
+}
+
+// freeAll(): BIO_free_all: this BIO and every BIO chained after it.
+Napi::Value Bio::FreeAll(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (bio_ == nullptr) ThrowError(env, kErrClosed, "BIO has already been freed");
+  std::vector<Napi::ObjectReference> chain;
+  for (BIO* b = bio_; b != nullptr; b = BIO_next(b)) {
+    auto it = g_wrappers.find(b);
+    if (it == g_wrappers.end()) continue;
+    Napi::Object o = it->second->Value();
+    if (!o.IsEmpty()) chain.push_back(Napi::Persistent(o));
+  }
+  // Each, freed in order, is then the head: the link to the next goes, and
+  // a BIO only the chain held (an accepted connection never popped) with it.
+  for (auto& ref : chain) {
+    Bio* w = Napi::ObjectWrap<Bio>::Unwrap(ref.Value());
+    if (w->bio_ == nullptr) continue;
+    w->waiter_.Close(env, kErrClosed, "BIO was freed while waiting");
+    w->Release(env);
+  }
+  return env.Undefined();
+}
+
+Napi::Value Bio::IsFreed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), bio_ == nullptr); }
+
+Napi::Value Bio::Pointer(const Napi::CallbackInfo& info) {
+  BIO* b = Get(info.Env());
+  return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(reinterpret_cast<uintptr_t>(b)));
+}
+
+Napi::Value Bio::KindName(const Napi::CallbackInfo& info) {
+  const char* names[] = {"ssl", "connect", "accept", "socket"};
+  return Napi::String::New(info.Env(), names[static_cast<int>(kind_)]);
+}
+
+}  // namespace rxtls

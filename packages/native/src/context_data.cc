@@ -1,0 +1,230 @@
+#include "context_data.h"
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <cctype>
+#include <cstdio>
+#include <cstring>
+
+#include "context.h"
+#include "session.h"
+#include "util/addon_data.h"
+#include "util/errors.h"
+
+namespace rxtls {
+namespace {
+
+void FreeData(void* parent, void* ptr, CRYPTO_EX_DATA* ad, int idx, long argl, void* argp) {
+  delete static_cast<ContextData*>(ptr);
+}
+
+int DataIndex() {
+  // Registered once per process; the free function runs from SSL_CTX_free.
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, FreeData);
+  return index;
+}
+
+std::string Lower(const char* s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool NameMatches(const std::string& pattern, const std::string& name) {
+  if (pattern == name) return true;
+  // "*.example.com" matches exactly one extra label: a.example.com, not example.com or a.b.example.com.
+  if (pattern.size() > 2 && pattern[0] == '*' && pattern[1] == '.') {
+    size_t dot = name.find('.');
+    return dot != std::string::npos && dot > 0 && name.compare(dot, std::string::npos, pattern, 1) == 0;
+  }
+  return false;
+}
+
+// Calls a JS callback from inside an OpenSSL callback. OpenSSL's C frames
+// must never see a C++ exception: an exception thrown by the user's callback
+// is recorded on the session (reported by cycle() as the handshake's error)
+// and false is returned so the caller can abort the handshake.
+bool CallJs(SSL* ssl, const Napi::FunctionReference& ref, const std::vector<napi_value>& args, Napi::Value* result,
+            const char* what) {
+  Napi::Env env = ref.Env();
+  Session* session = Session::FromSSL(ssl);
+  try {
+    Napi::Function fn = ref.Value();
+    if (fn.IsEmpty()) return true;  // collected with its SSLContext: nothing to call
+    Napi::Value r = fn.Call(args);
+    if (result != nullptr) *result = r;
+    return true;
+  } catch (const Napi::Error& e) {
+    if (session != nullptr) session->RecordCallbackError(env, e.Value(), what);
+    return false;
+  } catch (...) {
+    if (session != nullptr) session->RecordCallbackError(env, env.Undefined(), what);
+    return false;
+  }
+}
+
+bool SwitchContext(SSL* ssl, SSL_CTX* ctx) {
+  if (SSL_set_SSL_CTX(ssl, ctx) != ctx) return false;
+  // The chosen context's client-certificate policy applies from here: a name
+  // may require mTLS while the default does not.
+  SSL_set_verify(ssl, SSL_CTX_get_verify_mode(ctx), nullptr);
+  return true;
+}
+
+}  // namespace
+
+static int ChooseContext(SSL* ssl, int* alert);
+static void LogLine(const SSL* ssl, const char* line);
+
+ContextData::~ContextData() {
+  for (auto& entry : sni) SSL_CTX_free(entry.second);
+  OPENSSL_cleanse(ticket_keys.data(), ticket_keys.size() * sizeof(TicketKey));
+}
+
+ContextData* GetContextData(SSL_CTX* ctx) { return static_cast<ContextData*>(SSL_CTX_get_ex_data(ctx, DataIndex())); }
+
+ContextData* EnsureContextData(Napi::Env env, SSL_CTX* ctx) {
+  ContextData* data = GetContextData(ctx);
+  if (data != nullptr) return data;
+  if (DataIndex() < 0) ThrowOpenSSLError(env, kErrCrypto, "could not register context data");
+  data = new ContextData();
+  data->env = env;
+  if (SSL_CTX_set_ex_data(ctx, DataIndex(), data) != 1) {
+    delete data;
+    ThrowOpenSSLError(env, kErrCrypto, "could not attach context data");
+  }
+  return data;
+}
+
+int ServernameCallback(SSL* ssl, int* alert, void* arg) {
+  // Nothing may unwind through OpenSSL: any failure here (a JS value that
+  // cannot be made, a JS error while checking the result) fails this handshake.
+  try {
+    return ChooseContext(ssl, alert);
+  } catch (...) {
+    *alert = SSL_AD_INTERNAL_ERROR;
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+  }
+}
+
+static int ChooseContext(SSL* ssl, int* alert) {
+  const char* raw = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  // Resolve against the context the connection started on: its table and callback.
+  ContextData* data = GetContextData(SSL_get_SSL_CTX(ssl));
+  if (raw == nullptr || data == nullptr) return SSL_TLSEXT_ERR_OK;
+  std::string name = Lower(raw);
+  for (auto& entry : data->sni) {
+    if (NameMatches(entry.first, name)) {
+      if (SwitchContext(ssl, entry.second)) return SSL_TLSEXT_ERR_OK;
+      *alert = SSL_AD_INTERNAL_ERROR;
+      return SSL_TLSEXT_ERR_ALERT_FATAL;
+    }
+  }
+  if (data->sni_callback.IsEmpty()) return SSL_TLSEXT_ERR_OK;
+  Napi::Env env(data->env);
+  Napi::Value chosen;
+  if (!CallJs(ssl, data->sni_callback, {Napi::String::New(env, raw)}, &chosen, "servername callback")) {
+    *alert = SSL_AD_INTERNAL_ERROR;
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+  }
+  if (chosen.IsEmpty() || chosen.IsUndefined() || chosen.IsNull()) return SSL_TLSEXT_ERR_OK;
+  Context* context = UnwrapChecked<Context>(env, GetAddonData(env)->context_ctor, chosen);
+  SSL_CTX* ctx = context != nullptr ? context->Peek() : nullptr;
+  if (ctx == nullptr || context->role() == Role::kClient) {
+    Session* session = Session::FromSSL(ssl);
+    if (session != nullptr)
+      session->RecordCallbackError(
+          env, MakeError(env, kErrInvalidArgument, "servername callback returned neither a live server SSLContext nor undefined").Value(),
+          "servername callback");
+    *alert = SSL_AD_INTERNAL_ERROR;
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+  }
+  if (SwitchContext(ssl, ctx)) return SSL_TLSEXT_ERR_OK;
+  *alert = SSL_AD_INTERNAL_ERROR;
+  return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+int AlpnSelectCallback(SSL* ssl, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+                       unsigned int inlen, void* arg) {
+  ContextData* data = GetContextData(SSL_get_SSL_CTX(ssl));
+  if (data == nullptr || data->alpn.empty()) return SSL_TLSEXT_ERR_NOACK;
+  unsigned char* selected = nullptr;
+  unsigned char selected_len = 0;
+  // Server preference order: the first of ours the client also offers.
+  int r = SSL_select_next_proto(&selected, &selected_len, reinterpret_cast<const unsigned char*>(data->alpn.data()),
+                                static_cast<unsigned int>(data->alpn.size()), in, inlen);
+  if (r == OPENSSL_NPN_NEGOTIATED) {
+    *out = selected;
+    *outlen = selected_len;
+    return SSL_TLSEXT_ERR_OK;
+  }
+  return data->alpn_reject ? SSL_TLSEXT_ERR_ALERT_FATAL : SSL_TLSEXT_ERR_NOACK;
+}
+
+void KeylogCallback(const SSL* ssl, const char* line) {
+  try {
+    LogLine(ssl, line);
+  } catch (...) {
+    // Nothing may unwind through OpenSSL; CallJs already recorded a JS error.
+  }
+}
+
+static void LogLine(const SSL* ssl, const char* line) {
+  ContextData* data = GetContextData(SSL_get_SSL_CTX(ssl));
+  if (data == nullptr) return;
+  if (!data->keylog_file.empty()) {
+    // Appended one line per open: several processes may share the file, and
+    // an O_APPEND write of one short line is not interleaved with theirs.
+    if (FILE* f = std::fopen(data->keylog_file.c_str(), "a")) {
+      std::fprintf(f, "%s\n", line);
+      std::fclose(f);
+    }
+  }
+  if (!data->keylog_callback.IsEmpty()) {
+    Napi::Env env(data->env);
+    CallJs(const_cast<SSL*>(ssl), data->keylog_callback, {Napi::String::New(env, line)}, nullptr, "keylog callback");
+  }
+}
+
+int TicketKeyCallback(SSL* ssl, unsigned char key_name[16], unsigned char* iv, EVP_CIPHER_CTX* cctx,
+                      EVP_MAC_CTX* hctx, int enc) {
+  // Tickets are sealed with the keys of the context the connection started
+  // on (OpenSSL's session context), whatever SNI chose later.
+  Session* session = Session::FromSSL(ssl);
+  ContextData* data = GetContextData(session != nullptr ? session->initial_ctx() : SSL_get_SSL_CTX(ssl));
+  if (data == nullptr || data->ticket_keys.empty()) return enc ? -1 : 0;
+  const TicketKey* key = nullptr;
+  bool current = false;
+  if (enc) {
+    key = &data->ticket_keys.front();
+    current = true;
+    std::memcpy(key_name, key->name.data(), key->name.size());
+    if (RAND_bytes(iv, EVP_MAX_IV_LENGTH) != 1) return -1;
+  } else {
+    for (size_t i = 0; i < data->ticket_keys.size(); ++i) {
+      if (std::memcmp(key_name, data->ticket_keys[i].name.data(), 16) == 0) {
+        key = &data->ticket_keys[i];
+        current = i == 0;
+        break;
+      }
+    }
+    if (key == nullptr) return 0;  // unknown (rotated out): a full handshake, then a fresh ticket
+  }
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, const_cast<unsigned char*>(key->hmac.data()), key->hmac.size()),
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+      OSSL_PARAM_construct_end(),
+  };
+  if (EVP_MAC_CTX_set_params(hctx, params) != 1) return -1;
+  int ok = enc ? EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), nullptr, key->aes.data(), iv)
+               : EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), nullptr, key->aes.data(), iv);
+  if (ok != 1) return -1;
+  // 2 on decrypt: valid, but sealed with an older key, so issue a new ticket.
+  return enc || current ? 1 : 2;
+}
+
+}  // namespace rxtls

@@ -1,0 +1,60 @@
+// Per-SSL_CTX state of the optional TLS features (SNI, ALPN, keylog, ticket
+// keys). It hangs off the SSL_CTX's ex_data and is freed by OpenSSL when the
+// SSL_CTX's last reference goes (the Context or the last session made from
+// it), so an OpenSSL callback never sees it dangle. JS callbacks are held
+// weakly: the TS SSLContext keeps them alive, and a reference cycle through
+// a strong native handle would keep a dropped context alive forever.
+#pragma once
+
+#include <napi.h>
+#include <openssl/ssl.h>
+
+#include <array>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace rxtls {
+
+// One session ticket key: 16-byte name, 32-byte HMAC-SHA256 key, 32-byte AES-256 key.
+struct TicketKey {
+  static constexpr size_t kSize = 80;
+  std::array<unsigned char, 16> name;
+  std::array<unsigned char, 32> hmac;
+  std::array<unsigned char, 32> aes;
+};
+
+struct ContextData {
+  napi_env env = nullptr;
+  // Server ALPN preference list in wire format (length-prefixed names).
+  std::string alpn;
+  // Refuse a client whose ALPN offer shares nothing with `alpn` (alert 120).
+  bool alpn_reject = true;
+  // Server name (lower case; "*.x" matches one label) -> context; holds a reference.
+  std::vector<std::pair<std::string, SSL_CTX*>> sni;
+  // (servername) => NativeContext | undefined. Weak.
+  Napi::FunctionReference sni_callback;
+  // (line) => void. Weak.
+  Napi::FunctionReference keylog_callback;
+  // SSLKEYLOGFILE, read when the context was made: lines are appended to it.
+  std::string keylog_file;
+  // First key encrypts new tickets; all of them decrypt.
+  std::vector<TicketKey> ticket_keys;
+
+  ~ContextData();
+};
+
+// The data of `ctx`, or nullptr when no feature was configured.
+ContextData* GetContextData(SSL_CTX* ctx);
+// The data of `ctx`, created on first use. Throws on failure.
+ContextData* EnsureContextData(Napi::Env env, SSL_CTX* ctx);
+
+// OpenSSL callbacks, installed on a context when a feature needs them.
+int ServernameCallback(SSL* ssl, int* alert, void* arg);
+int AlpnSelectCallback(SSL* ssl, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+                       unsigned int inlen, void* arg);
+void KeylogCallback(const SSL* ssl, const char* line);
+int TicketKeyCallback(SSL* ssl, unsigned char key_name[16], unsigned char* iv, EVP_CIPHER_CTX* cctx,
+                      EVP_MAC_CTX* hctx, int enc);
+
+}  // namespace rxtls

@@ -1,0 +1,431 @@
+#include "fd_ssl.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <vector>
+
+#include "context.h"
+#include "util/addon_data.h"
+#include "util/args.h"
+#include "util/counters.h"
+#include "util/errors.h"
+
+namespace rxtls {
+namespace {
+
+// In errors.ts (ErrorCode.Truncated); util/errors.h has no constant for it yet.
+constexpr const char* kErrTruncated = "ERR_TLS_TRUNCATED";
+constexpr int64_t kMaxRead = 16 * 1024 * 1024;
+
+// One per environment (one per thread): FdSsl::Unwrap tells a real FdSsl from
+// any object with it.
+thread_local Napi::FunctionReference* g_ctor = nullptr;
+
+bool IsIpAddress(const std::string& host) {
+  unsigned char buf[sizeof(struct in6_addr)];
+  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+// The numeric address of the peer of socket `fd`, or "" if it has none.
+std::string PeerAddress(int fd) {
+  if (fd < 0) return std::string();
+  sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return std::string();
+  char buf[INET6_ADDRSTRLEN] = {0};
+  if (ss.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, buf, sizeof(buf));
+  } else if (ss.ss_family == AF_INET6) {
+    auto* a6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    // A v4-mapped peer on a dual-stack socket is the IPv4 address it names.
+    if (IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr)) inet_ntop(AF_INET, &a6->sin6_addr.s6_addr[12], buf, sizeof(buf));
+    else inet_ntop(AF_INET6, &a6->sin6_addr, buf, sizeof(buf));
+  }
+  return std::string(buf);
+}
+
+}  // namespace
+
+Napi::Function FdSsl::Init(Napi::Env env) {
+  Napi::Function f = DefineClass(env, "FdSsl",
+                                 {
+                                     InstanceMethod("setConnectState", &FdSsl::SetConnectState),
+                                     InstanceMethod("setAcceptState", &FdSsl::SetAcceptState),
+                                     InstanceMethod("setFd", &FdSsl::SetFd),
+                                     InstanceMethod("getFd", &FdSsl::GetFd),
+                                     InstanceMethod("setHost", &FdSsl::SetHost),
+                                     InstanceMethod("connect", &FdSsl::Connect),
+                                     InstanceMethod("accept", &FdSsl::Accept),
+                                     InstanceMethod("read", &FdSsl::Read),
+                                     InstanceMethod("write", &FdSsl::Write),
+                                     InstanceMethod("shutdown", &FdSsl::Shutdown),
+                                     InstanceMethod("error", &FdSsl::Error),
+                                     InstanceMethod("wait", &FdSsl::Wait),
+                                     InstanceMethod("info", &FdSsl::Info),
+                                     InstanceMethod("free", &FdSsl::Free),
+                                     InstanceMethod("isFreed", &FdSsl::IsFreed),
+                                     InstanceMethod("pointer", &FdSsl::Pointer),
+                                 });
+  g_ctor = new Napi::FunctionReference(Napi::Persistent(f));
+  env.AddCleanupHook([]() {
+    delete g_ctor;
+    g_ctor = nullptr;
+  });
+  return f;
+}
+
+FdSsl* FdSsl::FromValue(Napi::Env env, Napi::Value value) {
+  if (g_ctor == nullptr) return nullptr;
+  return UnwrapChecked<FdSsl>(env, *g_ctor, value);
+}
+
+// new FdSsl(context)
+FdSsl::FdSsl(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FdSsl>(info) {
+  Napi::Env env = info.Env();
+  Context* context = UnwrapChecked<Context>(env, GetAddonData(env)->context_ctor, Arg(info, 0));
+  if (context == nullptr) ThrowExpected(env, "context", "an SSLContext");
+  SSL_CTX* ctx = context->Get(env);
+  verify_explicit_ = context->verify_explicit();
+  context_client_ = context->role() == Role::kClient;
+  context_server_ = context->role() == Role::kServer;
+  ERR_clear_error();
+  ssl_ = SSL_new(ctx);
+  if (ssl_ == nullptr) ThrowOpenSSLError(env, kErrCrypto, "could not create SSL");
+  // A write that OpenSSL could only partly send reports what it sent, and
+  // the retry may come from another buffer (the TS side re-slices).
+  SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // A role-specific context fixes the role now: SSL_do_handshake (unlike
+  // SSL_connect/SSL_accept) refuses an SSL whose state was never set.
+  if (context_client_) {
+    SSL_set_connect_state(ssl_);
+    mode_ = Mode::kClient;
+  }
+  if (context_server_) {
+    SSL_set_accept_state(ssl_);
+    mode_ = Mode::kServer;
+  }
+  CounterAdd("FdSsl", 1);  // last: a constructor that throws has no destructor run
+}
+
+FdSsl::~FdSsl() {
+  CounterAdd("FdSsl", -1);
+  if (ssl_ != nullptr) SSL_free(ssl_);
+}
+
+SSL* FdSsl::Get(Napi::Env env) const {
+  if (ssl_ == nullptr) ThrowError(env, kErrClosed, "SSL has been freed");
+  return ssl_;
+}
+
+Napi::Value FdSsl::SetConnectState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SSL* ssl = Get(env);
+  if (context_server_) ThrowError(env, kErrState, "set_connect_state() on an SSL made from a server context");
+  if (!SSL_in_before(ssl)) ThrowError(env, kErrState, "set_connect_state() after the handshake started");
+  SSL_set_connect_state(ssl);
+  mode_ = Mode::kClient;
+  return env.Undefined();
+}
+
+Napi::Value FdSsl::SetAcceptState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SSL* ssl = Get(env);
+  if (context_client_) ThrowError(env, kErrState, "set_accept_state() on an SSL made from a client context");
+  if (!SSL_in_before(ssl)) ThrowError(env, kErrState, "set_accept_state() after the handshake started");
+  SSL_set_accept_state(ssl);
+  mode_ = Mode::kServer;
+  return env.Undefined();
+}
+
+// setFd(fd): the SSL runs on its own dup of `fd`, closed with the SSL; the
+// caller's descriptor stays theirs.
+Napi::Value FdSsl::SetFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SSL* ssl = Get(env);
+  int fd = static_cast<int>(IntArg(info, 0, "fd", 0, INT_MAX));
+  if (!SSL_in_before(ssl)) ThrowError(env, kErrState, "set_fd() after the handshake started");
+  struct stat st;
+  if (fstat(fd, &st) != 0) ThrowError(env, kErrInvalidArgument, "Expected \"fd\" to be an open descriptor (" + std::string(strerror(errno)) + ")");
+  if (!S_ISSOCK(st.st_mode)) ThrowExpected(env, "fd", "a socket descriptor");
+  int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (dup_fd < 0) ThrowError(env, kErrSocket, std::string("dup() failed: ") + strerror(errno));
+  // Non-blocking is a property of the shared open file: OpenSSL must never
+  // block Node's loop (Node's own sockets are non-blocking already).
+  int flags = fcntl(dup_fd, F_GETFL);
+  if (flags < 0 || fcntl(dup_fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+    close(dup_fd);
+    ThrowError(env, kErrSocket, std::string("cannot make the socket non-blocking: ") + strerror(errno));
+  }
+  ERR_clear_error();
+  BIO* bio = BIO_new_socket(dup_fd, BIO_CLOSE);
+  if (bio == nullptr) {
+    close(dup_fd);
+    ThrowOpenSSLError(env, kErrCrypto, "could not create a socket BIO");
+  }
+  SSL_set_bio(ssl, bio, bio);  // the SSL owns the BIO, the BIO the dup
+  user_fd_ = fd;
+  return env.Undefined();
+}
+
+Napi::Value FdSsl::GetFd(const Napi::CallbackInfo& info) {
+  SSL* ssl = Get(info.Env());
+  return Napi::Number::New(info.Env(), user_fd_ >= 0 ? user_fd_ : SSL_get_fd(ssl));
+}
+
+Napi::Value FdSsl::SetHost(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SSL* ssl = Get(env);
+  std::string host = StringArg(info, 0, "host");
+  if (host.empty()) ThrowExpected(env, "host", "a non-empty host name or IP address");
+  if (!SSL_in_before(ssl) || client_ready_) ThrowError(env, kErrState, "set_host() after the handshake started");
+  host_ = host;
+  return env.Undefined();
+}
+
+void FdSsl::PrepareClient(Napi::Env env, SSL* ssl, const std::string& host) {
+  if (client_ready_) return;
+  if (!verify_explicit_) SSL_set_verify(ssl, SSL_VERIFY_PEER, nullptr);
+  std::string name = host.empty() ? host_ : host;
+  if (name.empty()) name = PeerAddress(SSL_get_fd(ssl));
+  ERR_clear_error();
+  if (!name.empty()) {
+    if (IsIpAddress(name)) {
+      if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name.c_str()) != 1)
+        ThrowOpenSSLError(env, kErrInvalidArgument, "could not set the address to verify '" + name + "'");
+    } else {
+      if (SSL_set_tlsext_host_name(ssl, name.c_str()) != 1 || SSL_set1_host(ssl, name.c_str()) != 1)
+        ThrowOpenSSLError(env, kErrInvalidArgument, "could not set the host to verify '" + name + "'");
+    }
+  } else if (!verify_explicit_) {
+    // Verifying a chain without knowing whom it should name proves little.
+    ThrowError(env, kErrState, "no host to verify: call set_host(name) or connect the socket first");
+  }
+  client_ready_ = true;
+}
+
+void FdSsl::Ready(Napi::Env env, Mode wanted, const char* op) {
+  SSL* ssl = Get(env);
+  if (SSL_get_rbio(ssl) == nullptr)
+    ThrowError(env, kErrState, std::string(op) + "() before set_fd(): the SSL has no socket");
+  if (wanted != Mode::kUnset && mode_ != wanted && mode_ != Mode::kUnset)
+    ThrowError(env, kErrState, std::string(op) + (mode_ == Mode::kClient ? "() on an SSL in connect state" : "() on an SSL in accept state"));
+  if (mode_ == Mode::kUnset) {
+    if (wanted == Mode::kUnset)
+      ThrowError(env, kErrState, std::string(op) + "() before set_connect_state()/set_accept_state() (or connect()/accept())");
+    if (wanted == Mode::kClient) SSL_set_connect_state(ssl);
+    else SSL_set_accept_state(ssl);
+    mode_ = wanted;
+  }
+  if (mode_ == Mode::kClient && !client_ready_) PrepareClient(env, ssl, std::string());
+}
+
+int FdSsl::Fail(Napi::Env env, int ret, const char* during) {
+  int err = SSL_get_error(ssl_, ret);
+  last_error_ = err;
+  switch (err) {
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_ACCEPT:
+      return -kWaitReadable;
+    case SSL_ERROR_WANT_WRITE:
+    case SSL_ERROR_WANT_CONNECT:
+      return -kWaitWritable;
+    case SSL_ERROR_ZERO_RETURN:
+      return 0;
+    default:
+      break;
+  }
+  bool in_handshake = !SSL_is_init_finished(ssl_);
+  long verify = SSL_get_verify_result(ssl_);
+  unsigned long top = ERR_peek_last_error();
+  Napi::Object extra = Napi::Object::New(env);
+  extra.Set("sslError", Napi::Number::New(env, err));
+  const char* code = in_handshake ? kErrHandshake : kErrProtocol;
+  std::string what = std::string("TLS ") + during + " failed";
+  if (in_handshake && verify != X509_V_OK) {
+    code = kErrCertVerify;
+    const char* msg = X509_verify_cert_error_string(verify);
+    extra.Set("verifyCode", Napi::Number::New(env, static_cast<double>(verify)));
+    extra.Set("verifyMessage", Napi::String::New(env, msg));
+    what = std::string("certificate verification failed (") + msg + ")";
+  } else if ((err == SSL_ERROR_SYSCALL && top == 0) ||
+             (ERR_GET_LIB(top) == ERR_LIB_SSL && ERR_GET_REASON(top) == SSL_R_UNEXPECTED_EOF_WHILE_READING)) {
+    if (in_handshake) {
+      what = std::string("TLS ") + during + " failed: the peer closed the connection during the handshake";
+    } else {
+      code = kErrTruncated;
+      what = "connection closed without close_notify: the data may be truncated";
+    }
+  } else if (err == SSL_ERROR_SYSCALL && errno != 0) {
+    code = kErrSocket;
+    what = std::string("TLS ") + during + " failed: " + strerror(errno);
+  }
+  throw MakeOpenSSLError(env, code, what, extra);
+}
+
+Napi::Value FdSsl::Connect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Ready(env, Mode::kClient, "connect");
+  ERR_clear_error();
+  errno = 0;
+  int r = SSL_do_handshake(ssl_);
+  if (r == 1) {
+    last_error_ = SSL_ERROR_NONE;
+    return Napi::Number::New(env, 1);
+  }
+  int f = Fail(env, r, "handshake");
+  if (f == 0) ThrowError(env, kErrHandshake, "TLS handshake failed: the peer closed the connection");
+  return Napi::Number::New(env, f);
+}
+
+Napi::Value FdSsl::Accept(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Ready(env, Mode::kServer, "accept");
+  ERR_clear_error();
+  errno = 0;
+  int r = SSL_do_handshake(ssl_);
+  if (r == 1) {
+    last_error_ = SSL_ERROR_NONE;
+    return Napi::Number::New(env, 1);
+  }
+  int f = Fail(env, r, "handshake");
+  if (f == 0) ThrowError(env, kErrHandshake, "TLS handshake failed: the peer closed the connection");
+  return Napi::Number::New(env, f);
+}
+
+// read(n): a Buffer of 1..n bytes, null after the peer's close_notify, or a
+// negative wait mask.
+Napi::Value FdSsl::Read(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Ready(env, Mode::kUnset, "read");
+  size_t n = static_cast<size_t>(IntArg(info, 0, "length", 1, kMaxRead));
+  thread_local std::vector<char> scratch;
+  if (scratch.size() < n) scratch.resize(n);
+  size_t got = 0;
+  ERR_clear_error();
+  errno = 0;
+  if (SSL_read_ex(ssl_, scratch.data(), n, &got) == 1) {
+    last_error_ = SSL_ERROR_NONE;
+    Napi::Buffer<char> out = Napi::Buffer<char>::Copy(env, scratch.data(), got);
+    if (scratch.size() > 1024 * 1024) std::vector<char>().swap(scratch);
+    return out;
+  }
+  int f = Fail(env, 0, "read");
+  if (f == 0) return env.Null();
+  return Napi::Number::New(env, f);
+}
+
+// write(data): bytes taken (1..size; 0 for empty data) or a negative wait mask.
+Napi::Value FdSsl::Write(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Bytes b = BytesArg(info, 0, "data");
+  Ready(env, Mode::kUnset, "write");
+  if (SSL_get_shutdown(ssl_) & SSL_SENT_SHUTDOWN) ThrowError(env, kErrState, "write() after shutdown()");
+  if (b.size == 0) return Napi::Number::New(env, 0);
+  size_t written = 0;
+  ERR_clear_error();
+  errno = 0;
+  if (SSL_write_ex(ssl_, b.data, b.size, &written) == 1) {
+    last_error_ = SSL_ERROR_NONE;
+    return Napi::Number::New(env, static_cast<double>(written));
+  }
+  int f = Fail(env, 0, "write");
+  if (f == 0) ThrowError(env, kErrClosed, "write() after the peer closed the connection");
+  return Napi::Number::New(env, f);
+}
+
+// shutdown(): 1 when both close_notify are done, 0 once ours is sent, or a
+// negative wait mask. Before any handshake there is nothing to close: 1.
+Napi::Value FdSsl::Shutdown(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SSL* ssl = Get(env);
+  if (SSL_get_rbio(ssl) == nullptr || !SSL_is_init_finished(ssl)) return Napi::Number::New(env, 1);
+  ERR_clear_error();
+  errno = 0;
+  int r = SSL_shutdown(ssl);
+  if (r >= 0) {
+    last_error_ = SSL_ERROR_NONE;
+    return Napi::Number::New(env, r);
+  }
+  int f = Fail(env, r, "shutdown");
+  return Napi::Number::New(env, f == 0 ? 1 : f);
+}
+
+// error([ret]): SSL_get_error of the last attempt, or of `ret` (the return
+// value of an SSL_* call) as OpenSSL would classify it now.
+Napi::Value FdSsl::Error(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SSL* ssl = Get(env);
+  if (IsMissing(Arg(info, 0))) return Napi::Number::New(env, last_error_);
+  int ret = static_cast<int>(IntArg(info, 0, "code", INT_MIN, INT_MAX));
+  return Napi::Number::New(env, SSL_get_error(ssl, ret));
+}
+
+Napi::Value FdSsl::Wait(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SSL* ssl = Get(env);
+  int events = static_cast<int>(IntArg(info, 0, "events", 1, 3));
+  int fd = (events & kWaitReadable) ? SSL_get_rfd(ssl) : SSL_get_wfd(ssl);
+  if (fd < 0) ThrowError(env, kErrState, "the SSL has no socket descriptor to wait on");
+  return waiter_.Wait(env, Value(), fd, events);
+}
+
+Napi::Value FdSsl::Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SSL* ssl = Get(env);
+  Napi::Object o = Napi::Object::New(env);
+  bool done = SSL_is_init_finished(ssl);
+  o.Set("isServer", Napi::Boolean::New(env, mode_ == Mode::kServer));
+  o.Set("isClient", Napi::Boolean::New(env, mode_ == Mode::kClient));
+  o.Set("handshakeComplete", Napi::Boolean::New(env, done));
+  o.Set("protocol", done ? Napi::Value(Napi::String::New(env, SSL_get_version(ssl))) : env.Null());
+  const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
+  o.Set("cipher", cipher ? Napi::Value(Napi::String::New(env, SSL_CIPHER_get_name(cipher))) : env.Null());
+  long verify = SSL_get_verify_result(ssl);
+  o.Set("verifyResult", Napi::Number::New(env, static_cast<double>(verify)));
+  o.Set("verifyMessage", Napi::String::New(env, X509_verify_cert_error_string(verify)));
+  const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  o.Set("servername", sni ? Napi::Value(Napi::String::New(env, sni)) : env.Null());
+  int shut = SSL_get_shutdown(ssl);
+  o.Set("sentShutdown", Napi::Boolean::New(env, (shut & SSL_SENT_SHUTDOWN) != 0));
+  o.Set("receivedShutdown", Napi::Boolean::New(env, (shut & SSL_RECEIVED_SHUTDOWN) != 0));
+  return o;
+}
+
+void FdSsl::ReleasedByBio(Napi::Env env) {
+  if (ssl_ == nullptr) return;
+  waiter_.Close(env, kErrClosed, "SSL was freed (with its BIO) while waiting");
+  SSL_free(ssl_);
+  ssl_ = nullptr;
+}
+
+Napi::Value FdSsl::Free(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (ssl_ == nullptr) ThrowError(env, kErrClosed, "SSL has already been freed");
+  waiter_.Close(env, kErrClosed, "SSL was freed while waiting");
+  // A BIO holding this SSL keeps its own reference (SSL_up_ref): freeing
+  // here never pulls the SSL from under it.
+  SSL_free(ssl_);
+  ssl_ = nullptr;
+  return env.Undefined();
+}
+
+Napi::Value FdSsl::IsFreed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), ssl_ == nullptr);
+}
+
+Napi::Value FdSsl::Pointer(const Napi::CallbackInfo& info) {
+  SSL* ssl = Get(info.Env());
+  return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(reinterpret_cast<uintptr_t>(ssl)));
+}
+
+}  // namespace rxtls

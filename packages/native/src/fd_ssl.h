@@ -1,0 +1,80 @@
+// FdSsl: one SSL on a socket descriptor (or, through a BIO_f_ssl, on any BIO
+// chain), non-blocking. Each I/O call makes one attempt and reports done,
+// or which readiness to wait for; it never blocks. `wait(events)` is the
+// readiness wait on Node's loop (poll.h) for the TS side to retry after.
+//
+// Results of an attempt: a negative number is "retry after waiting for
+// -n" (1 readable, 2 writable); anything else is the result.
+#pragma once
+
+#include <napi.h>
+#include <openssl/ssl.h>
+
+#include <string>
+
+#include "poll.h"
+
+namespace rxtls {
+
+class Context;
+
+class FdSsl : public Napi::ObjectWrap<FdSsl> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit FdSsl(const Napi::CallbackInfo& info);
+  ~FdSsl() override;
+
+  // A FdSsl made by this addon's constructor, or nullptr.
+  static FdSsl* FromValue(Napi::Env env, Napi::Value value);
+
+  // The live SSL, or throws ERR_TLS_CLOSED after free().
+  SSL* Get(Napi::Env env) const;
+  // For a client: verification (unless the context's set_verify was called),
+  // SNI and the host to verify, once, before the first handshake step.
+  // `host` may be empty: then the peer's IP address is verified.
+  void PrepareClient(Napi::Env env, SSL* ssl, const std::string& host);
+  bool host_set() const { return !host_.empty(); }
+  // 0 before set_connect_state/set_accept_state, 1 client, 2 server.
+  int mode() const { return static_cast<int>(mode_); }
+  bool client_ready() const { return client_ready_; }
+  // A BIO that owned this SSL (BIO_CLOSE) freed it: the wrapper lets go too.
+  void ReleasedByBio(Napi::Env env);
+
+ private:
+  Napi::Value SetConnectState(const Napi::CallbackInfo& info);
+  Napi::Value SetAcceptState(const Napi::CallbackInfo& info);
+  Napi::Value SetFd(const Napi::CallbackInfo& info);
+  Napi::Value GetFd(const Napi::CallbackInfo& info);
+  Napi::Value SetHost(const Napi::CallbackInfo& info);
+  Napi::Value Connect(const Napi::CallbackInfo& info);
+  Napi::Value Accept(const Napi::CallbackInfo& info);
+  Napi::Value Read(const Napi::CallbackInfo& info);
+  Napi::Value Write(const Napi::CallbackInfo& info);
+  Napi::Value Shutdown(const Napi::CallbackInfo& info);
+  Napi::Value Error(const Napi::CallbackInfo& info);
+  Napi::Value Wait(const Napi::CallbackInfo& info);
+  Napi::Value Info(const Napi::CallbackInfo& info);
+  Napi::Value Free(const Napi::CallbackInfo& info);
+  Napi::Value IsFreed(const Napi::CallbackInfo& info);
+  Napi::Value Pointer(const Napi::CallbackInfo& info);
+
+  enum class Mode { kUnset, kClient, kServer };
+  // Ensures the SSL has a transport and a role before an I/O attempt.
+  void Ready(Napi::Env env, Mode wanted, const char* op);
+  // Maps a failed SSL_* call: a negative wait mask for want-read/want-write,
+  // 0 for a clean close; otherwise throws the error with OpenSSL's reason.
+  int Fail(Napi::Env env, int ret, const char* during);
+
+  SSL* ssl_ = nullptr;
+  Mode mode_ = Mode::kUnset;
+  int user_fd_ = -1;          // the descriptor given to set_fd, for get_fd
+  bool client_ready_ = false;  // PrepareClient ran
+  bool verify_explicit_ = false;
+  bool context_client_ = false;
+  bool context_server_ = false;
+  std::string host_;  // set_host: SNI and the name to verify
+  int last_error_ = SSL_ERROR_NONE;
+  FdWaiter waiter_;
+};
+
+}  // namespace rxtls

@@ -1,0 +1,102 @@
+// listen(options): a TLS server as an Observable of handshaken connections.
+import type { AddressInfo } from 'node:net';
+
+import { createTlsServer, InvalidArgumentError, serverContext, type SSLContext, type TlsEngine } from '@rxtls/core';
+import { Observable } from 'rxjs';
+
+import { createConnection, type TlsConnection } from './connection.js';
+import type { ListenOptions, RemoteAddress } from './options.js';
+
+function checkPort(port: unknown): asserts port is number {
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535)
+    throw new InvalidArgumentError('Expected "port" to be an integer from 0 to 65535');
+}
+
+/**
+ * A TLS server. Cold: subscribing binds and listens; each emission is a
+ * {@link TlsConnection} whose handshake is done.
+ *
+ * - The bound address (the port that `port: 0` picked) is passed to
+ *   `onListening`.
+ * - A client that fails before its handshake is done (not TLS, a bad
+ *   certificate, a timeout, a hang-up) never errors or completes this stream:
+ *   it goes to `onClientError(error, remote)` and the server goes on. The
+ *   stream errors only when the server itself fails (the address is in use,
+ *   the certificate or key is unusable) or a callback of yours throws.
+ * - Unsubscribing stops listening and drops the clients still in their
+ *   handshake. Connections already emitted stay open: they belong to their
+ *   subscribers (`write()` and `read()` close them when unsubscribed). So
+ *   `listen(o).pipe(takeUntil(stop$), mergeMap(handle))` stops accepting and
+ *   lets running connections finish, and unsubscribing the whole pipeline
+ *   tears everything down.
+ *
+ * @example
+ * listen({ port: 8443, cert, key })
+ *   .pipe(mergeMap((conn) => read(conn).pipe(write(conn))))
+ *   .subscribe();
+ */
+export function listen(options: ListenOptions): Observable<TlsConnection> {
+  return new Observable<TlsConnection>((subscriber) => {
+    let context: SSLContext;
+    try {
+      checkPort(options.port ?? 0);
+      context = serverContext(options);
+    } catch (err) {
+      subscriber.error(err);
+      return;
+    }
+    const handshaking = new Set<TlsEngine>();
+    let closed = false;
+    const server = createTlsServer(
+      {
+        context,
+        allowHalfOpen: true,
+        ...(options.handshakeTimeout !== undefined ? { handshakeTimeout: options.handshakeTimeout } : {}),
+      },
+      (engine) => {
+        if (closed) {
+          engine.destroy();
+          return;
+        }
+        // Half-close at the TCP level too: the client's FIN after its
+        // close_notify must not end our sending side (an echo still writes).
+        engine.socket.allowHalfOpen = true;
+        const remote: RemoteAddress = { address: engine.socket.remoteAddress, port: engine.socket.remotePort };
+        handshaking.add(engine);
+        engine.onsecure = () => {
+          handshaking.delete(engine);
+          if (closed) {
+            engine.destroy();
+            return;
+          }
+          subscriber.next(createConnection(engine, options.idleTimeout));
+        };
+        engine.onerror = (err) => {
+          handshaking.delete(engine);
+          if (closed || !options.onClientError) return;
+          try {
+            options.onClientError(err, remote);
+          } catch (callbackError) {
+            subscriber.error(callbackError);
+          }
+        };
+        engine.onclose = () => handshaking.delete(engine);
+      },
+    );
+    server.on('error', (err) => subscriber.error(err));
+    server.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0, ...(options.backlog !== undefined ? { backlog: options.backlog } : {}) }, () => {
+      if (closed) return;
+      try {
+        options.onListening?.(server.address() as AddressInfo);
+      } catch (err) {
+        subscriber.error(err);
+      }
+    });
+    return () => {
+      closed = true;
+      server.close();
+      for (const engine of handshaking) engine.destroy();
+      handshaking.clear();
+    };
+  });
+}

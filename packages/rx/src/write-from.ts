@@ -1,0 +1,80 @@
+// writeFrom(conn, iterable): the pull-based writer, for sources write()
+// cannot pause.
+import type { TlsError } from '@rxtls/core';
+import { Observable } from 'rxjs';
+
+import { stateOf, type TlsConnection } from './connection.js';
+import { claimWriter, closedUnderWriter, endWriter, writeChunk, type Chunk } from './write.js';
+
+/**
+ * Writes the chunks of a (sync or async) iterable to `conn`, pulling the next
+ * chunk only while the socket is below its high-water mark: memory stays
+ * bounded whatever the source. Emits the bytes of each chunk written; sends
+ * close_notify and completes when the iterable is done.
+ *
+ * Use it for data `write()` cannot pause: a generator, a file
+ * (`fs.createReadStream` is an AsyncIterable), a large array.
+ * Unsubscribing stops the iteration (its `return()` runs) and destroys the
+ * connection; an iterable that throws destroys it and errors the result.
+ *
+ * @example
+ * async function* payload() { for (let i = 0; i < 1024; i++) yield randomBytes(65536); }
+ * writeFrom(conn, payload()).subscribe();
+ */
+export function writeFrom(conn: TlsConnection, source: AsyncIterable<Chunk> | Iterable<Chunk>): Observable<number> {
+  return new Observable<number>((subscriber) => {
+    const st = stateOf(conn);
+    if (!claimWriter(st, subscriber)) return;
+    const socket = st.engine.socket;
+    let stopped = false;
+    let finished = false;
+    let wake: (() => void) | undefined;
+    let stopFinish: (() => void) | undefined;
+    const onDrain = () => wake?.();
+    const onClose = (error: TlsError | undefined) => {
+      stopped = true;
+      wake?.();
+      subscriber.error(closedUnderWriter(error));
+    };
+    socket.on('drain', onDrain);
+    st.closeListeners.add(onClose);
+    subscriber.add(() => {
+      stopped = true;
+      wake?.();
+      st.closeListeners.delete(onClose);
+      socket.off('drain', onDrain);
+      stopFinish?.();
+      if (!finished && !st.closed) {
+        st.localClose = true;
+        st.engine.destroy();
+      }
+    });
+    const pump = async () => {
+      const iterator =
+        Symbol.asyncIterator in source ? (source as AsyncIterable<Chunk>)[Symbol.asyncIterator]() : (source as Iterable<Chunk>)[Symbol.iterator]();
+      try {
+        for (;;) {
+          const step = await iterator.next();
+          if (stopped) break;
+          if (step.done) {
+            stopFinish = endWriter(st, () => {
+              finished = true;
+              subscriber.complete();
+            });
+            return;
+          }
+          const r = writeChunk(st, step.value);
+          subscriber.next(r.bytes);
+          if (r.full) await new Promise<void>((resolve) => (wake = resolve));
+          wake = undefined;
+          if (stopped) break;
+        }
+        // Stopped early: let the iterable release what it holds.
+        await iterator.return?.();
+      } catch (err) {
+        subscriber.error(err);
+      }
+    };
+    void pump();
+  });
+}

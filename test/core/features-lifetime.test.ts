@@ -1,0 +1,70 @@
+// The feature callbacks and SNI tables must not keep contexts alive, nor
+// dangle: contexts that refer to themselves through their callbacks are
+// collected, and a session keeps working after its context was freed.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+import { nativeBinding, TLSServerContext } from '@rxtls/core';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+
+import { connect } from '../helpers/engine.js';
+import { startServer } from '../helpers/features.js';
+import { pki } from '../helpers/pki.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+const p = pki();
+
+async function collect(): Promise<void> {
+  for (let i = 0; i < 6; i++) {
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+const lifetime = suite('feature lifetime');
+
+lifetime('contexts holding callbacks that refer to themselves are garbage-collected', async () => {
+  await collect();
+  const before = nativeBinding.debugCounters().Context ?? 0;
+  (() => {
+    for (let i = 0; i < 40; i++) {
+      const ctx = new TLSServerContext();
+      const other = new TLSServerContext();
+      ctx.set_keylog_callback(() => void ctx);
+      ctx.set_servername_callback(() => ctx);
+      ctx.set_servername_context('x.test', other);
+      ctx.set_alpn_protocols(['h2']);
+      ctx.set_ticket_keys(Buffer.alloc(80, i));
+    }
+  })();
+  assert.ok((nativeBinding.debugCounters().Context ?? 0) >= before + 80);
+  await collect();
+  assert.is(nativeBinding.debugCounters().Context ?? 0, before);
+});
+
+lifetime('a server context freed under a live connection: the connection goes on', async () => {
+  const lines: string[] = [];
+  const ctx = new TLSServerContext();
+  ctx.load_certs(p.server.cert, p.server.key);
+  ctx.set_alpn_protocols(['h2']);
+  ctx.set_keylog_callback((l) => lines.push(l));
+  ctx.set_servername_callback(() => undefined);
+  const srv = await startServer({ context: ctx });
+  try {
+    const client = await connect({ host: 'localhost', port: srv.port, ca: p.ca.cert, alpnProtocols: ['h2'] });
+    assert.is(client.alpnProtocol, 'h2');
+    ctx.free();
+    client.write('ping');
+    const echoed = await new Promise<string>((resolve) => (client.ondata = (d) => resolve(d.toString())));
+    assert.match(echoed, /hello h2 localhost|ping/);
+    assert.ok(lines.length >= 5, 'the keylog callback ran for the handshake');
+    assert.ok(client.getSession(), 'the ticket sealed by the freed context arrived');
+    client.destroy();
+  } finally {
+    await srv.close();
+  }
+});
+
+lifetime.run();
