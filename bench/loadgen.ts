@@ -14,7 +14,7 @@ modes (--mode):
   http        GET --path, read the response (Content-Length or chunked); repeat
   upload      bench stream protocol: "up N\\n" + N bytes, server answers "ok\\n"
   download    bench stream protocol: "down N\\n", server sends N bytes
-  hold        open --connections and hold them idle (until --hold s or stdin closes)
+  hold        open --connections and hold them idle (for --hold s, or until a line on stdin)
 
 options:
   --mode M            one of the modes above (default echo)
@@ -110,9 +110,8 @@ async function main(): Promise<void> {
     ...(flags.events ? { onEvent: emit } : {}),
   };
   if (mode === 'hold') {
-    // Closing stdin (or typing a line) ends the hold early.
+    // A line on stdin ends the hold early (a harness's signal); --hold bounds it anyway.
     process.stdin.on('data', () => abort.abort());
-    process.stdin.on('end', () => abort.abort());
   }
   const result = await runLoad(options);
   if (mode === 'hold') process.stdin.destroy();

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 
 import { parseFlags } from './lib/args.js';
 
-const OPENSSL = /^(ssl|tls|dtls|SSL_|TLS|EVP_|BIO_|ERR_|OPENSSL_|ossl_|CRYPTO_|OBJ_|ASN1_|asn1_|X509|x509|PEM_|EC_|ec_|ecp_|__ecp_|bn_|BN_|RAND_|rand_|aes|gcm_|AES_|sha|SHA|x25519|X25519|fe_|fe51_|fe64_|ge_|cmov|HMAC|hmac|evp_|OSSL_|PKCS|i2d_|d2i_|do_ssl3|ssl3_|tls1|tls13|WPACKET|PACKET|CRYPTO|lh_|OPENSSL_LH|ChaCha|chacha|poly1305|Poly1305|KDF|kdf|ECDSA|ecdsa|engine_|ENGINE|DH_|dh_|RSA|rsa|ct_|do_name|a2i|c2i|decoder|encoder|provider|property|ossl)/;
+const OPENSSL = /^(_?aesni|_?vpaes|_?gcm|_?ghash|_x86_64|ecp_nistz|__ecp|_?sha\d|KECCAK|ssl|tls|dtls|SSL_|TLS|EVP_|BIO_|ERR_|OPENSSL_|ossl_|CRYPTO_|OBJ_|ASN1_|asn1_|X509|x509|PEM_|EC_|ec_|ecp_|__ecp_|bn_|BN_|RAND_|rand_|aes|gcm_|AES_|sha|SHA|x25519|X25519|fe_|fe51_|fe64_|ge_|cmov|HMAC|hmac|evp_|OSSL_|PKCS|i2d_|d2i_|do_ssl3|ssl3_|tls1|tls13|WPACKET|PACKET|CRYPTO|lh_|OPENSSL_LH|ChaCha|chacha|poly1305|Poly1305|KDF|kdf|ECDSA|ecdsa|engine_|ENGINE|DH_|dh_|RSA|rsa|ct_|do_name|a2i|c2i|decoder|encoder|provider|property|ossl)/;
 
 function category(dso: string, sym: string): string {
   if (dso.includes('kernel')) return 'kernel (syscalls, TCP/IP, scheduling)';

@@ -13,7 +13,7 @@ import { parseFlags, UsageError } from './lib/args.js';
 import { Harness, type EngineId, type Settings } from './lib/harness.js';
 import { table, type Row } from './lib/report.js';
 import { SCENARIOS } from './lib/scenarios.js';
-import { findNginx } from './lib/server-process.js';
+import { findNginx, killAllServers } from './lib/server-process.js';
 import { hasRxListen } from './servers/rx-detect.js';
 
 const HELP = `usage: pnpm bench [-- options]   (or: node --import tsx bench/run.ts [options])
@@ -87,10 +87,13 @@ async function main(): Promise<void> {
 
   const tmp = mkdtempSync(join(tmpdir(), 'rxtls-bench-'));
   const cleanup = () => rmSync(tmp, { recursive: true, force: true });
-  process.once('SIGINT', () => {
+  const interrupted = () => {
+    killAllServers();
     cleanup();
     process.exit(130);
-  });
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
     // ECDSA P-256, made for this run only.
     const { cert, key } = createSelfSignedCertificate({ keyType: 'ec' });

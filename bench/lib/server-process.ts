@@ -52,6 +52,20 @@ const READY_TIMEOUT_MS = 20_000;
 /** Raises the fd limit to the hard limit (the memory scenario holds thousands of sockets), then execs. */
 const ULIMIT_WRAPPER = 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"';
 
+/** Every server child still running, so that an interrupted run leaves none behind. */
+const live = new Set<ChildProcess>();
+
+function track(child: ChildProcess): ChildProcess {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  return child;
+}
+
+/** Kills every server child at once (an interrupted run). */
+export function killAllServers(): void {
+  for (const child of live) child.kill('SIGKILL');
+}
+
 function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
   return new Promise((resolve) => {
@@ -108,11 +122,13 @@ export class NodeServerProcess implements ServerTarget {
       '--key',
       o.keyFile,
     ];
-    const child = spawn('sh', ['-c', ULIMIT_WRAPPER, 'sh', process.execPath, ...args], {
-      cwd: ROOT,
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, ...o.env, ...profileEnv },
-    });
+    const child = track(
+      spawn('sh', ['-c', ULIMIT_WRAPPER, 'sh', process.execPath, ...args], {
+        cwd: ROOT,
+        stdio: ['pipe', 'pipe', 'pipe'],
+        env: { ...process.env, ...o.env, ...profileEnv },
+      }),
+    );
     const proc = new NodeServerProcess(`${o.engine}/${o.protocol}`, child);
     child.stderr!.on('data', (d: Buffer) => {
       proc.stderr_ = (proc.stderr_ + d.toString()).slice(-4000);
@@ -218,9 +234,11 @@ export class NginxProcess implements ServerTarget {
     mkdirSync(join(prefix, 'tmp'), { recursive: true });
     const conf = join(prefix, 'nginx.conf');
     writeFileSync(conf, nginxConfig(prefix, port, certFile, keyFile, body));
-    const child = spawn('sh', ['-c', ULIMIT_WRAPPER, 'sh', binary, '-p', prefix, '-c', conf, '-g', 'daemon off;'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const child = track(
+      spawn('sh', ['-c', ULIMIT_WRAPPER, 'sh', binary, '-p', prefix, '-c', conf, '-g', 'daemon off;'], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      }),
+    );
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
     const proc = new NginxProcess(port, child);

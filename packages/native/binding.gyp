@@ -16,6 +16,7 @@
         "src/poll.cc",
         "src/fd_ssl.cc",
         "src/bio.cc",
+        "src/bio_params.cc",
         "src/sockopt.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

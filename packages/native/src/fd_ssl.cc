@@ -23,8 +23,6 @@
 namespace rxtls {
 namespace {
 
-// In errors.ts (ErrorCode.Truncated); util/errors.h has no constant for it yet.
-constexpr const char* kErrTruncated = "ERR_TLS_TRUNCATED";
 constexpr int64_t kMaxRead = 16 * 1024 * 1024;
 
 // One per environment (one per thread): FdSsl::Unwrap tells a real FdSsl from

@@ -39,7 +39,6 @@ export class FlowController {
   }
 
   pause(): void {
-    if (process.env.RXTLS_NO_FLOW) return;
     if (this.paused_) return;
     this.paused_ = true;
     for (const s of this.targets_) {

@@ -19,6 +19,8 @@ inline constexpr const char* kErrCertVerify = "ERR_TLS_CERT_VERIFY";
 inline constexpr const char* kErrProtocol = "ERR_TLS_PROTOCOL";
 inline constexpr const char* kErrCrypto = "ERR_TLS_CRYPTO";
 inline constexpr const char* kErrSocket = "ERR_TLS_SOCKET";
+inline constexpr const char* kErrTruncated = "ERR_TLS_TRUNCATED";
+inline constexpr const char* kErrTimeout = "ERR_TLS_TIMEOUT";
 
 // Stores the JS factory `(code, message, props) => Error` that builds the
 // project's error classes; called once from JS at load.
