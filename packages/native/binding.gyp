@@ -7,6 +7,7 @@
         "src/util/errors.cc",
         "src/util/counters.cc",
         "src/context.cc",
+        "src/default_trust.cc",
         "src/session.cc",
         "src/session_info.cc",
         "src/context_data.cc",

@@ -3,7 +3,7 @@
 // common. Peers: `openssl s_client -alpn`, node:tls, rxtls.
 import * as tls from 'node:tls';
 
-import { TLSClientContext } from '@rxtls/core';
+import { connectTls, TLSClientContext } from '@rxtls/core';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
@@ -85,6 +85,7 @@ alpn('argument checks', () => {
   assert.throws(() => ctx.set_alpn_protocols(['']), invalid);
   assert.throws(() => ctx.set_alpn_protocols(['x'.repeat(256)]), invalid);
   assert.throws(() => ctx.set_alpn_protocols('h2' as never), invalid);
+  assert.throws(() => connectTls({ host: 'localhost', port: 1, alpnProtocols: Buffer.from([5, 0x61]) }), invalid);
   ctx.set_alpn_protocols(null);
   ctx.set_alpn_protocols([]);
   ctx.free();

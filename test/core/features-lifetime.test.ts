@@ -67,4 +67,27 @@ lifetime('a server context freed under a live connection: the connection goes on
   }
 });
 
+lifetime('createTlsServer keeps counting connections, and its sockets still close them', async () => {
+  const srv = await startServer({ ...p.server });
+  const tracked: import('node:net').Socket[] = [];
+  srv.server.on('connection', (s) => tracked.push(s));
+  try {
+    const client = await connect({ host: 'localhost', port: srv.port, ca: p.ca.cert });
+    const count = await new Promise<number>((resolve, reject) => srv.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+    assert.is(count, 1);
+    let closedFirst = false;
+    const closing = new Promise<void>((resolve) => srv.server.close(() => resolve()));
+    void closing.then(() => (closedFirst = true));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.not.ok(closedFirst, 'server.close() waits for the open connection');
+    // Destroying the socket the 'connection' event gave closes the TLS connection.
+    const clientClosed = new Promise((resolve) => (client.onclose = resolve));
+    tracked[0]!.destroy();
+    await clientClosed;
+    await closing;
+  } finally {
+    for (const e of srv.engines) e.destroy();
+  }
+});
+
 lifetime.run();

@@ -1,6 +1,6 @@
 // SNI: a server picks its certificate and context per server name, from a
 // table and from a callback; checked with `openssl s_client -servername`.
-import { issueCertificate, TLSServerContext, type SSLContext } from '@rxtls/core';
+import { issueCertificate, SSL_VERIFY_FAIL_IF_NO_PEER_CERT, SSL_VERIFY_PEER, TLSServerContext, type SSLContext } from '@rxtls/core';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
@@ -110,6 +110,25 @@ sni('an rxtls client sends the host as SNI, never an IP address', async (ctx) =>
   assert.is(byIp.peerCertificate()?.subject.CN, 'localhost');
   assert.is(byIp.info().servername, null);
   byIp.destroy();
+});
+
+sni('the chosen context brings its client-certificate policy', async (ctx) => {
+  const strict = contextFor(certA);
+  strict.set_verify_locations(p.ca.cert);
+  strict.set_verify(SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT);
+  ctx.srv = await startServer({ ...p.server, sni: { 'a.test': strict } }, (engine) => {
+    engine.onsecure = () => {
+      engine.write(`hello - ${engine.info().servername}\n`);
+      engine.end();
+    };
+  });
+  const withCert = ['-cert', p.file('client', 'crt'), '-key', p.file('client', 'key')];
+  const run = (name: string, extra: string[]) =>
+    withTimeout(runSClient(ctx.srv!.port, ['-servername', name, '-CAfile', p.file('ca', 'crt'), '-ign_eof', ...extra], ''), 20_000, 's_client');
+  assert.match((await run('a.test', withCert)).stdout, /hello - a\.test/);
+  const refused = await run('a.test', []);
+  assert.not.match(refused.stdout, /hello/);
+  assert.match((await run('other.test', [])).stdout, /hello - other\.test/);
 });
 
 sni('argument checks', () => {

@@ -2,7 +2,8 @@
 // (default settings: no options but a certificate and key):
 // - TLS 1.0 and 1.1 are refused (openssl s_client -tls1 / -tls1_1, with the
 //   client's own security level lowered so it really offers them);
-// - renegotiation is refused (openssl s_client, then `R`);
+// - renegotiation is refused (openssl s_client, then `R`), and an rxtls
+//   client refuses a server's HelloRequest (openssl s_server, then `r`);
 // - no NULL, export, RC4, 3DES or anonymous suite is accepted (s_client
 //   -cipher) or offered by an rxtls client (openssl s_server offering only those);
 // - sslscan (Debian's package) sees only TLS 1.2/1.3, AEAD-or-ECDHE suites and
@@ -62,6 +63,8 @@ async function until(check: () => boolean, label: string, ms = 10_000): Promise<
   );
 }
 
+const KNOWN = new Set<string>(Object.values(ErrorCode));
+
 // The client's security level 0 lets openssl really send old versions and
 // weak suites: the refusal we see is then the server's, not the client's.
 const WEAK_CLIENT = ['-cipher', 'ALL:eNULL:@SECLEVEL=0'];
@@ -116,6 +119,26 @@ Reneg('a client-initiated renegotiation (openssl s_client, R) is refused', async
     if (proc.exitCode === null) proc.kill('SIGKILL');
     await exited;
     await s.close();
+  }
+});
+
+Reneg('a server-initiated renegotiation (openssl s_server, r) is refused by an rxtls client', async () => {
+  const srv = await startSServer(['-tls1_2', '-cert', pki().file('server', 'crt'), '-key', pki().file('server', 'key')]);
+  try {
+    const engine = connectTls({ host: 'localhost', port: srv.port, ca: pki().ca.cert });
+    const closed = new Promise<TlsError | undefined>((r) => (engine.onclose = r));
+    engine.onerror = () => undefined;
+    await withTimeout(new Promise<void>((r, j) => ((engine.onsecure = r), closed.then(() => j(new Error('closed before secure'))))), 10_000, 'handshake');
+    assert.is(engine.info().protocol, 'TLSv1.2');
+    srv.proc.stdin!.write('r\n'); // s_server: send a HelloRequest
+    // The client answers no_renegotiation; s_server insists and aborts: the
+    // connection ends with a typed error, never with a second handshake.
+    const err = await withTimeout(closed, 10_000, 'connection ends after the HelloRequest');
+    assert.ok(err, 'the connection failed');
+    assert.ok(KNOWN.has(err!.code), err!.code);
+    assert.match(srv.output(), /no renegotiation/, 's_server saw the no_renegotiation alert');
+  } finally {
+    await srv.stop();
   }
 });
 

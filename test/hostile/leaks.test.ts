@@ -11,14 +11,20 @@
 //   read: 2,000 of them), every 10th of the others resumes TLS 1.3 and the
 //   rest resume TLS 1.2; each path runs thousands of times;
 // - real sockets: connections through createTlsServer/connectTls (TlsEngine),
-//   each a handshake, an echo and close_notify.
+//   each a handshake, an echo and close_notify;
+// - the fd-based objects (SSL on a duplicated descriptor, SSLBIO chains):
+//   made and freed, with the process's descriptor count checked too.
 //
-// Knobs: RXTLS_LEAK_CYCLES (default 100000), RXTLS_LEAK_CONNECTIONS (default 2000).
+// Knobs: RXTLS_LEAK_CYCLES (default 100000), RXTLS_LEAK_CONNECTIONS (default
+// 2000), RXTLS_LEAK_FD_OBJECTS (default 5000).
 import type { AddressInfo } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
-import { connectTls, createTlsServer, TLSClientContext, type TlsEngine } from '@rxtls/core';
+import { readdirSync } from 'node:fs';
+import { createServer, type Socket as NetSocket } from 'node:net';
+
+import { BIO_NOCLOSE, ConnectBIO, connectTls, createTlsServer, Socket, SSL, SSLBIO, TLSClientContext, type TlsEngine } from '@rxtls/core';
 import { binding, type NativeContext } from '@rxtls/native';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -32,6 +38,8 @@ const gc = runInNewContext('gc') as () => void;
 
 const CYCLES = Number(process.env.RXTLS_LEAK_CYCLES ?? 100_000);
 const CONNECTIONS = Number(process.env.RXTLS_LEAK_CONNECTIONS ?? 2_000);
+const FD_OBJECTS = Number(process.env.RXTLS_LEAK_FD_OBJECTS ?? 5_000);
+const openDescriptors = () => readdirSync('/proc/self/fd').length;
 const MiB = 1024 * 1024;
 const LIMIT_MIB = 20;
 const sanitized = Boolean(process.env.RXTLS_SANITIZED);
@@ -216,6 +224,51 @@ Leaks(`${CONNECTIONS} TLS connections through TlsEngine leak nothing`, async () 
   }
   await settle();
   assert.is(live().Session, 0, 'no native Session left');
+});
+
+Leaks(`${FD_OBJECTS} fd-based SSL and BIO chains made and freed leak nothing, descriptors included`, async () => {
+  // One real connected socket whose descriptor every SSL duplicates (set_fd).
+  const peers: NetSocket[] = [];
+  const listener = createServer((s) => peers.push(s));
+  await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
+  const sock = new Socket();
+  await sock.connect('127.0.0.1', (listener.address() as AddressInfo).port);
+  const context = new TLSClientContext();
+  const round = (n: number) => {
+    for (let i = 0; i < n; i++) {
+      const ssl = new SSL(context);
+      ssl.set_fd(sock.id); // a dup of the descriptor, closed by free()
+      ssl.free();
+      const chained = new SSL(context);
+      const sslBio = new SSLBIO();
+      sslBio.set_ssl(chained, BIO_NOCLOSE);
+      sslBio.push(new ConnectBIO());
+      sslBio.free_all();
+      chained.free();
+    }
+  };
+  try {
+    round(Math.min(500, FD_OBJECTS));
+    await settle();
+    const before = usage();
+    const fdsBefore = openDescriptors();
+    round(FD_OBJECTS);
+    await settle();
+    const after = usage();
+    const fdsAfter = openDescriptors();
+    console.log(`fd objects: ${FD_OBJECTS} × (SSL with set_fd, SSLBIO→ConnectBIO chain); descriptors ${fdsBefore} -> ${fdsAfter}`);
+    checkGrowth('fd objects', before, after);
+    assert.is(fdsAfter, fdsBefore, 'every duplicated descriptor closed');
+    const counters = live();
+    assert.is(counters.FdSsl ?? 0, 0, 'every native FdSsl released');
+    assert.is(counters.Bio ?? 0, 0, 'every native Bio released');
+    assert.is(counters.PollHandle ?? 0, 0, 'no readiness watcher left');
+  } finally {
+    sock.close();
+    for (const p of peers) p.destroy();
+    await new Promise<void>((r) => listener.close(() => r()));
+    context.free();
+  }
 });
 
 Leaks.run();

@@ -1,7 +1,8 @@
 // Native fuzzing, no sockets: random and mutated TLS input, captured from real
 // sessions and from the seed corpus in test/fuzz-corpus, fed in arbitrary
 // chunkings to server sessions and client sessions (fresh, mid-handshake and
-// established). Each input must end in a typed error or a clean state; the
+// established); also damaged saved sessions and certificates, which
+// applications take from storage or peers. Each input must end in a typed error or a clean state; the
 // process must not crash, hang or grow without bound.
 //
 // Reproducible: every input draws from its own PRNG, seeded from the run's
@@ -22,6 +23,7 @@ import { binding, CycleFlag, type NativeContext, type NativeSession, type Sessio
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
+import { pki } from '../helpers/pki.js';
 import { clientContext, pump, serverContext, side, take, type Side } from '../hostile/lib/memory.js';
 
 // --- a small seeded PRNG (mulberry32): the whole input follows from one number
@@ -119,6 +121,8 @@ function capture(ctx: Contexts, tls12: boolean, sessions: Buffer[]): Buffer[] {
 }
 
 interface Seeds {
+  /** Certificates, DER and PEM, for parseCertificate (applications parse untrusted ones). */
+  certificates: Buffer[];
   /** Saved sessions (`getSession()`, DER) a client may be asked to resume. */
   sessions: Buffer[];
   /** Inputs a server expects first (ClientHellos and what else may come first). */
@@ -139,7 +143,8 @@ function seeds(ctx: Contexts): Seeds {
   const edge = [...corpus].filter(([n]) => !/^(client-hello|server-flight|client-finish|app-data)/.test(n)).map(([, b]) => b);
   const toServer = [t13[0]!, t12[0]!, ...fromCorpus('client-hello'), ...edge];
   const toClient = [t13[1]!, t12[1]!, ...fromCorpus('server-flight'), ...edge];
-  return { sessions, toServer, toClient, all: [...toServer, ...toClient, ...t13, ...t12, ...sessions, ...corpus.values()] };
+  const certificates = [binding.parseCertificate(pki().server.cert).raw, binding.parseCertificate(pki().ca.cert).raw, Buffer.from(pki().server.cert)];
+  return { certificates, sessions, toServer, toClient, all: [...toServer, ...toClient, ...t13, ...t12, ...sessions, ...corpus.values()] };
 }
 
 // --- mutations
@@ -314,7 +319,7 @@ function feed(rng: Rng, s: Side, input: Buffer): Outcome {
   return { kind: code === undefined ? 'clean' : 'error', ...(code !== undefined ? { code } : {}), secure };
 }
 
-type Target = 'server-first' | 'client-first' | 'server-mid' | 'established' | 'saved-session' | 'random' | 'records';
+type Target = 'server-first' | 'client-first' | 'server-mid' | 'established' | 'saved-session' | 'certificate' | 'random' | 'records';
 
 /** Runs input `index`; returns what it did (for the statistics) and the bytes fed (for a failure report). */
 function runInput(ctx: Contexts, seedsOf: Seeds, index: number, last: { bytes?: Buffer; target?: Target }): { target: Target; outcome: Outcome } {
@@ -326,7 +331,8 @@ function runInput(ctx: Contexts, seedsOf: Seeds, index: number, last: { bytes?: 
     : roll < 59 ? 'server-mid'
     : roll < 66 ? 'established'
     : roll < 71 ? 'saved-session'
-    : roll < 86 ? 'random'
+    : roll < 75 ? 'certificate'
+    : roll < 88 ? 'random'
     : 'records';
   last.target = target;
   switch (target) {
@@ -406,6 +412,20 @@ function runInput(ctx: Contexts, seedsOf: Seeds, index: number, last: { bytes?: 
       server.session.free();
       return { target, outcome };
     }
+    case 'certificate': {
+      // parseCertificate on damaged DER or PEM: a summary or InvalidArgument.
+      const bytes = mutate(rng, rng.pick(seedsOf.certificates), seedsOf.all);
+      last.bytes = bytes;
+      try {
+        const summary = binding.parseCertificate(bytes);
+        assert.ok(Buffer.isBuffer(summary.raw), 'a summary with the DER');
+        return { target, outcome: { kind: 'clean', secure: false } };
+      } catch (err) {
+        const code = checkError(err, 'parseCertificate');
+        assert.is(code, ErrorCode.InvalidArgument, 'a bad certificate is an invalid argument');
+        return { target, outcome: { kind: 'error', code, secure: false } };
+      }
+    }
     case 'random':
     case 'records': {
       const bytes = target === 'random' ? rng.bytes(rng.range(0, 2048)) : randomRecords(rng);
@@ -478,7 +498,7 @@ Fuzz(`${ONLY !== undefined ? `input #${ONLY}` : `${INPUTS} inputs`} to server an
 
   // Every family of input ran (a full run), and ended somewhere sane.
   if (ONLY === undefined && INPUTS >= 1000) {
-    for (const t of ['server-first', 'client-first', 'server-mid', 'established', 'saved-session', 'random', 'records'])
+    for (const t of ['server-first', 'client-first', 'server-mid', 'established', 'saved-session', 'certificate', 'random', 'records'])
       assert.ok([...stats.keys()].some((k) => k.startsWith(t)), `inputs of kind ${t} ran`);
   }
   // Under AddressSanitizer freed memory sits in its quarantine (up to 256 MiB): RSS says nothing there.

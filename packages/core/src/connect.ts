@@ -30,6 +30,9 @@ function adoptAccepted(accepted: net.Socket, feed: (buf: Buffer, n: number) => v
   } as net.SocketConstructorOpts);
   holder._handle = null;
   socket.once('close', () => accepted.destroy());
+  // Code that tracks the server's 'connection' sockets and destroys them at
+  // shutdown holds `accepted`: let that close the real connection.
+  accepted.once('close', () => socket.destroy());
   return socket;
 }
 

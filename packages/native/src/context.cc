@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "default_trust.h"
 #include "util/args.h"
 #include "util/counters.h"
 #include "util/errors.h"
@@ -164,8 +165,7 @@ Napi::Value Context::SetDefaultVerifyPaths(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SSL_CTX* ctx = Get(env);
   ERR_clear_error();
-  if (SSL_CTX_set_default_verify_paths(ctx) != 1)
-    ThrowOpenSSLError(env, kErrConfig, "could not load the default CA store");
+  if (!AddDefaultTrust(ctx)) ThrowOpenSSLError(env, kErrConfig, "could not load the default CA store");
   return env.Undefined();
 }
 

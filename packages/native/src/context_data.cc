@@ -79,6 +79,16 @@ bool SwitchContext(SSL* ssl, SSL_CTX* ctx) {
 static int ChooseContext(SSL* ssl, int* alert);
 static void LogLine(const SSL* ssl, const char* line);
 
+bool ValidAlpnWire(const unsigned char* data, size_t size) {
+  size_t i = 0;
+  while (i < size) {
+    size_t len = data[i];
+    if (len == 0 || i + 1 + len > size) return false;
+    i += 1 + len;
+  }
+  return size > 0 && size <= 0xffff;
+}
+
 ContextData::~ContextData() {
   for (auto& entry : sni) SSL_CTX_free(entry.second);
   OPENSSL_cleanse(ticket_keys.data(), ticket_keys.size() * sizeof(TicketKey));

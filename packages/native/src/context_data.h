@@ -44,6 +44,9 @@ struct ContextData {
   ~ContextData();
 };
 
+// True for a non-empty ALPN list in wire format (names of 1..255 bytes, each length-prefixed).
+bool ValidAlpnWire(const unsigned char* data, size_t size);
+
 // The data of `ctx`, or nullptr when no feature was configured.
 ContextData* GetContextData(SSL_CTX* ctx);
 // The data of `ctx`, created on first use. Throws on failure.

@@ -22,16 +22,6 @@ namespace {
 // every server that should resume the others' sessions.
 constexpr unsigned char kSessionIdContext[] = "rxtls";
 
-bool ValidAlpnWire(const Bytes& b) {
-  size_t i = 0;
-  while (i < b.size) {
-    size_t len = b.data[i];
-    if (len == 0 || i + 1 + len > b.size) return false;
-    i += 1 + len;
-  }
-  return b.size > 0 && b.size <= 0xffff;
-}
-
 bool ValidServerName(const std::string& name) {
   if (name.empty() || name.size() > 253) return false;
   size_t start = name.rfind("*.", 0) == 0 ? 2 : 0;
@@ -81,7 +71,7 @@ Napi::Value Context::SetAlpnProtocols(const Napi::CallbackInfo& info) {
   SSL_CTX* ctx = Get(env);
   Bytes wire = BytesArg(info, 0, "protocols");
   bool reject = BoolArg(info, 1, "rejectUnknown");
-  if (wire.size > 0 && !ValidAlpnWire(wire))
+  if (wire.size > 0 && !ValidAlpnWire(wire.data, wire.size))
     ThrowExpected(env, "protocols", "ALPN protocol names of 1 to 255 bytes in wire format");
   ERR_clear_error();
   if (role_ != Role::kServer) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "context.h"
+#include "context_data.h"
 #include "util/addon_data.h"
 #include "util/args.h"
 #include "util/counters.h"
@@ -65,7 +66,8 @@ void Session::ApplyClientOptions(Napi::Env env, Napi::Object opts) {
   Napi::Value alpn = opts.Get("alpnProtocols");
   if (!IsMissing(alpn)) {
     Bytes wire;
-    if (!alpn.IsTypedArray() || !ToBytes(alpn, &wire)) ThrowExpected(env, "alpnProtocols", "a Buffer in ALPN wire format");
+    if (!alpn.IsTypedArray() || !ToBytes(alpn, &wire) || (wire.size > 0 && !ValidAlpnWire(wire.data, wire.size)))
+      ThrowExpected(env, "alpnProtocols", "a Buffer in ALPN wire format");
     // Returns 0 on success.
     if (wire.size > 0 && SSL_set_alpn_protos(ssl_, wire.data, static_cast<unsigned int>(wire.size)) != 0)
       ThrowOpenSSLError(env, kErrInvalidArgument, "could not set ALPN protocols");

@@ -2,7 +2,7 @@
 import { clientContext, connectTls, HandshakeError, type SSLContext, type TlsEngine } from '@rxtls/core';
 import { Observable } from 'rxjs';
 
-import { createConnection, type TlsConnection } from './connection.js';
+import { checkOptions, createConnection, type TlsConnection } from './connection.js';
 import type { ConnectOptions } from './options.js';
 
 // A context is costly to make (it loads the system trust store), and a
@@ -46,6 +46,7 @@ export function connect(options: ConnectOptions): Observable<TlsConnection> {
   return new Observable<TlsConnection>((subscriber) => {
     let engine: TlsEngine;
     try {
+      checkOptions(options);
       engine = connectTls({
         host: options.host ?? 'localhost',
         port: options.port,

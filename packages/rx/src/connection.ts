@@ -3,7 +3,7 @@
 // through stateOf(); nothing in the public surface hands it out.
 import { inspect } from 'node:util';
 
-import { TimeoutError, type CertificateSummary, type TlsEngine, type TlsError } from '@rxtls/core';
+import { InvalidArgumentError, TimeoutError, type CertificateSummary, type TlsEngine, type TlsError } from '@rxtls/core';
 
 /** Receives what read() delivers. */
 export interface ReaderSink {
@@ -72,7 +72,7 @@ export class TlsConnection {
 
   /** @internal Made by listen() and connect() only. */
   constructor(token: typeof kCreate, engine: TlsEngine) {
-    if (token !== kCreate) throw new TypeError('TlsConnection is made by listen() and connect()');
+    if (token !== kCreate) throw new InvalidArgumentError('TlsConnection is made by listen() and connect()');
     const socket = engine.socket;
     const info = engine.info();
     this.remoteAddress = socket.remoteAddress;
@@ -121,10 +121,18 @@ export class TlsConnection {
   }
 }
 
+/** @internal Checks the options shared by listen() and connect(). */
+export function checkOptions(options: unknown): void {
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('Expected "options" to be an object');
+  const { idleTimeout } = options as { idleTimeout?: unknown };
+  if (idleTimeout !== undefined && (typeof idleTimeout !== 'number' || !(idleTimeout >= 0) || !Number.isFinite(idleTimeout)))
+    throw new InvalidArgumentError('Expected "idleTimeout" to be a number of milliseconds, 0 or more');
+}
+
 /** @internal The state behind a connection; throws for anything else. */
 export function stateOf(conn: TlsConnection): ConnectionState {
   const st = conn instanceof TlsConnection ? states.get(conn) : undefined;
-  if (!st) throw new TypeError('Expected "conn" to be a TlsConnection from listen() or connect()');
+  if (!st) throw new InvalidArgumentError('Expected "conn" to be a TlsConnection from listen() or connect()');
   return st;
 }
 

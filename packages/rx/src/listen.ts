@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { createTlsServer, InvalidArgumentError, serverContext, type SSLContext, type TlsEngine } from '@rxtls/core';
 import { Observable } from 'rxjs';
 
-import { createConnection, type TlsConnection } from './connection.js';
+import { checkOptions, createConnection, type TlsConnection } from './connection.js';
 import type { ListenOptions, RemoteAddress } from './options.js';
 
 function checkPort(port: unknown): asserts port is number {
@@ -39,6 +39,7 @@ export function listen(options: ListenOptions): Observable<TlsConnection> {
   return new Observable<TlsConnection>((subscriber) => {
     let context: SSLContext;
     try {
+      checkOptions(options);
       checkPort(options.port ?? 0);
       context = serverContext(options);
     } catch (err) {
