@@ -115,7 +115,7 @@ async function main(): Promise<void> {
       quick,
       warmup: quick ? 0.3 : 1,
       duration: quick ? 1.2 : 5,
-      bulkBytes: (quick ? 64 : 256) * 1024 * 1024,
+      bulkBytes: (quick ? 128 : 256) * 1024 * 1024,
       idleConnections: quick ? 800 : 5000,
       repeat,
       engines,

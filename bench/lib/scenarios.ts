@@ -29,10 +29,10 @@ interface Metric<T> {
 type ByEngine<T> = Partial<Record<EngineId, T>>;
 
 /**
- * Runs `fn` for each engine in order, `h.s.repeat` rounds interleaved
- * (rxtls, node, …, rxtls, node, …) so that a change in the machine's
- * background load hits every engine alike; keeps each engine's run with the
- * median `key`. A failing engine becomes a note, not an abort.
+ * Runs `fn` for each engine in order; with `repeatable`, `h.s.repeat` rounds
+ * interleaved (rxtls, node, …, rxtls, node, …) so that a change in the
+ * machine's background load hits every engine alike. Returns every run; the
+ * rows take the median of each figure. A failing engine becomes a note.
  */
 async function perEngine<T>(
   h: Harness,
@@ -40,10 +40,10 @@ async function perEngine<T>(
   engines: readonly EngineId[],
   fn: (engine: EngineId) => Promise<T>,
   failures: string[],
-  key?: (x: T) => number,
-): Promise<ByEngine<T>> {
-  const runs: Partial<Record<EngineId, T[]>> = {};
-  const rounds = key ? h.s.repeat : 1;
+  repeatable = true,
+): Promise<ByEngine<T[]>> {
+  const runs: ByEngine<T[]> = {};
+  const rounds = repeatable ? h.s.repeat : 1;
   for (let round = 0; round < rounds; round++) {
     for (const engine of engines) {
       if (!h.has(engine)) continue;
@@ -57,31 +57,38 @@ async function perEngine<T>(
       }
     }
   }
-  const out: ByEngine<T> = {};
-  for (const [engine, list] of Object.entries(runs) as [EngineId, T[]][]) {
-    const sorted = key ? [...list].sort((a, b) => key(a) - key(b)) : list;
-    out[engine] = sorted[Math.floor((sorted.length - 1) / 2)];
-  }
-  return out;
+  return runs;
+}
+
+function median(values: number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Every run of every engine, flattened, for notes. */
+function allRuns<T>(m: ByEngine<T[]>): Array<[EngineId, T]> {
+  return (Object.entries(m) as [EngineId, T[]][]).flatMap(([e, list]) => list.map((x) => [e, x] as [EngineId, T]));
 }
 
 function rows<T>(
   metrics: readonly Metric<T>[],
-  m: ByEngine<T>,
+  m: ByEngine<T[]>,
   columns: { nginx: boolean; tcp: boolean; rx: boolean },
   notes: string[],
 ): Row[] {
   const out: Row[] = [];
+  // The median over the engine's rounds, each figure on its own.
   const get = (metric: Metric<T>, e: EngineId) => {
-    const v = m[e];
-    if (v === undefined) return null;
-    const x = metric.get(v);
-    return x === null || !Number.isFinite(x) ? null : round(x, 3);
+    const values = (m[e] ?? []).map(metric.get).filter((x): x is number => x !== null && Number.isFinite(x));
+    const x = median(values);
+    return x === null ? null : round(x, 3);
   };
   for (const [i, metric] of metrics.entries()) {
     const base = { name: metric.name, unit: metric.unit, higherIsBetter: metric.higherIsBetter };
     // The scenario's own notes go on its first row only.
-    const note = [metric.note, ...(i === 0 ? notes : [])].filter(Boolean).join('; ') || undefined;
+    const note = [...new Set([metric.note, ...(i === 0 ? notes : [])])].filter(Boolean).join('; ') || undefined;
     out.push(
       makeRow(
         base,
@@ -111,8 +118,8 @@ function rows<T>(
 }
 
 /** Errors a load run saw, and a TLS version or group other than the scenario asked for. */
-function checkNotes(m: ByEngine<Measured>, notes: string[]): void {
-  for (const [engine, x] of Object.entries(m) as [EngineId, Measured][]) {
+function checkNotes(runs: Array<[EngineId, Measured]>, notes: string[]): void {
+  for (const [engine, x] of runs) {
     const r = x.result;
     if (r.errors > 0) notes.push(`${ENGINE_LABEL[engine]}: ${r.errors} client errors (first: ${r.firstError})`);
     if (r.tls && (r.tls.protocol !== 'TLSv1.3' || (r.tls.group !== null && r.tls.group.toLowerCase() !== 'x25519')))
@@ -147,9 +154,8 @@ export const handshakes: Scenario = {
       ['rxtls', 'rx', 'node', 'nginx'],
       (e) => measureOn(h, e, 'echo', 'minimal', 'handshake', { mode: 'handshake', connections: 50 }),
       notes,
-      (x) => x.result.handshakesPerSec,
     );
-    checkNotes(m, notes);
+    checkNotes(allRuns(m), notes);
     return rows<Measured>(
       [
         { name: 'full handshakes/s (50 in flight)', unit: 'hs/s', higherIsBetter: true, get: (x) => x.result.handshakesPerSec, target: { ratio: 1.2 } },
@@ -190,10 +196,9 @@ export const resumed: Scenario = {
       ['rxtls', 'node', 'nginx'],
       (e) => measureOn(h, e, 'echo', 'minimal', 'resume', { mode: 'handshake', connections: 50, resume: true }),
       notes,
-      (x) => x.result.handshakesPerSec,
     );
-    checkNotes(m, notes);
-    for (const [engine, x] of Object.entries(m) as [EngineId, Measured][]) {
+    checkNotes(allRuns(m), notes);
+    for (const [engine, x] of allRuns(m)) {
       const share = x.result.handshakes ? x.result.resumed / x.result.handshakes : 0;
       if (share < 0.95) notes.push(`${ENGINE_LABEL[engine]}: only ${(share * 100).toFixed(0)} % resumed`);
     }
@@ -231,9 +236,9 @@ export const bulk: Scenario = {
           down: await h.measure(server, { mode: 'download', size, plain: e === 'tcp', warmup: 1 }),
         })),
       notes,
-      (x) => x.up.result.bytesPerSec + x.down.result.bytesPerSec,
     );
-    for (const [engine, x] of Object.entries(m) as [EngineId, Bulk][]) checkNotes({ [engine]: x.up }, notes);
+    checkNotes(allRuns(m).map(([e, x]) => [e, x.up]), notes);
+    checkNotes(allRuns(m).map(([e, x]) => [e, x.down]), notes);
     const mibs = (bytes: number, x: Measured) => bytes / MiB / x.result.seconds;
     const out = rows<Bulk>(
       [
@@ -269,9 +274,8 @@ export const smallMessages: Scenario = {
       ['rxtls', 'rx', 'node', 'tcp'],
       (e) => measureOn(h, e, 'echo', 'minimal', 'small', { mode: 'echo', size: 64, connections: 100 }),
       notes,
-      (x) => x.result.requestsPerSec,
     );
-    checkNotes(m, notes);
+    checkNotes(allRuns(m), notes);
     return rows<Measured>(
       [
         { name: '64-byte messages/s (100 conns)', unit: 'msg/s', higherIsBetter: true, get: (x) => x.result.requestsPerSec, target: { ratio: 1.3 } },
@@ -306,8 +310,9 @@ export const idleMemory: Scenario = {
       ['rxtls', 'rx', 'node', 'tcp', 'nginx'],
       (e) => h.withServer(e, 'echo', 'minimal', 'memory', (server) => h.idleMemory(server, n, e === 'tcp')),
       notes,
+      false,
     );
-    for (const [engine, x] of Object.entries(m) as [EngineId, Idle][]) {
+    for (const [engine, x] of allRuns(m)) {
       if (x.established < n) notes.push(`${ENGINE_LABEL[engine]}: ${x.established} of ${n} established`);
     }
     return rows<Idle>(
@@ -340,10 +345,9 @@ async function httpsVariant(h: Harness, impl: HttpImpl, label: string, withNginx
         fresh: await h.measure(server, { mode: 'http', connections: 50, newConnection: true, plain: e === 'tcp' }),
       })),
     notes,
-    (x) => x.keep.result.requestsPerSec / 20 + x.fresh.result.requestsPerSec,
   );
-  for (const [engine, x] of Object.entries(m) as [EngineId, Https][]) {
-    checkNotes({ [engine]: x.keep } as ByEngine<Measured>, notes);
+  for (const [engine, x] of allRuns(m)) {
+    checkNotes([[engine, x.keep]], notes);
     if (x.fresh.result.errors) notes.push(`${ENGINE_LABEL[engine]} new-connection: ${x.fresh.result.errors} errors (first: ${x.fresh.result.firstError})`);
   }
   return rows<Https>(

@@ -56,6 +56,8 @@ mtls('a server that requires a certificate accepts openssl s_client -cert', asyn
   for (const version of ['-tls1_3', '-tls1_2']) {
     const r = await sClient(ctx.srv.port, [version, ...withClientCert]);
     assert.match(r.stdout, /client=rxtls test client/, r.stdout + r.stderr);
+    // The CertificateRequest names the CA given as `ca`.
+    assert.match(r.stdout, /Acceptable client certificate CA names\s+CN\s*=\s*rxtls test CA/);
   }
 });
 

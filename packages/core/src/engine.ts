@@ -316,16 +316,21 @@ export class TlsEngine {
     this.secure_ = true;
     if (this.timer_) clearTimeout(this.timer_);
     this.timer_ = undefined;
-    this.drainQueue_(() => this.onsecure?.());
+    this.flushQueue_();
+    this.onsecure?.();
+    this.endIfPending_();
   }
 
-  /** Sends what waited for the handshake (or a post-handshake auth), tells `notify`, then a pending end(). */
-  private drainQueue_(notify: () => void): void {
+  /** Sends what waited for the handshake (or a post-handshake auth) in one native call. */
+  private flushQueue_(): void {
     this.queue_ = false;
     const pending = this.pending_;
     this.pending_ = undefined;
     if (pending) this.flush_(this.session_.write(pending));
-    notify();
+  }
+
+  /** An end() called while writes were queued happens now, unless they queue again. */
+  private endIfPending_(): void {
     if (this.endPending_ && !this.queue_) {
       this.endPending_ = false;
       this.end();
@@ -340,7 +345,9 @@ export class TlsEngine {
     }
     if (flags & CycleFlag.PeerCertificate && this.pha_) {
       this.pha_ = false;
-      this.drainQueue_(() => this.onpeercertificate?.(this.session_.peerCertificate()));
+      this.flushQueue_();
+      this.onpeercertificate?.(this.session_.peerCertificate());
+      this.endIfPending_();
     }
   }
 

@@ -158,6 +158,17 @@ Napi::Value Context::LoadVerifyLocations(const Napi::CallbackInfo& info) {
   if (SSL_CTX_load_verify_locations(ctx, file.empty() ? nullptr : file.c_str(),
                                     dir.empty() ? nullptr : dir.c_str()) != 1)
     ThrowOpenSSLError(env, kErrConfig, "could not load verify locations '" + (file.empty() ? dir : file) + "'");
+  // As for in-memory CAs: a server names the file's CAs in its CertificateRequest.
+  if (!file.empty() && role_ != Role::kClient) {
+    STACK_OF(X509_NAME)* names = SSL_CTX_get_client_CA_list(ctx);
+    if (names == nullptr) {
+      names = sk_X509_NAME_new_null();
+      if (names == nullptr) ThrowOpenSSLError(env, kErrCrypto, "out of memory");
+      SSL_CTX_set_client_CA_list(ctx, names);  // takes ownership
+    }
+    if (SSL_add_file_cert_subjects_to_stack(names, file.c_str()) != 1)
+      ThrowOpenSSLError(env, kErrConfig, "could not read CA names from '" + file + "'");
+  }
   return env.Undefined();
 }
 
@@ -180,6 +191,9 @@ Napi::Value Context::AddCACertificates(const Napi::CallbackInfo& info) {
   int added = 0;
   while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
     int ok = X509_STORE_add_cert(store, cert);
+    // A server also names its CAs in the CertificateRequest, so clients with
+    // several certificates (browsers, curl) pick one these CAs issued.
+    if (ok == 1 && role_ != Role::kClient) ok = SSL_CTX_add_client_CA(ctx, cert);
     X509_free(cert);
     if (ok != 1) ThrowOpenSSLError(env, kErrConfig, "could not add CA certificate");
     ++added;
