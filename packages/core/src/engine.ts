@@ -81,6 +81,8 @@ export class TlsEngine {
   onerror: ((err: TlsError) => void) | undefined = undefined;
   /** The transport closed; `error` is set if the connection failed. */
   onclose: ((error: TlsError | undefined) => void) | undefined = undefined;
+  /** The socket's outgoing buffer emptied after `write` returned false: write more. */
+  ondrain: (() => void) | undefined = undefined;
   /**
    * Client: a resumable session arrived (in TLS 1.3 the server's ticket comes
    * after the handshake; it may come twice). Pass it as `session` to a later
@@ -116,11 +118,15 @@ export class TlsEngine {
   constructor(socket: Socket, context: SSLContext, options: TlsEngineOptions, attachReader = true) {
     this.socket = socket;
     this.allowHalfOpen_ = options.allowHalfOpen ?? false;
+    // TLS half-close needs TCP half-close: otherwise Node ends our side as
+    // soon as the peer's FIN arrives, before we could answer.
+    socket.allowHalfOpen = this.allowHalfOpen_;
     this.session_ = new binding.Session(context[kNative], options.isServer, this.out_, sessionOptions(options));
     if (attachReader) socket.on('data', (chunk: Buffer) => this.feed(chunk, chunk.length));
     socket.on('end', () => this.onSocketEnd_());
     socket.on('error', (err) => this.fail_(socketError(err)));
     socket.on('close', () => this.onSocketClose_());
+    socket.on('drain', () => this.ondrain?.());
     const timeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
     if (timeout > 0) {
       this.timer_ = setTimeout(() => this.fail_(new TimeoutError(`TLS handshake timed out after ${timeout} ms`)), timeout);

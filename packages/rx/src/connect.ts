@@ -63,8 +63,6 @@ export function connect(options: ConnectOptions): Observable<TlsConnection> {
       subscriber.error(err);
       return;
     }
-    // Same at the TCP level: the server's FIN must not end our sending side.
-    engine.socket.allowHalfOpen = true;
     let handed = false;
     engine.onsecure = () => {
       handed = true;

@@ -59,9 +59,6 @@ export function listen(options: ListenOptions): Observable<TlsConnection> {
           engine.destroy();
           return;
         }
-        // Half-close at the TCP level too: the client's FIN after its
-        // close_notify must not end our sending side (an echo still writes).
-        engine.socket.allowHalfOpen = true;
         const remote: RemoteAddress = { address: engine.socket.remoteAddress, port: engine.socket.remotePort };
         handshaking.add(engine);
         engine.onsecure = () => {
