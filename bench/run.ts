@@ -14,7 +14,7 @@ import { Harness, type EngineId, type Settings } from './lib/harness.js';
 import { table, type Row } from './lib/report.js';
 import { SCENARIOS } from './lib/scenarios.js';
 import { findNginx, killAllServers } from './lib/server-process.js';
-import { hasRxListen } from './servers/rx-detect.js';
+import { hasHandshakeOffload, hasRxListen } from './servers/rx-detect.js';
 
 const HELP = `usage: pnpm bench [-- options]   (or: node --import tsx bench/run.ts [options])
 
@@ -23,14 +23,14 @@ const HELP = `usage: pnpm bench [-- options]   (or: node --import tsx bench/run.
   --repeat N         rounds per engine in the rate scenarios, interleaved; the median is kept
                      (default 1 with --quick, else 3)
   --only LIST        scenarios to run, comma separated: ${SCENARIOS.map((s) => s.id).join(',')}
-  --skip LIST        engines to leave out, comma separated: rx,tcp,nginx
+  --skip LIST        engines to leave out, comma separated: offload,rx,tcp,nginx
   --cpu-prof DIR     write a V8 CPU profile of each node server's measured window into DIR
                      (summarise one with: node --import tsx bench/profile-summary.ts FILE)
   --perf DIR         record each measured window of every server with \`perf record -g\` into DIR
   --no-system-ca     EXPERIMENT: point SSL_CERT_FILE/SSL_CERT_DIR of every server at nothing, which
                      removes the per-handshake CA-store lookups of rxtls server contexts (see docs)
-  --cores N          STUB: would run rxtls handshakes on N libuv pool threads (see docs/PERFORMANCE.md);
-                     today it only sets UV_THREADPOOL_SIZE=N for the server processes
+  --cores N          UV_THREADPOOL_SIZE=N for the servers: the pool threads the [offload] rows
+                     (handshakeOffload) run handshake steps on; run once per N to see the scaling
   --help             this text
 
 The table prints to stdout, progress to stderr. Columns: rxtls, node:tls,
@@ -62,7 +62,7 @@ async function main(): Promise<void> {
   const skip = new Set((flags.skip ?? '').split(',').filter(Boolean));
 
   const startNotes: string[] = [];
-  const engines = new Set<EngineId>(['rxtls', 'node', 'rx', 'tcp', 'nginx']);
+  const engines = new Set<EngineId>(['rxtls', 'offload', 'node', 'rx', 'tcp', 'nginx']);
   for (const e of skip) engines.delete(e as EngineId);
   const nginx = findNginx();
   if (!nginx && engines.delete('nginx')) startNotes.push('nginx is not installed: the nginx column is skipped (apt-get install -y nginx-light)');
@@ -72,6 +72,10 @@ async function main(): Promise<void> {
   } else if (engines.has('rx')) {
     startNotes.push('[rx] rows (listen + read(conn).pipe(write(conn))) exist for handshakes, small messages and idle memory; bulk and HTTPS answer interactively and have no rx variant');
   }
+  if (engines.has('offload') && !hasHandshakeOffload()) {
+    engines.delete('offload');
+    startNotes.push('@rxtls/core has no handshakeOffload: the [offload] rows are skipped');
+  }
   const serverEnv: NodeJS.ProcessEnv = {};
   if (flags['no-system-ca']) {
     serverEnv['SSL_CERT_FILE'] = '/nonexistent/rxtls-bench';
@@ -79,9 +83,12 @@ async function main(): Promise<void> {
     startNotes.push('--no-system-ca: servers run without the system CA store (an experiment, not rxtls as shipped)');
   }
   if (flags.cores !== undefined) {
+    if (!Number.isInteger(flags.cores) || flags.cores < 1 || flags.cores > 128) throw new UsageError('--cores must be an integer from 1 to 128');
     serverEnv['UV_THREADPOOL_SIZE'] = String(flags.cores);
     startNotes.push(
-      `--cores ${flags.cores} is a stub: rxtls has no option yet to run handshakes on the libuv pool, so this only sets UV_THREADPOOL_SIZE=${flags.cores} for the servers (no effect on either engine's handshakes)`,
+      engines.has('offload')
+        ? `--cores ${flags.cores}: the servers run with UV_THREADPOOL_SIZE=${flags.cores}; the [offload] rows use that many pool threads for handshakes (a sweep over N is not automated: run once per N)`
+        : `--cores ${flags.cores} is a stub: without handshakeOffload it only sets UV_THREADPOOL_SIZE=${flags.cores} for the servers (no effect on either engine's handshakes)`,
     );
   }
 
@@ -113,7 +120,7 @@ async function main(): Promise<void> {
     }
     const settings: Settings = {
       quick,
-      warmup: quick ? 0.3 : 1,
+      warmup: quick ? 0.5 : 1,
       duration: quick ? 1.2 : 5,
       bulkBytes: (quick ? 128 : 256) * 1024 * 1024,
       idleConnections: quick ? 800 : 5000,
@@ -181,7 +188,7 @@ function describeMachine(nginx: string | null): { summary: string; details: Reco
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`\nbench: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
-  if (err instanceof UsageError) process.stderr.write('see --help\n');
+  if (err instanceof UsageError) process.stderr.write(`bench: ${err.message}\nsee --help\n`);
+  else process.stderr.write(`\nbench: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
   process.exitCode = 1;
 });

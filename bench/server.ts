@@ -15,13 +15,18 @@ import { parseFlags, UsageError } from './lib/args.js';
 import { WindowProfiler } from './lib/window-profiler.js';
 import { PROTOCOLS, type BenchServer, type HttpImpl, type Protocol, type StartServer } from './servers/types.js';
 
-export const ENGINES = ['rxtls', 'rx', 'node', 'tcp'] as const;
+/** `offload`: the rxtls server with `handshakeOffload` (handshake steps on libuv's pool). */
+export const ENGINES = ['rxtls', 'offload', 'rx', 'node', 'tcp'] as const;
 export type Engine = (typeof ENGINES)[number];
 
 async function loadEngine(engine: Engine): Promise<StartServer> {
   switch (engine) {
     case 'rxtls':
       return (await import('./servers/rxtls.js')).start;
+    case 'offload': {
+      const { start } = await import('./servers/rxtls.js');
+      return (setup) => start({ ...setup, offload: true });
+    }
     case 'rx':
       return (await import('./servers/rx.js')).start;
     case 'node':

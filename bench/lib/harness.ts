@@ -20,6 +20,7 @@ export type EngineId = Engine | 'nginx';
 
 export const ENGINE_LABEL: Record<EngineId, string> = {
   rxtls: 'rxtls',
+  offload: 'rxtls [offload]',
   rx: 'rxtls [rx]',
   node: 'node:tls',
   tcp: 'tcp',

@@ -1,5 +1,5 @@
 // The rxtls engine server: createTlsServer (TlsEngine per connection).
-import { createTlsServer, TLSServerContext, type TlsEngine } from '@rxtls/core';
+import { createTlsServer, TLSServerContext, type ServerOptions, type TlsEngine } from '@rxtls/core';
 
 import { MinimalHttp, StreamProtocol, type Sink } from '../lib/protocols.js';
 import { findDuplexAdapter } from './duplex.js';
@@ -29,7 +29,9 @@ export async function start(setup: ServerSetup): Promise<BenchServer> {
     });
     onHttp = (engine) => httpServer.emit('connection', adapter(engine));
   }
-  const server = createTlsServer({ context }, (engine) => {
+  // Passed only when asked for, so that this file also runs against a core without the option.
+  const options = { context, ...(setup.offload ? { handshakeOffload: true } : {}) } as ServerOptions;
+  const server = createTlsServer(options, (engine) => {
     open++;
     engine.onclose = () => open--;
     if (onHttp) return onHttp(engine);

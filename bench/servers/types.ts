@@ -9,6 +9,8 @@ export type HttpImpl = 'node' | 'minimal';
 export interface ServerSetup {
   protocol: Protocol;
   http: HttpImpl;
+  /** rxtls: run handshake steps on the thread pool (`handshakeOffload`). */
+  offload?: boolean;
   /** PEM certificate and key (ignored by plain TCP). */
   cert: string;
   key: string;

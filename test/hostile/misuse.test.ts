@@ -8,7 +8,7 @@
 // (so that after free() it is the object's state that answers, not an
 // argument check) and name the few methods documented to keep answering
 // after close (inspectors and idempotent closes).
-import type { AddressInfo } from 'node:net';
+import { Socket as NetSocket, type AddressInfo } from 'node:net';
 
 import {
   AF_INET,
@@ -18,8 +18,13 @@ import {
   ConnectBIO,
   AcceptedBIO,
   connectTls,
+  createCertificateAuthority,
+  createSelfSignedCertificate,
   createTlsServer,
+  encodeAlpn,
   ErrorCode,
+  issueCertificate,
+  parseCertificate,
   generateTicketKeys,
   nativeBinding,
   Socket,
@@ -41,6 +46,7 @@ import * as assert from 'uvu/assert';
 
 import { withTimeout } from '../helpers/net.js';
 import { pki } from '../helpers/pki.js';
+import { clientContext as memClientContext, pump, serverContext as memServerContext, side } from './lib/memory.js';
 
 const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
 const WRONG = Symbol('a wrong type');
@@ -149,6 +155,20 @@ const socketValid: Record<string, () => unknown[]> = {
   get_option: () => [SO_KEEPALIVE],
   set_blocking: () => [true],
 };
+/** A real saved session (DER), from a memory handshake. */
+let saved: Buffer | undefined;
+function savedSession(): Buffer {
+  if (!saved) {
+    const c = side(memClientContext(), false);
+    const srv = side(memServerContext(), true);
+    pump(c, srv);
+    saved = c.session.getSession()!;
+    c.session.free();
+    srv.session.free();
+  }
+  return saved;
+}
+
 const socketAfterClose = {
   close: 'idempotent: returns false the second time',
   pending: 'an inspector: 0 bytes buffered',
@@ -194,7 +214,16 @@ const classes: ClassCase[] = [
     name: 'SSL',
     make: () => new SSL(clientContext),
     kill: (s: SSL) => s.free(),
-    valid: { set_fd: () => [0], set_host: () => ['localhost'], write: () => ['x'], read: () => [16], read_bytes: () => [16], error: () => [0] },
+    valid: {
+      set_fd: () => [0],
+      set_host: () => ['localhost'],
+      write: () => ['x'],
+      read: () => [16],
+      read_bytes: () => [16],
+      error: () => [0],
+      set_session: () => [savedSession()],
+      set_alpn_protocols: () => [['h2']],
+    },
     afterKill: {},
   },
   ...([SSLBIO, ConnectBIO, AcceptedBIO] as const).map(
@@ -205,9 +234,19 @@ const classes: ClassCase[] = [
     name: 'TLSSocket',
     make: () => new TLSSocket(null, clientContext),
     kill: (s: TLSSocket) => s.close(),
-    valid: socketValid,
+    valid: {
+      ...socketValid,
+      set_session: () => [null],
+      set_alpn_protocols: () => [['h2']],
+      get_peer_certificate_chain: () => [false],
+      export_keying_material: () => [32, 'EXPORTER-rxtls-test'],
+    },
     afterKill: {
       ...socketAfterClose,
+      get_session: 'documented: the last session stays available after close()',
+      is_session_reused: 'a fact of the finished handshake',
+      get_alpn_protocol: 'null once closed',
+      get_peer_certificate_chain: '[] once closed',
       get_socket: 'the wrapped Socket (itself closed)',
       get_context: 'the SSLContext, still owned by the caller',
       get_session_info: 'null once closed',
@@ -222,7 +261,12 @@ const classes: ClassCase[] = [
         e.onclose = () => r();
         e.destroy();
       }),
-    valid: { write: () => ['x'], writev: () => [['x', 'y']] },
+    valid: {
+      write: () => ['x'],
+      writev: () => [['x', 'y']],
+      peerCertificateChain: () => [false],
+      exportKeyingMaterial: () => [32, 'EXPORTER-rxtls-test'],
+    },
     afterKill: {
       end: 'idempotent: a no-op once closed',
       destroy: 'idempotent',
@@ -306,7 +350,7 @@ WrongTypes('constructors and factories refuse wrong types', async () => {
     ['new Socket(x)', () => new Socket(WRONG as never)],
     ['new TLSSocket(x)', () => new TLSSocket(WRONG as never)],
     ['new TLSSocket(null, x)', () => new TLSSocket(null, WRONG as never)],
-    ['new TlsEngine(x, x, x)', () => new TlsEngine(WRONG as never, WRONG as never, WRONG as never)],
+    ['new TlsEngine(socket, x, options)', () => new TlsEngine(new NetSocket(), WRONG as never, { isServer: true })],
     ['connectTls({})', () => connectTls({} as never)],
     ['connectTls({ host, port: -1 })', () => connectTls({ host: 'localhost', port: -1 })],
     ['createTlsServer({}, f)', () => createTlsServer({}, () => undefined)],
@@ -315,6 +359,29 @@ WrongTypes('constructors and factories refuse wrong types', async () => {
     const o = await outcome(fn);
     assert.ok(isTyped(o), `${label}: a typed error, got ${codeOf(o)}`);
     assert.is(codeOf(o), ErrorCode.InvalidArgument, label);
+  }
+  // Something that is not a socket at all.
+  typedOrGap('new TlsEngine(not a socket, …)', await outcome(() => new TlsEngine(WRONG as never, WRONG as never, WRONG as never)));
+});
+
+WrongTypes('certificate and key helpers refuse wrong types', async () => {
+  const typed: [string, () => unknown][] = [
+    ['parseCertificate(x)', () => parseCertificate(WRONG as never)],
+    ['parseCertificate(garbage)', () => parseCertificate(Buffer.from('not a certificate'))],
+    ['createSelfSignedCertificate({ keyType: x })', () => createSelfSignedCertificate({ keyType: WRONG as never })],
+    ['createCertificateAuthority({ rsaBits: x })', () => createCertificateAuthority({ rsaBits: WRONG as never })],
+    ['generateTicketKeys(x)', () => generateTicketKeys(WRONG as never)],
+    ['encodeAlpn(x)', () => encodeAlpn(WRONG as never)],
+  ];
+  for (const [label, fn] of typed) assert.is(codeOf(await outcome(fn)), ErrorCode.InvalidArgument, label);
+  // A CA that is not a certificate and key must not silently yield a self-signed certificate.
+  for (const [label, fn] of [
+    ['issueCertificate(not a CA)', () => issueCertificate(WRONG as never)],
+    ['issueCertificate({})', () => issueCertificate({} as never)],
+  ] as [string, () => unknown][]) {
+    const o = await outcome(fn);
+    if (o.ok) gaps.push(`${label}: accepted, issued a self-signed certificate instead of an error`);
+    else typedOrGap(label, o);
   }
 });
 

@@ -506,4 +506,116 @@ Fuzz(`${ONLY !== undefined ? `input #${ONLY}` : `${INPUTS} inputs`} to server an
   assert.is(counters.Session ?? 0, sessionsBefore, 'every session was released');
 });
 
+const ASYNC_INPUTS = envInt('RXTLS_FUZZ_ASYNC_INPUTS') ?? 1_000;
+
+/**
+ * Like feed(), through cycleAsync (the handshake step on libuv's thread pool):
+ * while a step is in flight the session must refuse other calls with
+ * ERR_TLS_STATE, and a free() then is deferred to the step's completion.
+ */
+async function feedAsync(rng: Rng, s: Side, input: Buffer): Promise<Outcome> {
+  const session = s.session as NativeSession & {
+    cycleAsync(chunk: Uint8Array | null | undefined, length: number | undefined, callback: (flags: number) => void): number;
+  };
+  let code: string | undefined;
+  let pos = 0;
+  let freed = false;
+  while (pos < input.length && code === undefined && !freed) {
+    const n = Math.min(rng.int(3) === 0 ? input.length : rng.range(1, 300), input.length - pos);
+    let done!: (flags: number) => void;
+    const completed = new Promise<number>((r) => (done = r));
+    let flags: number;
+    try {
+      flags = session.cycleAsync(input.subarray(pos, pos + n), undefined, (f) => done(f));
+    } catch (err) {
+      code = checkError(err, 'cycleAsync threw');
+      break;
+    }
+    if (flags === -1) {
+      // In flight on the pool: every other call is refused meanwhile.
+      const during = rng.int(4);
+      if (during === 0) {
+        let refused: unknown;
+        try {
+          session.info();
+        } catch (err) {
+          refused = err;
+        }
+        assert.is((refused as TlsError | undefined)?.code, ErrorCode.State, 'calls are refused while a step is in flight');
+      } else if (during === 1 && rng.int(4) === 0) {
+        // Deferred until the step completes; then no callback comes (nobody waits).
+        session.free();
+        freed = true;
+        await withTimeout(
+          (async () => {
+            while (!session.isFreed()) await new Promise((r) => setImmediate(r));
+          })(),
+          10_000,
+          'deferred free() completes',
+        );
+        break;
+      }
+      flags = await withTimeout(completed, 10_000, 'offloaded handshake step completes');
+    }
+    if (freed) break;
+    assert.ok(Number.isInteger(flags) && flags >= 0, 'flag bits');
+    take(s, flags);
+    if (flags & CycleFlag.Error) code = checkError(s.error, 'cycleAsync error');
+    pos += n;
+  }
+  if (freed) {
+    assert.ok(session.isFreed(), 'a deferred free() happened at completion');
+    return { kind: 'clean', secure: s.secure };
+  }
+  const secure = s.secure;
+  session.free();
+  return { kind: code === undefined ? 'clean' : 'error', ...(code !== undefined ? { code } : {}), secure };
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number, label: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, j) => (timer = setTimeout(() => j(new Error(`${label}: no result after ${ms} ms`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Fuzz(`${ASYNC_INPUTS} inputs through offloaded handshakes (cycleAsync): typed errors, refusals while in flight, deferred free`, async () => {
+  const probeCtx = serverContext();
+  const probe = side(probeCtx, true);
+  const hasAsync = typeof (probe.session as unknown as { cycleAsync?: unknown }).cycleAsync === 'function';
+  probe.session.free();
+  if (!hasAsync) {
+    console.log('  SKIPPED: this addon has no Session.cycleAsync');
+    probeCtx.free();
+    return;
+  }
+  const ctx: Contexts = { server: probeCtx, client: clientContext(), client12: clientContext(0x0303) };
+  const seedsOf = seeds(ctx);
+  await settle();
+  const before = binding.debugCounters().Session ?? 0;
+  const stats = new Map<string, number>();
+  for (let i = 0; i < ASYNC_INPUTS; i++) {
+    const rng = mulberry32(inputSeed(RUN_SEED ^ 0x5a5a5a5a, i));
+    let bytes: Buffer = Buffer.alloc(0);
+    try {
+      // Half the time an intact ClientHello (a real handshake step on the pool), else a mutated one.
+      const seed = rng.pick(seedsOf.toServer);
+      bytes = rng.int(2) ? Buffer.from(seed) : mutate(rng, seed, seedsOf.all);
+      const o = await feedAsync(rng, side(ctx.server, true), bytes);
+      const k = `${o.kind}${o.code ? ` ${o.code}` : ''}`;
+      stats.set(k, (stats.get(k) ?? 0) + 1);
+    } catch (err) {
+      const file = join(tmpdir(), `rxtls-fuzz-async-${RUN_SEED}-${i}.bin`);
+      writeFileSync(file, bytes);
+      throw new Error(`offloaded fuzz input failed: repeat with RXTLS_FUZZ_SEED=${RUN_SEED} (async input ${i}); bytes in ${file}\n${(err as Error).stack}`);
+    }
+  }
+  for (const c of Object.values(ctx)) c.free();
+  await settle();
+  console.log(`  offloaded: ${[...stats].map(([k, v]) => `${v} ${k}`).join(', ')}`);
+  assert.is(binding.debugCounters().Session ?? 0, before, 'every session released');
+});
+
 Fuzz.run();

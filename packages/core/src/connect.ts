@@ -6,35 +6,8 @@ import * as net from 'node:net';
 import { SSL_VERIFY_FAIL_IF_NO_PEER_CERT, SSL_VERIFY_PEER } from './constants.js';
 import { TlsEngine, type TlsEngineOptions } from './engine.js';
 import { InvalidArgumentError } from './errors.js';
+import { adoptAcceptedSocket, createPausedSocket, startReading } from './net-handle.js';
 import { SSLContext, TLSClientContext, TLSServerContext } from './ssl-context.js';
-
-/** Reused by every socket made here: the engine copies each chunk into OpenSSL before the next read. */
-const sharedReadBuffer = Buffer.allocUnsafe(64 * 1024);
-
-/**
- * Moves an accepted socket's handle (accepted with `pauseOnConnect`, so not
- * yet reading) into a socket in Node's user-buffer mode (`onread`), which
- * reads into `sharedReadBuffer` instead of allocating a Buffer per read: the
- * server side gets the same read path as `connectTls`. The accepted socket
- * stays, inert and handle-less, until the new one closes, so the server
- * still counts the connection (`server.close()` waits for it).
- */
-function adoptAccepted(accepted: net.Socket, feed: (buf: Buffer, n: number) => void): net.Socket {
-  const holder = accepted as unknown as { _handle: unknown };
-  const socket = new net.Socket({
-    handle: holder._handle,
-    readable: true,
-    writable: true,
-    // `onread` is documented for the constructor but missing from its typings.
-    onread: { buffer: sharedReadBuffer, callback: (n: number, buf: Uint8Array) => (feed(buf as Buffer, n), true) },
-  } as net.SocketConstructorOpts);
-  holder._handle = null;
-  socket.once('close', () => accepted.destroy());
-  // Code that tracks the server's 'connection' sockets and destroys them at
-  // shutdown holds `accepted`: let that close the real connection.
-  accepted.once('close', () => socket.destroy());
-  return socket;
-}
 
 export interface ClientOptions extends Omit<TlsEngineOptions, 'isServer'> {
   host: string;
@@ -156,15 +129,13 @@ export function connectTls(options: ClientOptions): TlsEngine {
   checkPort(options.port);
   const context = clientContext(options);
   let engine: TlsEngine | undefined;
-  const socket = net.connect({
+  // Reads into the shared buffer (net-handle.ts), like accepted sockets.
+  const socket = createPausedSocket((n, buf) => (engine?.feed(buf, n), true));
+  socket.connect({
     host: options.host,
     port: options.port,
     ...(options.localAddress ? { localAddress: options.localAddress } : {}),
     noDelay: true,
-    onread: { buffer: sharedReadBuffer, callback: (n: number, buf: Uint8Array) => {
-      engine?.feed(buf as Buffer, n);
-      return true;
-    } },
   });
   const servername = options.servername ?? (isIP(options.host) ? undefined : options.host);
   try {
@@ -188,6 +159,7 @@ export function connectTls(options: ClientOptions): TlsEngine {
     socket.destroy();
     throw err;
   }
+  startReading(socket);
   return engine;
 }
 
@@ -208,10 +180,12 @@ export function createTlsServer(options: ServerOptions, onConnection: (engine: T
     isServer: true,
     ...(options.handshakeTimeout !== undefined ? { handshakeTimeout: options.handshakeTimeout } : {}),
     ...(options.allowHalfOpen !== undefined ? { allowHalfOpen: options.allowHalfOpen } : {}),
+    // Handshake steps on the thread pool (see TlsEngineOptions.handshakeOffload).
+    ...(options.handshakeOffload !== undefined ? { handshakeOffload: options.handshakeOffload } : {}),
   };
   return net.createServer({ noDelay: true, pauseOnConnect: true }, (accepted) => {
     let engine: TlsEngine | undefined;
-    const socket = adoptAccepted(accepted, (buf, n) => engine?.feed(buf, n));
+    const socket = adoptAcceptedSocket(accepted, (n, buf) => (engine?.feed(buf, n), true));
     try {
       engine = new TlsEngine(socket, context, engineOptions, false);
     } catch {
@@ -220,5 +194,6 @@ export function createTlsServer(options: ServerOptions, onConnection: (engine: T
       return;
     }
     onConnection(engine);
+    startReading(socket);
   });
 }

@@ -42,6 +42,27 @@ export interface TlsEngineOptions {
    * ask for the certificate later. Default: when the context has a certificate.
    */
   postHandshakeAuth?: boolean;
+  /**
+   * Run the handshake's steps (key exchange, signatures, certificate
+   * verification) on libuv's thread pool instead of the event loop thread,
+   * so that a flood of handshakes neither stalls the loop nor stays on one
+   * core. Meant for servers; a client may use it too. Default false.
+   *
+   * - The steps of one connection still run one at a time, in order; data
+   *   that arrives meanwhile waits and is fed after the step.
+   * - Records after the handshake are always processed on the loop thread.
+   * - When the context has a JS callback OpenSSL calls during the handshake
+   *   (`sniCallback` / `set_servername_callback`, `keylog` /
+   *   `set_keylog_callback`, also on an `sni` context), the steps stay on the
+   *   loop thread: JS cannot run on a worker thread.
+   * - While a step runs, `info()`, `peerCertificate()` and the other
+   *   session queries throw a StateError; they are meant for after `onsecure`.
+   * - Do not reconfigure the context (ticket keys, ALPN list, SNI table)
+   *   while offloaded handshakes may be running: worker threads read it.
+   * - Steps share the thread pool (`UV_THREADPOOL_SIZE`, default 4) with
+   *   `fs`, `dns.lookup` and `crypto`'s async functions.
+   */
+  handshakeOffload?: boolean;
 }
 
 /** The native options of a session; built only from what was given. */
@@ -108,6 +129,14 @@ export class TlsEngine {
   private endPending_ = false;
   private timer_: NodeJS.Timeout | undefined = undefined;
   private readonly allowHalfOpen_: boolean;
+  // handshakeOffload: true until the handshake is done. While a step is in
+  // flight (inFlight_), arriving ciphertext is copied into held_: the read
+  // buffer is shared and the session refuses calls meanwhile.
+  private offload_ = false;
+  private inFlight_ = false;
+  private held_: Buffer[] | undefined = undefined;
+  private endHeld_ = false; // the socket's 'end' came during a step: replayed after it
+  private onStep_: ((flags: number) => void) | undefined = undefined;
 
   /**
    * @param socket A connected (or connecting) socket. The engine owns it from here.
@@ -122,6 +151,13 @@ export class TlsEngine {
     // soon as the peer's FIN arrives, before we could answer.
     socket.allowHalfOpen = this.allowHalfOpen_;
     this.session_ = new binding.Session(context[kNative], options.isServer, this.out_, sessionOptions(options));
+    if (options.handshakeOffload === true) {
+      this.offload_ = true;
+      this.onStep_ = (flags) => this.stepDone_(flags);
+      // A FIN may overtake a step in flight: Node must not end our side
+      // before the engine answered what came before it (onSecure_ restores).
+      socket.allowHalfOpen = true;
+    }
     if (attachReader) socket.on('data', (chunk: Buffer) => this.feed(chunk, chunk.length));
     socket.on('end', () => this.onSocketEnd_());
     socket.on('error', (err) => this.fail_(socketError(err)));
@@ -134,8 +170,8 @@ export class TlsEngine {
     }
     // A client speaks first; a server waits for the ClientHello.
     if (!options.isServer) {
-      if (socket.connecting) socket.once('connect', () => this.cycle_(undefined, 0));
-      else this.cycle_(undefined, 0);
+      if (socket.connecting) socket.once('connect', () => this.feed_(undefined, 0));
+      else this.feed_(undefined, 0);
     }
   }
 
@@ -166,7 +202,12 @@ export class TlsEngine {
 
   /** Feeds ciphertext that arrived. For sockets made with `onread`. */
   feed(buffer: Buffer, length: number): void {
-    if (this.error_ === undefined && !this.closed_) this.cycle_(buffer, length);
+    if (this.error_ === undefined && !this.closed_) this.feed_(buffer, length);
+  }
+
+  private feed_(buffer: Buffer | undefined, length: number): void {
+    if (this.offload_) this.offloadFeed_(buffer, length);
+    else this.cycle_(buffer, length);
   }
 
   /**
@@ -293,6 +334,55 @@ export class TlsEngine {
       this.fail_(err as TlsError);
       return;
     }
+    this.result_(flags);
+  }
+
+  /** handshakeOffload: starts a step on the thread pool, or holds the chunk while one runs. */
+  private offloadFeed_(chunk: Buffer | undefined, length: number): void {
+    if (this.inFlight_) {
+      // A copy: the socket reuses its read buffer for the next chunk.
+      if (chunk !== undefined && length > 0) (this.held_ ??= []).push(Buffer.from(chunk.subarray(0, length)));
+      return;
+    }
+    let flags: number;
+    try {
+      flags = this.session_.cycleAsync(chunk, length, this.onStep_!);
+    } catch (err) {
+      this.fail_(err as TlsError);
+      return;
+    }
+    // -1: the step runs on the pool and stepDone_ follows; else it ran here.
+    if (flags === -1) this.inFlight_ = true;
+    else this.result_(flags);
+  }
+
+  /** handshakeOffload: a step completed (loop thread); `out` holds its results. */
+  private stepDone_(flags: number): void {
+    this.inFlight_ = false;
+    if (this.error_ !== undefined || this.closed_) {
+      // Failed meanwhile (timeout): drop the results.
+      this.out_[0] = this.out_[1] = this.out_[2] = undefined;
+      this.held_ = undefined;
+      return;
+    }
+    this.result_(flags);
+    const held = this.held_;
+    this.held_ = undefined;
+    if (held && this.error_ === undefined && !this.closed_) {
+      const buf = held.length === 1 ? held[0]! : Buffer.concat(held);
+      this.feed_(buf, buf.length);
+    }
+    if (this.endHeld_ && !this.inFlight_) {
+      this.endHeld_ = false;
+      this.onSocketEnd_();
+      // Node did not end our side at the FIN (allowHalfOpen was on): the
+      // engine does, as the close_notify answer would have (idempotent).
+      if (!this.allowHalfOpen_ && this.error_ === undefined) this.end();
+    }
+  }
+
+  /** Acts on the flags of a cycle; the results are in `out`. */
+  private result_(flags: number): void {
     const out = this.out_;
     if (flags & CycleFlag.EncOut) {
       this.socket.write(out[1]!);
@@ -320,6 +410,10 @@ export class TlsEngine {
 
   private onSecure_(): void {
     this.secure_ = true;
+    if (this.offload_) {
+      this.offload_ = false;
+      this.socket.allowHalfOpen = this.allowHalfOpen_;
+    }
     if (this.timer_) clearTimeout(this.timer_);
     this.timer_ = undefined;
     this.flushQueue_();
@@ -367,6 +461,10 @@ export class TlsEngine {
   }
 
   private onSocketEnd_(): void {
+    if (this.inFlight_) {
+      this.endHeld_ = true;
+      return;
+    }
     if (this.error_ || this.peerEnded_) return;
     if (!this.secure_) this.fail_(new HandshakeError('peer closed the connection during the TLS handshake'));
     else this.fail_(new TruncationError());

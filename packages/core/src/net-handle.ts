@@ -43,10 +43,14 @@ export function createPausedSocket(onChunk: ChunkCallback): net.Socket {
 }
 
 /**
- * Moves an accepted socket's handle (made with `pauseOnConnect`, so not
- * reading) into a socket that reads only on demand. The accepted socket is
- * left without a handle and destroyed, which also releases the server's
- * count of it.
+ * Moves an accepted socket's handle (accepted with `pauseOnConnect`, so not
+ * yet reading) into a socket in the user-buffer mode, which reads into a
+ * shared buffer (no Buffer per read) and only once `startReading` is called:
+ * server sockets get the same read path as client ones. The accepted socket
+ * stays, inert and handle-less, until the new one closes, so its server
+ * still counts the connection (`server.close()` waits for it); code that
+ * tracks the server's 'connection' sockets and destroys them at shutdown
+ * holds the accepted one, so destroying it closes the new one too.
  */
 export function adoptAcceptedSocket(accepted: net.Socket, onChunk: ChunkCallback): net.Socket {
   const holder = accepted as unknown as { _handle: unknown };
@@ -60,7 +64,8 @@ export function adoptAcceptedSocket(accepted: net.Socket, onChunk: ChunkCallback
     pauseOnCreate: true,
   } as net.SocketConstructorOpts);
   holder._handle = null;
-  accepted.destroy();
+  socket.once('close', () => accepted.destroy());
+  accepted.once('close', () => socket.destroy());
   return socket;
 }
 

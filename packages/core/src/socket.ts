@@ -697,7 +697,11 @@ export class Socket {
     const server = this.#server;
     this.#server = undefined;
     if (!server) return Promise.resolve();
-    return new Promise<void>((resolve) => server.close(() => resolve()));
+    // The callback waits for every connection of the server (accepted ones
+    // stay counted until they close, see net-handle.ts), but the listening
+    // descriptor is closed at once: the address is free for the next bind.
+    server.close();
+    return new Promise<void>((resolve) => setImmediate(resolve));
   }
 
   #onConnection(s: net.Socket): void {

@@ -5,9 +5,10 @@
 import type { FdSslInfo, NativeFdSsl } from '@rxtls/native';
 import { inspect } from 'node:util';
 
+import { encodeAlpn } from './context-features.js';
 import { ClosedError, InvalidArgumentError } from './errors.js';
 import { kNative } from './internal.js';
-import { binding } from './native.js';
+import { binding, type CertificateSummary } from './native.js';
 import { Pointer } from './pointer.js';
 import { SSLContext } from './ssl-context.js';
 
@@ -312,6 +313,56 @@ export class SSL {
   /** Extension: protocol, cipher, verify result, shutdown state. */
   info(): FdSslInfo {
     return this[kNative].info();
+  }
+
+  // --- TLS feature extensions (per connection; the context holds the rest) ---
+
+  /**
+   * Extension (client): the session to resume on a later connection, as
+   * bytes (keep them secret: they hold the resumption secret), or null while
+   * none is resumable. In TLS 1.3 the server's ticket arrives after the
+   * handshake: it is there once a `read` processed it.
+   */
+  get_session(): Buffer | null {
+    return this[kNative].getSession();
+  }
+
+  /**
+   * Extension (client, before `connect`): offers `session` (from
+   * `get_session()` of an earlier connection to the same server) for
+   * resumption; `session_reused()` tells whether the server took it.
+   * @throws InvalidArgumentError when it does not decode; StateError in
+   *   accept state or after the handshake started.
+   */
+  set_session(session: Uint8Array): void {
+    this[kNative].setSession(session);
+  }
+
+  /** Extension: true when the handshake resumed a session instead of a full one. */
+  session_reused(): boolean {
+    return this[kNative].sessionReused();
+  }
+
+  /**
+   * Extension (client, before `connect`): ALPN protocols to offer, most
+   * preferred first (`['h2', 'http/1.1']`), over the context's list; `null`
+   * or `[]` offers none. A server picks from its context's list
+   * (`SSLContext.set_alpn_protocols`).
+   * @throws StateError in accept state or after the handshake started.
+   */
+  set_alpn_protocols(protocols: ReadonlyArray<string> | null): void {
+    const wire = protocols === null || (Array.isArray(protocols) && protocols.length === 0) ? Buffer.alloc(0) : encodeAlpn(protocols);
+    this[kNative].setAlpnProtocols(wire);
+  }
+
+  /** Extension: the ALPN protocol both sides agreed on, or null. */
+  get_alpn_protocol(): string | null {
+    return this[kNative].alpnProtocol();
+  }
+
+  /** Extension: the peer's certificate (subject, issuer, SANs, validity, fingerprint, DER), or null when it sent none. */
+  get_peer_certificate(): CertificateSummary | null {
+    return this[kNative].peerCertificate();
   }
 
   [inspect.custom](): string {

@@ -6,6 +6,7 @@ import type * as net from 'node:net';
 import { inspect } from 'node:util';
 
 import { SHUT_WR } from './constants.js';
+import { encodeAlpn } from './context-features.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT, TlsEngine, type TlsEngineOptions } from './engine.js';
 import { ClosedError, InvalidArgumentError, StateError } from './errors.js';
 import type { CertificateSummary, SessionInfo } from './native.js';
@@ -64,6 +65,13 @@ export class TLSSocket {
   #userClosed = false;
   #isShutdown = false;
   #shutdownReason = -1;
+  // Client settings for the next connect (set_session, set_alpn_protocols).
+  #offerSession: Uint8Array | undefined = undefined;
+  #offerAlpn: ReadonlyArray<string> | undefined = undefined;
+  // The newest resumable session the server sent: still there after close.
+  #session: Buffer | null = null;
+  #reused = false;
+  #pha: { resolve: (c: CertificateSummary | null) => void; reject: (e: Error) => void } | undefined = undefined;
   readonly #buffer = new ReadBuffer(() => this.#updateReading());
 
   /**
@@ -204,6 +212,8 @@ export class TLSSocket {
       ...(isIP(name) ? {} : { servername: name }),
       verifyHost: name,
       handshakeTimeout: left,
+      ...(this.#offerAlpn !== undefined ? { alpnProtocols: this.#offerAlpn } : {}),
+      ...(this.#offerSession !== undefined ? { session: this.#offerSession } : {}),
     });
     return true;
   }
@@ -374,16 +384,122 @@ export class TLSSocket {
     return this.#context;
   }
 
-  /** Extension: protocol, cipher, verify result… of the connection; null before the handshake. */
+  /** Extension: protocol, cipher, verify result… of the connection; null before the handshake and after close. */
   get_session_info(): SessionInfo | null {
-    const e = this.#engine;
-    return e && !e.closed ? e.info() : null;
+    return this.#live()?.info() ?? null;
   }
 
-  /** Extension: the peer's certificate, or null when it sent none (or before the handshake). */
+  /** Extension: the peer's certificate, or null when it sent none (or before the handshake, or after close). */
   get_peer_certificate(): CertificateSummary | null {
-    const e = this.#engine;
-    return e && !e.closed ? e.peerCertificate() : null;
+    return this.#live()?.peerCertificate() ?? null;
+  }
+
+  // --- TLS feature extensions (per connection; the context holds the rest:
+  // SNI, server ALPN list, ticket keys, keylog apply to accepted sockets too) ---
+
+  /**
+   * Extension (client): the newest resumable session of this connection, as
+   * bytes to give `set_session` on a later socket (keep them secret: they
+   * hold the resumption secret), or null while there is none. In TLS 1.3
+   * the server's ticket arrives just after the handshake (with or before its
+   * first data); the last one stays available after `close()`.
+   */
+  get_session(): Buffer | null {
+    const e = this.#live();
+    if (e) this.#session = e.getSession() ?? this.#session;
+    return this.#session;
+  }
+
+  /**
+   * Extension (client, before `connect`): offers `session` (from
+   * `get_session()` of an earlier connection to the same server) for
+   * resumption; `is_session_reused()` then tells whether the server took it.
+   * A session that does not decode makes `connect` reject (InvalidArgumentError).
+   * @throws StateError once connected.
+   */
+  set_session(session: Uint8Array | null): void {
+    if (session !== null && !(session instanceof Uint8Array))
+      throw new InvalidArgumentError('Expected "session" to be a Buffer from get_session(), or null');
+    this.#checkUnconnected('set_session');
+    this.#offerSession = session === null || session.length === 0 ? undefined : session;
+  }
+
+  /** Extension: true when the handshake resumed a session (abbreviated handshake). */
+  is_session_reused(): boolean {
+    return this.#reused;
+  }
+
+  /** Extension: `is_session_reused()` as a property. */
+  get session_reused(): boolean {
+    return this.#reused;
+  }
+
+  /**
+   * Extension (client, before `connect`): ALPN protocols to offer, most
+   * preferred first (`['h2', 'http/1.1']`), instead of the context's list;
+   * `null` goes back to the context's. A server (and its accepted sockets)
+   * picks from its context's list: `SSLContext.set_alpn_protocols`.
+   * @throws InvalidArgumentError for an empty name or one over 255 bytes; StateError once connected.
+   */
+  set_alpn_protocols(protocols: ReadonlyArray<string> | null): void {
+    if (protocols !== null) encodeAlpn(protocols); // validates now, not at connect
+    this.#checkUnconnected('set_alpn_protocols');
+    this.#offerAlpn = protocols === null ? undefined : [...protocols];
+  }
+
+  /** Extension: the ALPN protocol both sides agreed on, or null (none, or not connected). */
+  get_alpn_protocol(): string | null {
+    return this.#live()?.alpnProtocol ?? null;
+  }
+
+  /**
+   * Extension: the peer's certificates, leaf first, as it sent them, or
+   * (`verified`) the chain OpenSSL built and verified up to the trust
+   * anchor. Empty when it sent none (or before the handshake).
+   */
+  get_peer_certificate_chain(verified = false): CertificateSummary[] {
+    if (typeof verified !== 'boolean') throw new InvalidArgumentError('Expected "verified" to be a boolean');
+    return this.#live()?.peerCertificateChain(verified) ?? [];
+  }
+
+  /**
+   * Extension: `length` bytes of keying material (RFC 5705, RFC 8446 §7.5)
+   * for `label` and optional `context`; both sides derive the same bytes.
+   * @throws StateError when not connected.
+   */
+  export_keying_material(length: number, label: string, context?: Uint8Array | string): Buffer {
+    return this.#connected().exportKeyingMaterial(length, label, context);
+  }
+
+  /**
+   * Extension (server, TLS 1.3): asks the connected client for its
+   * certificate now (post-handshake authentication; the client must have
+   * offered it: `openssl s_client -enable_pha`, or an rxtls client whose
+   * context has a certificate). Sends wait until the client answered. The
+   * context's verify mode applies: with `SSL_VERIFY_FAIL_IF_NO_PEER_CERT` a
+   * client that sends none fails the connection.
+   * @returns the client's certificate, or null when it sent none.
+   * @throws StateError on a client, under TLS 1.2, when the client did not
+   *   offer it, or while another request runs; the connection's error if it fails meanwhile.
+   */
+  verify_client_post_handshake(): Promise<CertificateSummary | null> {
+    const engine = this.#connected();
+    if (this.#isClient) return Promise.reject(new StateError('only a server asks for a certificate after the handshake'));
+    if (this.#pha) return Promise.reject(new StateError('a post-handshake authentication is already running'));
+    try {
+      engine.verifyClientPostHandshake();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise<CertificateSummary | null>((resolve, reject) => {
+      this.#pha = { resolve, reject };
+      engine.onpeercertificate = (cert) => {
+        this.#pha = undefined;
+        resolve(cert);
+      };
+      // The answer must be read even when the plaintext buffer is full.
+      this.#updateReading();
+    });
   }
 
   toString(): string {
@@ -398,6 +514,24 @@ export class TLSSocket {
 
   #checkOpen(): void {
     if (this.#userClosed) throw new ClosedError('socket is closed');
+  }
+
+  /** The engine while its native session exists and the socket is not closed. */
+  #live(): TlsEngine | undefined {
+    const e = this.#engine;
+    return e && !e.closed && !this.is_closed ? e : undefined;
+  }
+
+  #checkUnconnected(op: string): void {
+    this.#checkOpen();
+    if (this.#engine) throw new StateError(`${op}() before connect(): the socket is already connected`);
+  }
+
+  /** A waiting `verify_client_post_handshake` fails with the connection. */
+  #failPha(err: Error): void {
+    const pha = this.#pha;
+    this.#pha = undefined;
+    pha?.reject(err);
   }
 
   #connected(): TlsEngine {
@@ -426,16 +560,25 @@ export class TLSSocket {
     this.#engine = engine;
     this.#net = transport.net;
     const secure = new Promise<void>((resolve, reject) => {
-      engine.onsecure = () => resolve();
+      engine.onsecure = () => {
+        this.#reused = engine.info().resumed;
+        resolve();
+      };
       engine.onerror = (err) => {
         this.#buffer.end(err);
+        this.#failPha(err);
         reject(err);
       };
       engine.onclose = (err) => {
+        const closed = err ?? new ClosedError('connection closed during the handshake');
         this.#buffer.end(err);
-        reject(err ?? new ClosedError('connection closed during the handshake'));
+        this.#failPha(err ?? new ClosedError('connection closed'));
+        reject(closed);
       };
     });
+    engine.onsession = (session) => {
+      this.#session = session;
+    };
     engine.ondata = (chunk) => this.#buffer.push(chunk);
     engine.onend = () => this.#buffer.end();
     // Bytes the plain socket had already read belong to the handshake.
@@ -454,7 +597,10 @@ export class TLSSocket {
    * than is buffered (a `read(n)` larger than the mark must be able to complete).
    */
   #wantsData(): boolean {
-    return !this.#buffer.ended && (this.#buffer.length < TLS_SOCKET_HIGH_WATER_MARK || this.#buffer.waiting);
+    return (
+      !this.#buffer.ended &&
+      (this.#buffer.length < TLS_SOCKET_HIGH_WATER_MARK || this.#buffer.waiting || this.#pha !== undefined)
+    );
   }
 
   /** The loop reads while the plaintext buffer is below the high-water mark. */

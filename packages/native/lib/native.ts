@@ -90,6 +90,15 @@ export interface NativeSession {
    * @returns CycleFlag bits.
    */
   cycle(chunk?: Uint8Array | null, length?: number): number;
+  /**
+   * Like `cycle`, but the handshake step runs on libuv's thread pool. Returns
+   * -1 when it does: `callback(flags)` follows on the loop thread with the
+   * results in `out`, and until then every other call throws ERR_TLS_STATE
+   * (`free()` is deferred to the completion). Otherwise it ran synchronously
+   * (handshake done, or a JS SNI/keylog callback is installed) and returns
+   * the CycleFlag bits.
+   */
+  cycleAsync(chunk: Uint8Array | null | undefined, length: number | undefined, callback: (flags: number) => void): number;
   /** Encrypts plaintext; the ciphertext lands in `out[1]`. Throws before the handshake completes. */
   write(data: Uint8Array | string | ReadonlyArray<Uint8Array | string>): number;
   /** Queues close_notify in `out[1]`; no-op before the handshake completes. */
@@ -215,6 +224,15 @@ export interface NativeFdSsl {
   free(): void;
   isFreed(): boolean;
   pointer(): bigint;
+  /** The session to resume later (DER), or null while none is resumable. */
+  getSession(): Buffer | null;
+  /** Client, before the handshake: offer a session from getSession(). */
+  setSession(session: Uint8Array): void;
+  sessionReused(): boolean;
+  /** Client, before the handshake: ALPN protocols in wire format (empty: none). */
+  setAlpnProtocols(wire: Uint8Array): void;
+  alpnProtocol(): string | null;
+  peerCertificate(): CertificateSummary | null;
 }
 
 /** One BIO (BIO_f_ssl, BIO_s_connect, BIO_s_accept, or an accepted socket), non-blocking. */

@@ -15,10 +15,13 @@
 #include <vector>
 
 #include "context.h"
+#include "context_data.h"
+#include "session_der.h"
 #include "util/addon_data.h"
 #include "util/args.h"
 #include "util/counters.h"
 #include "util/errors.h"
+#include "x509.h"
 
 namespace rxtls {
 namespace {
@@ -73,6 +76,12 @@ Napi::Function FdSsl::Init(Napi::Env env) {
                                      InstanceMethod("free", &FdSsl::Free),
                                      InstanceMethod("isFreed", &FdSsl::IsFreed),
                                      InstanceMethod("pointer", &FdSsl::Pointer),
+                                     InstanceMethod("getSession", &FdSsl::GetSession),
+                                     InstanceMethod("setSession", &FdSsl::SetSession),
+                                     InstanceMethod("sessionReused", &FdSsl::SessionReused),
+                                     InstanceMethod("setAlpnProtocols", &FdSsl::SetAlpnProtocols),
+                                     InstanceMethod("alpnProtocol", &FdSsl::AlpnProtocol),
+                                     InstanceMethod("peerCertificate", &FdSsl::PeerCertificate),
                                  });
   g_ctor = new Napi::FunctionReference(Napi::Persistent(f));
   env.AddCleanupHook([]() {
@@ -270,9 +279,9 @@ int FdSsl::Fail(Napi::Env env, int ret, const char* during) {
   throw MakeOpenSSLError(env, code, what, extra);
 }
 
-Napi::Value FdSsl::Connect(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Ready(env, Mode::kClient, "connect");
+// One handshake attempt in role `wanted`: 1 when done, or a negative wait mask.
+Napi::Value FdSsl::Handshake(Napi::Env env, Mode wanted, const char* op) {
+  Ready(env, wanted, op);
   ERR_clear_error();
   errno = 0;
   int r = SSL_do_handshake(ssl_);
@@ -285,20 +294,9 @@ Napi::Value FdSsl::Connect(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, f);
 }
 
-Napi::Value FdSsl::Accept(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Ready(env, Mode::kServer, "accept");
-  ERR_clear_error();
-  errno = 0;
-  int r = SSL_do_handshake(ssl_);
-  if (r == 1) {
-    last_error_ = SSL_ERROR_NONE;
-    return Napi::Number::New(env, 1);
-  }
-  int f = Fail(env, r, "handshake");
-  if (f == 0) ThrowError(env, kErrHandshake, "TLS handshake failed: the peer closed the connection");
-  return Napi::Number::New(env, f);
-}
+Napi::Value FdSsl::Connect(const Napi::CallbackInfo& info) { return Handshake(info.Env(), Mode::kClient, "connect"); }
+
+Napi::Value FdSsl::Accept(const Napi::CallbackInfo& info) { return Handshake(info.Env(), Mode::kServer, "accept"); }
 
 // read(n): a Buffer of 1..n bytes, null after the peer's close_notify, or a
 // negative wait mask.
@@ -424,6 +422,73 @@ Napi::Value FdSsl::IsFreed(const Napi::CallbackInfo& info) {
 Napi::Value FdSsl::Pointer(const Napi::CallbackInfo& info) {
   SSL* ssl = Get(info.Env());
   return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(reinterpret_cast<uintptr_t>(ssl)));
+}
+
+// --- Per-connection TLS features ---------------------------------------------
+
+void FdSsl::CheckClientSetup(Napi::Env env, SSL* ssl, const char* op) const {
+  if (mode_ == Mode::kServer) ThrowError(env, kErrState, std::string(op) + "() on an SSL in accept state (a client setting)");
+  if (!SSL_in_before(ssl) || client_ready_) ThrowError(env, kErrState, std::string(op) + "() after the handshake started");
+}
+
+// getSession(): the session to resume later (DER), or null while none is
+// resumable. In TLS 1.3 the server's ticket arrives after the handshake: it
+// is there once a read processed it.
+Napi::Value FdSsl::GetSession(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return ResumableSessionDer(env, Get(env));
+}
+
+// setSession(der): client, before the handshake: offer this session.
+Napi::Value FdSsl::SetSession(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SSL* ssl = Get(env);
+  Bytes der;
+  if (!Arg(info, 0).IsTypedArray() || !ToBytes(Arg(info, 0), &der)) ThrowExpected(env, "session", "a Buffer from get_session()");
+  CheckClientSetup(env, ssl, "set_session");
+  OfferSessionDer(env, ssl, der, "session");
+  return env.Undefined();
+}
+
+Napi::Value FdSsl::SessionReused(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Napi::Boolean::New(env, SSL_session_reused(Get(env)) == 1);
+}
+
+// setAlpnProtocols(wire): client, before the handshake: the protocols to
+// offer (wire format; empty: offer none). A server selects from its
+// context's list (the context's ALPN callback), not from the SSL.
+Napi::Value FdSsl::SetAlpnProtocols(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SSL* ssl = Get(env);
+  Bytes wire;
+  if (!Arg(info, 0).IsTypedArray() || !ToBytes(Arg(info, 0), &wire) || (wire.size > 0 && !ValidAlpnWire(wire.data, wire.size)))
+    ThrowExpected(env, "protocols", "ALPN protocol names of 1 to 255 bytes in wire format");
+  CheckClientSetup(env, ssl, "set_alpn_protocols");
+  ERR_clear_error();
+  // Returns 0 on success, unlike almost everything else.
+  if (SSL_set_alpn_protos(ssl, wire.size ? wire.data : nullptr, static_cast<unsigned int>(wire.size)) != 0)
+    ThrowOpenSSLError(env, kErrConfig, "could not set ALPN protocols");
+  return env.Undefined();
+}
+
+// alpnProtocol(): the protocol both sides agreed on, or null.
+Napi::Value FdSsl::AlpnProtocol(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const unsigned char* alpn = nullptr;
+  unsigned int len = 0;
+  SSL_get0_alpn_selected(Get(env), &alpn, &len);
+  if (len == 0) return env.Null();
+  return Napi::String::New(env, reinterpret_cast<const char*>(alpn), len);
+}
+
+// peerCertificate(): the summary of the peer's certificate, or null.
+Napi::Value FdSsl::PeerCertificate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  // get0: the SSL keeps it alive while the summary is built.
+  X509* cert = SSL_get0_peer_certificate(Get(env));
+  if (cert == nullptr) return env.Null();
+  return CertificateSummary(env, cert);
 }
 
 }  // namespace rxtls

@@ -57,10 +57,22 @@ class FdSsl : public Napi::ObjectWrap<FdSsl> {
   Napi::Value Free(const Napi::CallbackInfo& info);
   Napi::Value IsFreed(const Napi::CallbackInfo& info);
   Napi::Value Pointer(const Napi::CallbackInfo& info);
+  // Per-connection TLS features (resumption, ALPN, the peer's certificate).
+  Napi::Value GetSession(const Napi::CallbackInfo& info);
+  Napi::Value SetSession(const Napi::CallbackInfo& info);
+  Napi::Value SessionReused(const Napi::CallbackInfo& info);
+  Napi::Value SetAlpnProtocols(const Napi::CallbackInfo& info);
+  Napi::Value AlpnProtocol(const Napi::CallbackInfo& info);
+  Napi::Value PeerCertificate(const Napi::CallbackInfo& info);
 
   enum class Mode { kUnset, kClient, kServer };
+  // connect()/accept(): one handshake attempt in the role `wanted`.
+  Napi::Value Handshake(Napi::Env env, Mode wanted, const char* op);
   // Ensures the SSL has a transport and a role before an I/O attempt.
   void Ready(Napi::Env env, Mode wanted, const char* op);
+  // Throws ERR_TLS_STATE unless this SSL may still be set up as a client
+  // (no server role, handshake not started).
+  void CheckClientSetup(Napi::Env env, SSL* ssl, const char* op) const;
   // Maps a failed SSL_* call: a negative wait mask for want-read/want-write,
   // 0 for a clean close; otherwise throws the error with OpenSSL's reason.
   int Fail(Napi::Env env, int ret, const char* during);

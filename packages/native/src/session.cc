@@ -94,6 +94,7 @@ Napi::Function Session::Init(Napi::Env env) {
   return DefineClass(env, "Session",
                      {
                          InstanceMethod("cycle", &Session::Cycle),
+                         InstanceMethod("cycleAsync", &Session::CycleAsync),
                          InstanceMethod("write", &Session::Write),
                          InstanceMethod("shutdown", &Session::Shutdown),
                          InstanceMethod("info", &Session::Info),
@@ -193,11 +194,15 @@ Session::Session(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Session>(inf
 
 Session::~Session() {
   CounterAdd("Session", -1);
-  if (ssl_ != nullptr) SSL_free(ssl_);
+  // A worker in flight holds a reference to this object, so it cannot be
+  // collected meanwhile; should teardown get here anyway, leak rather than
+  // free the SSL under the worker.
+  if (ssl_ != nullptr && !in_flight_) SSL_free(ssl_);
 }
 
 SSL* Session::Get(Napi::Env env) const {
-  if (ssl_ == nullptr) ThrowError(env, kErrClosed, "session has been freed");
+  if (ssl_ == nullptr || free_pending_) ThrowError(env, kErrClosed, "session has been freed");
+  if (in_flight_) ThrowError(env, kErrState, "a handshake step is running on the thread pool; wait for its callback");
   return ssl_;
 }
 
@@ -213,7 +218,10 @@ void Session::ReportCallbackError(Napi::Env env) {
 }
 
 bool Session::Fail(Napi::Env env, int ret, int* flags, const char* during) {
-  int err = SSL_get_error(ssl_, ret);
+  return FailWith(env, SSL_get_error(ssl_, ret), flags, during);
+}
+
+bool Session::FailWith(Napi::Env env, int err, int* flags, const char* during) {
   switch (err) {
     case SSL_ERROR_WANT_READ:
     case SSL_ERROR_WANT_WRITE:
@@ -262,39 +270,59 @@ void Session::DrainEncOut(Napi::Env env, int* flags) {
 // cycle([chunk[, length]]): feed ciphertext that arrived, advance the
 // handshake, decrypt every complete record. Returns CycleFlag bits; results
 // are in out[0] (plaintext), out[1] (ciphertext to send), out[2] (error).
+void Session::FeedArgs(const Napi::CallbackInfo& info, size_t index) {
+  Napi::Env env = info.Env();
+  Napi::Value chunk = Arg(info, index);
+  if (IsMissing(chunk)) return;
+  Bytes in;
+  if (!chunk.IsTypedArray() || !ToBytes(chunk, &in)) ThrowExpected(env, "chunk", "a Buffer or Uint8Array");
+  size_t len = in.size;
+  if (!IsMissing(Arg(info, index + 1)))
+    len = static_cast<size_t>(IntArg(info, index + 1, "length", 0, static_cast<int64_t>(in.size)));
+  if (len > 0 && BIO_write(enc_in_, in.data, static_cast<int>(len)) != static_cast<int>(len))
+    ThrowOpenSSLError(env, kErrCrypto, "could not buffer ciphertext");
+}
+
+bool Session::AfterHandshakeStep(Napi::Env env, int r, int err, int* flags) {
+  bool failed = r != 1 && FailWith(env, err, flags, "handshake");
+  // A callback OpenSSL cannot fail (keylog) may have thrown all the same.
+  if (!failed && !callback_error_.IsEmpty()) {
+    *flags |= kFlagError;
+    ReportCallbackError(env);
+    failed = true;
+  }
+  if (failed) {
+    DrainEncOut(env, flags);  // the alert that tells the peer why
+    return false;
+  }
+  if (r == 1) {
+    handshake_done_ = true;
+    *flags |= kFlagSecure;
+  }
+  return true;
+}
+
 Napi::Value Session::Cycle(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Get(env);
   if (dead_) ThrowError(env, kErrState, "session has failed; create a new one");
+  FeedArgs(info, 0);
+  return Napi::Number::New(env, Step(env));
+}
+
+int Session::Step(Napi::Env env) {
   int flags = 0;
-  Napi::Value chunk = Arg(info, 0);
-  if (!IsMissing(chunk)) {
-    Bytes in;
-    if (!chunk.IsTypedArray() || !ToBytes(chunk, &in)) ThrowExpected(env, "chunk", "a Buffer or Uint8Array");
-    size_t len = in.size;
-    if (!IsMissing(Arg(info, 1))) len = static_cast<size_t>(IntArg(info, 1, "length", 0, static_cast<int64_t>(in.size)));
-    if (len > 0 && BIO_write(enc_in_, in.data, static_cast<int>(len)) != static_cast<int>(len))
-      ThrowOpenSSLError(env, kErrCrypto, "could not buffer ciphertext");
-  }
   ERR_clear_error();
   if (!handshake_done_) {
     int r = SSL_do_handshake(ssl_);
-    bool failed = r != 1 && Fail(env, r, &flags, "handshake");
-    // A callback OpenSSL cannot fail (keylog) may have thrown all the same.
-    if (!failed && !callback_error_.IsEmpty()) {
-      flags |= kFlagError;
-      ReportCallbackError(env);
-      failed = true;
-    }
-    if (failed) {
-      DrainEncOut(env, &flags);  // the alert that tells the peer why
-      return Napi::Number::New(env, flags);
-    }
-    if (r == 1) {
-      handshake_done_ = true;
-      flags |= kFlagSecure;
-    }
+    if (!AfterHandshakeStep(env, r, r == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl_, r), &flags)) return flags;
   }
+  FinishCycle(env, &flags);
+  return flags;
+}
+
+void Session::FinishCycle(Napi::Env env, int* flags_out) {
+  int flags = *flags_out;
   // After the handshake SSL_read also runs post-handshake messages: tickets,
   // key updates, and the client's answer to a post-handshake CertificateRequest.
   if (handshake_done_ && (SSL_get_shutdown(ssl_) & SSL_RECEIVED_SHUTDOWN) == 0) {
@@ -329,7 +357,7 @@ Napi::Value Session::Cycle(const Napi::CallbackInfo& info) {
     }
   }
   DrainEncOut(env, &flags);
-  return Napi::Number::New(env, flags);
+  *flags_out = flags;
 }
 
 // write(data | data[]): encrypt plaintext; ciphertext goes to out[1].
@@ -390,7 +418,12 @@ Napi::Value Session::Shutdown(const Napi::CallbackInfo& info) {
 
 Napi::Value Session::Free(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (ssl_ == nullptr) ThrowError(env, kErrClosed, "session has already been freed");
+  if (ssl_ == nullptr || free_pending_) ThrowError(env, kErrClosed, "session has already been freed");
+  if (in_flight_) {
+    // The worker owns the SSL until it completes; its completion frees it.
+    free_pending_ = true;
+    return env.Undefined();
+  }
   SSL_free(ssl_);  // frees both BIOs
   ssl_ = nullptr;
   enc_in_ = enc_out_ = nullptr;
@@ -399,7 +432,7 @@ Napi::Value Session::Free(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Session::IsFreed(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), ssl_ == nullptr);
+  return Napi::Boolean::New(info.Env(), ssl_ == nullptr || free_pending_);
 }
 
 Napi::Value Session::Pointer(const Napi::CallbackInfo& info) {

@@ -8,8 +8,11 @@
 #include <openssl/ssl.h>
 
 #include <string>
+#include <vector>
 
 namespace rxtls {
+
+class HandshakeWorker;
 
 // Bits of the number cycle()/write()/shutdown() return. Mirrored in
 // packages/native/lib/native.ts (CycleFlag).
@@ -41,6 +44,7 @@ class Session : public Napi::ObjectWrap<Session> {
   void RecordCallbackError(Napi::Env env, Napi::Value error, const char* what);
 
  private:
+  friend class HandshakeWorker;  // session_async.cc: runs handshake steps on the thread pool
   Napi::Value Cycle(const Napi::CallbackInfo& info);
   Napi::Value Write(const Napi::CallbackInfo& info);
   Napi::Value Shutdown(const Napi::CallbackInfo& info);
@@ -54,11 +58,28 @@ class Session : public Napi::ObjectWrap<Session> {
   Napi::Value Free(const Napi::CallbackInfo& info);
   Napi::Value IsFreed(const Napi::CallbackInfo& info);
   Napi::Value Pointer(const Napi::CallbackInfo& info);
+  // session_async.cc: cycleAsync(chunk, length, callback).
+  Napi::Value CycleAsync(const Napi::CallbackInfo& info);
 
   SSL* Get(Napi::Env env) const;
   // Handles a failed SSL_do_handshake/SSL_read: false for want-read/write,
   // true after recording a fatal error in out[2].
   bool Fail(Napi::Env env, int ret, int* flags, const char* during);
+  // Same, for an SSL_get_error result computed earlier (on a worker thread).
+  bool FailWith(Napi::Env env, int err, int* flags, const char* during);
+  // BIO_writes cycle's (chunk[, length]) arguments at `index` into EncIn.
+  void FeedArgs(const Napi::CallbackInfo& info, size_t index);
+  // Acts on one SSL_do_handshake result (`err` is SSL_get_error's answer
+  // when r != 1). False when the step failed: the flags are final then.
+  bool AfterHandshakeStep(Napi::Env env, int r, int err, int* flags);
+  // The rest of a cycle once the handshake step is done: decrypt records,
+  // report rare events, move ciphertext to out[1].
+  void FinishCycle(Napi::Env env, int* flags);
+  // One synchronous cycle over what EncIn holds; returns the flags.
+  int Step(Napi::Env env);
+  // True when OpenSSL could call into JS during this session's handshake
+  // (SNI or keylog callback): such steps must stay on the loop thread.
+  bool HasJsCallbacks() const;
   // Puts the recorded callback error in out[2] as the session's fatal error.
   void ReportCallbackError(Napi::Env env);
   // Moves pending ciphertext into out[1].
@@ -80,6 +101,10 @@ class Session : public Napi::ObjectWrap<Session> {
   SSL_CTX* initial_ctx_ = nullptr;  // not owned: the SSL holds it as its session context
   Napi::Reference<Napi::Value> callback_error_;
   std::string callback_what_;
+  // A handshake step runs on the thread pool: nothing but the worker may touch
+  // ssl_ (Get() refuses), and free() is deferred to the worker's completion.
+  bool in_flight_ = false;
+  bool free_pending_ = false;
 };
 
 }  // namespace rxtls

@@ -1,0 +1,132 @@
+// Handshake steps on libuv's thread pool (TlsEngineOptions.handshakeOffload).
+// A handshake step is the expensive part of a TLS connection (key exchange,
+// signatures, certificate verification); running it on the pool keeps the
+// loop responsive under a flood of handshakes and spreads them over cores.
+//
+// One SSL is touched by one thread at a time: while a step is in flight the
+// session refuses every other call (Get() throws) and free() is deferred to
+// the step's completion, which runs on the loop thread. The worker holds a
+// reference to the session's JS object, so it cannot be collected meanwhile.
+#include <openssl/err.h>
+
+#include <string>
+#include <vector>
+
+#include "context_data.h"
+#include "session.h"
+#include "util/args.h"
+#include "util/errors.h"
+
+namespace rxtls {
+
+class HandshakeWorker : public Napi::AsyncWorker {
+ public:
+  HandshakeWorker(Session* session, Napi::Object self, Napi::Function callback)
+      : Napi::AsyncWorker(self, callback, "rxtls:handshake"), session_(session) {}
+
+  // Thread pool: only the SSL and its memory BIOs, no JS, no Napi.
+  void Execute() override {
+    SSL* ssl = session_->ssl_;
+    ERR_clear_error();
+    ret_ = SSL_do_handshake(ssl);
+    if (ret_ != 1) {
+      err_ = SSL_get_error(ssl, ret_);
+      // OpenSSL's error queue is per thread: carry it to the loop thread.
+      const char* data = nullptr;
+      int eflags = 0;
+      while (unsigned long e = ERR_get_error_all(nullptr, nullptr, nullptr, &data, &eflags)) {
+        std::string text = (eflags & ERR_TXT_STRING) && data != nullptr ? data : "";
+        errors_.push_back({e, std::move(text)});
+      }
+    }
+    ERR_clear_error();
+  }
+
+  // Loop thread, after Execute.
+  void OnOK() override {
+    Napi::Env env = Env();
+    Session* s = session_;
+    s->in_flight_ = false;
+    if (s->free_pending_) {
+      // free() was called meanwhile: the connection is gone, nobody waits.
+      s->free_pending_ = false;
+      SSL_free(s->ssl_);
+      s->ssl_ = nullptr;
+      s->enc_in_ = s->enc_out_ = nullptr;
+      s->out_.Reset();
+      return;
+    }
+    int flags = 0;
+    try {
+      RestoreErrors();
+      if (s->AfterHandshakeStep(env, ret_, err_, &flags)) s->FinishCycle(env, &flags);
+    } catch (const Napi::Error& e) {
+      // What cycle() would have thrown becomes the session's fatal error.
+      s->dead_ = true;
+      s->out_.Value().Set(2u, e.Value());
+      flags |= kFlagError;
+    }
+    ERR_clear_error();
+    Callback().Call(Receiver().Value(), {Napi::Number::New(env, flags)});
+  }
+
+ private:
+  struct QueuedError {
+    unsigned long code;
+    std::string data;
+  };
+
+  // Puts the worker's errors on this thread's queue, so the error built from
+  // it (MakeOpenSSLError) reads the same as on the synchronous path.
+  void RestoreErrors() {
+    ERR_clear_error();
+    for (const QueuedError& e : errors_) {
+      ERR_new();
+      ERR_set_debug(nullptr, 0, nullptr);
+      if (e.data.empty()) ERR_set_error(ERR_GET_LIB(e.code), ERR_GET_REASON(e.code), nullptr);
+      else ERR_set_error(ERR_GET_LIB(e.code), ERR_GET_REASON(e.code), "%s", e.data.c_str());
+    }
+  }
+
+  Session* session_;
+  int ret_ = 0;
+  int err_ = SSL_ERROR_NONE;
+  std::vector<QueuedError> errors_;
+};
+
+bool Session::HasJsCallbacks() const {
+  auto has = [](SSL_CTX* ctx) {
+    ContextData* d = ctx != nullptr ? GetContextData(ctx) : nullptr;
+    return d != nullptr && (!d->sni_callback.IsEmpty() || !d->keylog_callback.IsEmpty());
+  };
+  if (has(initial_ctx_) || has(SSL_get_SSL_CTX(ssl_))) return true;
+  // SNI may switch to a context whose keylog callback then runs.
+  if (ContextData* d = GetContextData(initial_ctx_))
+    for (const auto& entry : d->sni)
+      if (has(entry.second)) return true;
+  return false;
+}
+
+// cycleAsync(chunk | undefined, length | undefined, callback): like cycle(),
+// but the handshake step runs on the thread pool. Returns -1 when it does:
+// callback(flags) follows on the loop thread, with the results in `out`, and
+// until then every other call throws ERR_TLS_STATE (free() is deferred).
+// Otherwise it ran synchronously, as cycle() does, and returns the flags:
+// after the handshake (records are cheap and order-sensitive) and when a JS
+// callback (SNI, keylog) could run during the handshake, since JS cannot run
+// on a worker thread.
+Napi::Value Session::CycleAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Get(env);
+  if (dead_) ThrowError(env, kErrState, "session has failed; create a new one");
+  Napi::Value callback = Arg(info, 2);
+  if (!callback.IsFunction()) ThrowExpected(env, "callback", "a function");
+  FeedArgs(info, 0);
+  if (handshake_done_ || HasJsCallbacks()) return Napi::Number::New(env, Step(env));
+  auto* worker = new HandshakeWorker(this, info.This().As<Napi::Object>(), callback.As<Napi::Function>());
+  in_flight_ = true;
+  worker->Queue();
+  return Napi::Number::New(env, -1);
+}
+
+}  // namespace rxtls
