@@ -117,6 +117,9 @@ resume('set_session/get_session: arguments and state', async (ctx) => {
   assert.is(codeOf(() => ssl.get_session()), 'ERR_TLS_CLOSED');
   assert.is(codeOf(() => ssl.set_session(Buffer.alloc(8))), 'ERR_TLS_CLOSED');
   assert.is(codeOf(() => ssl.session_reused()), 'ERR_TLS_CLOSED');
+  assert.is(codeOf(() => ssl.set_alpn_protocols(['h2'])), 'ERR_TLS_CLOSED');
+  assert.is(codeOf(() => ssl.get_alpn_protocol()), 'ERR_TLS_CLOSED');
+  assert.is(codeOf(() => ssl.get_peer_certificate()), 'ERR_TLS_CLOSED');
 
   const server = new SSL(serverContext());
   assert.is(codeOf(() => server.set_session(Buffer.alloc(8))), 'ERR_TLS_STATE', 'a server offers no session');

@@ -25,6 +25,7 @@ import {
 
 import { startGate } from '../helpers/gate.js';
 import { withTimeout } from '../helpers/net.js';
+import { readAll, withServerSsl } from '../helpers/ssl.js';
 import { startSServer, type OpensslServer } from '../helpers/openssl.js';
 import { pki } from '../helpers/pki.js';
 
@@ -52,16 +53,6 @@ async function tcp(port: number): Promise<{ sock: net.Socket; fd: number }> {
   // Node must not read what OpenSSL is to read.
   sock.pause();
   return { sock, fd: (sock as unknown as { _handle: { fd: number } })._handle.fd };
-}
-
-async function readAll(ssl: SSL): Promise<string> {
-  let text = '';
-  for (let i = 0; i < 10_000; i++) {
-    const s = await ssl.read();
-    if (s === '') return text;
-    text += s;
-  }
-  throw new Error('too many reads');
 }
 
 async function rejectsWith(p: Promise<unknown> | (() => unknown), code: string, re?: RegExp): Promise<TlsError> {
@@ -221,31 +212,6 @@ verify.run();
 
 // ---------------------------------------------------------------------------
 const server_ = suite('SSL: server over set_fd against node:tls clients');
-
-/** A net server whose first connection's descriptor goes to an accepting SSL. */
-async function withServerSsl(
-  ctx: SSLContext,
-  serve: (ssl: SSL) => Promise<void>,
-  client: (port: number) => Promise<void>,
-): Promise<void> {
-  const conns: net.Socket[] = [];
-  let served: Promise<void> | undefined;
-  const srv = net.createServer({ pauseOnConnect: true }, (sock) => {
-    conns.push(sock);
-    const ssl = new SSL(ctx);
-    ssl.set_fd((sock as unknown as { _handle: { fd: number } })._handle.fd);
-    ssl.set_accept_state();
-    served = serve(ssl).finally(() => ssl.free());
-  });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  try {
-    await withTimeout(client((srv.address() as net.AddressInfo).port), 15_000, 'client');
-    await withTimeout(served ?? Promise.resolve(), 15_000, 'server');
-  } finally {
-    for (const c of conns) c.destroy();
-    await new Promise((r) => srv.close(r));
-  }
-}
 
 function tlsClient(port: number): tls.TLSSocket {
   return tls.connect({ port, host: '127.0.0.1', servername: 'localhost', ca: P.ca.cert });

@@ -156,6 +156,14 @@ resume('set_session checks its argument and the state', async (ctx) => {
   assert.throws(() => client.set_session(Buffer.alloc(10)), (e: unknown) => e instanceof StateError);
   assert.throws(() => client.set_alpn_protocols(['h2']), (e: unknown) => e instanceof StateError);
   client.close();
+  // After close: setters and exports throw, getters report nothing.
+  const closed = (e: TlsError) => e.code === 'ERR_TLS_CLOSED';
+  assert.throws(() => client.set_session(Buffer.alloc(10)), closed);
+  assert.throws(() => client.set_alpn_protocols(['h2']), closed);
+  assert.throws(() => client.export_keying_material(16, 'x'), closed);
+  assert.is(((await client.verify_client_post_handshake().catch((e: TlsError) => e)) as TlsError).code, 'ERR_TLS_CLOSED');
+  assert.is(client.get_alpn_protocol(), null);
+  assert.equal(client.get_peer_certificate_chain(), []);
 });
 
 resume.run();
@@ -278,6 +286,18 @@ details('verify_client_post_handshake against openssl s_client -enable_pha', asy
   peer.close();
   const r = await run;
   assert.match(r.stdout, /after=rxtls test client/, r.stdout + r.stderr);
+});
+
+details('verify_client_post_handshake resolves null for a client that sends no certificate', async (ctx) => {
+  ctx.server = await listen(phaContext());
+  const accepted = withTimeout(ctx.server.accept(), 15_000, 'accept');
+  const run = runSClient(ctx.server.port, ['-tls1_3', '-enable_pha', '-ign_eof', '-CAfile', P.file('ca', 'crt')], 'auth\n');
+  const peer = await accepted;
+  assert.is(await withTimeout(peer.read(5), 10_000, 'auth'), 'auth\n');
+  assert.is(await withTimeout(peer.verify_client_post_handshake(), 10_000, 'post-handshake auth'), null);
+  await peer.send('after=none\n');
+  peer.close();
+  assert.match((await run).stdout, /after=none/);
 });
 
 details('verify_client_post_handshake: an rxtls client with a certificate; refusals', async (ctx) => {

@@ -2,15 +2,20 @@
 // sessions and from the seed corpus in test/fuzz-corpus, fed in arbitrary
 // chunkings to server sessions and client sessions (fresh, mid-handshake and
 // established); also damaged saved sessions and certificates, which
-// applications take from storage or peers. Each input must end in a typed error or a clean state; the
-// process must not crash, hang or grow without bound.
+// applications take from storage or peers. Each input must end in a typed
+// error or a clean state; the process must not crash, hang or grow without
+// bound.
+//
+// A second test sends ClientHellos (intact and mutated) through cycleAsync,
+// the handshake step on libuv's thread pool, calling the session and
+// freeing it while a step is in flight.
 //
 // Reproducible: every input draws from its own PRNG, seeded from the run's
 // seed and its index. The seed is printed at the start; a failure prints
 //   RXTLS_FUZZ_SEED=<seed> RXTLS_FUZZ_INPUT=<index>
 // and writes the input's bytes to a temp file. Knobs: RXTLS_FUZZ_SEED (the
 // run's seed), RXTLS_FUZZ_INPUTS (how many, default 20000), RXTLS_FUZZ_INPUT
-// (run only that index).
+// (run only that index), RXTLS_FUZZ_ASYNC_INPUTS (default 1000).
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

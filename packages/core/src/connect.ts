@@ -131,11 +131,13 @@ export function connectTls(options: ClientOptions): TlsEngine {
   let engine: TlsEngine | undefined;
   // Reads into the shared buffer (net-handle.ts), like accepted sockets.
   const socket = createPausedSocket((n, buf) => (engine?.feed(buf, n), true));
+  // Before connect it is remembered and applied once connected; a `noDelay`
+  // option of connect() itself is ignored (only the constructor reads it).
+  socket.setNoDelay(true);
   socket.connect({
     host: options.host,
     port: options.port,
     ...(options.localAddress ? { localAddress: options.localAddress } : {}),
-    noDelay: true,
   });
   const servername = options.servername ?? (isIP(options.host) ? undefined : options.host);
   try {

@@ -482,15 +482,11 @@ export class TLSSocket {
    * @throws StateError on a client, under TLS 1.2, when the client did not
    *   offer it, or while another request runs; the connection's error if it fails meanwhile.
    */
-  verify_client_post_handshake(): Promise<CertificateSummary | null> {
+  async verify_client_post_handshake(): Promise<CertificateSummary | null> {
     const engine = this.#connected();
-    if (this.#isClient) return Promise.reject(new StateError('only a server asks for a certificate after the handshake'));
-    if (this.#pha) return Promise.reject(new StateError('a post-handshake authentication is already running'));
-    try {
-      engine.verifyClientPostHandshake();
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    if (this.#isClient) throw new StateError('only a server asks for a certificate after the handshake');
+    if (this.#pha) throw new StateError('a post-handshake authentication is already running');
+    engine.verifyClientPostHandshake();
     return new Promise<CertificateSummary | null>((resolve, reject) => {
       this.#pha = { resolve, reject };
       engine.onpeercertificate = (cert) => {

@@ -134,24 +134,26 @@ SSL* FdSsl::Get(Napi::Env env) const {
   return ssl_;
 }
 
-Napi::Value FdSsl::SetConnectState(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+// set_connect_state()/set_accept_state(): the role, before the handshake,
+// unless the context was made for the other one.
+Napi::Value FdSsl::SetRole(Napi::Env env, Mode mode, const char* op) {
   SSL* ssl = Get(env);
-  if (context_server_) ThrowError(env, kErrState, "set_connect_state() on an SSL made from a server context");
-  if (!SSL_in_before(ssl)) ThrowError(env, kErrState, "set_connect_state() after the handshake started");
-  SSL_set_connect_state(ssl);
-  mode_ = Mode::kClient;
+  bool client = mode == Mode::kClient;
+  if (client ? context_server_ : context_client_)
+    ThrowError(env, kErrState, std::string(op) + "() on an SSL made from a " + (client ? "server" : "client") + " context");
+  if (!SSL_in_before(ssl)) ThrowError(env, kErrState, std::string(op) + "() after the handshake started");
+  if (client) SSL_set_connect_state(ssl);
+  else SSL_set_accept_state(ssl);
+  mode_ = mode;
   return env.Undefined();
 }
 
+Napi::Value FdSsl::SetConnectState(const Napi::CallbackInfo& info) {
+  return SetRole(info.Env(), Mode::kClient, "set_connect_state");
+}
+
 Napi::Value FdSsl::SetAcceptState(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  SSL* ssl = Get(env);
-  if (context_client_) ThrowError(env, kErrState, "set_accept_state() on an SSL made from a client context");
-  if (!SSL_in_before(ssl)) ThrowError(env, kErrState, "set_accept_state() after the handshake started");
-  SSL_set_accept_state(ssl);
-  mode_ = Mode::kServer;
-  return env.Undefined();
+  return SetRole(info.Env(), Mode::kServer, "set_accept_state");
 }
 
 // setFd(fd): the SSL runs on its own dup of `fd`, closed with the SSL; the

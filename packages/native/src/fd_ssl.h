@@ -66,6 +66,8 @@ class FdSsl : public Napi::ObjectWrap<FdSsl> {
   Napi::Value PeerCertificate(const Napi::CallbackInfo& info);
 
   enum class Mode { kUnset, kClient, kServer };
+  // set_connect_state()/set_accept_state().
+  Napi::Value SetRole(Napi::Env env, Mode mode, const char* op);
   // connect()/accept(): one handshake attempt in the role `wanted`.
   Napi::Value Handshake(Napi::Env env, Mode wanted, const char* op);
   // Ensures the SSL has a transport and a role before an I/O attempt.

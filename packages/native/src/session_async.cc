@@ -125,7 +125,13 @@ Napi::Value Session::CycleAsync(const Napi::CallbackInfo& info) {
   if (handshake_done_ || HasJsCallbacks()) return Napi::Number::New(env, Step(env));
   auto* worker = new HandshakeWorker(this, info.This().As<Napi::Object>(), callback.As<Napi::Function>());
   in_flight_ = true;
-  worker->Queue();
+  try {
+    worker->Queue();
+  } catch (...) {
+    in_flight_ = false;
+    delete worker;  // never queued: nobody else deletes it
+    throw;
+  }
   return Napi::Number::New(env, -1);
 }
 
