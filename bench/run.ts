@@ -14,7 +14,7 @@ import { Harness, type EngineId, type Settings } from './lib/harness.js';
 import { table, type Row } from './lib/report.js';
 import { SCENARIOS } from './lib/scenarios.js';
 import { findNginx, killAllServers } from './lib/server-process.js';
-import { hasHandshakeOffload, hasRxListen } from './servers/rx-detect.js';
+import { hasHandshakeOffload, hasRxListen } from './servers/features.js';
 
 const HELP = `usage: pnpm bench [-- options]   (or: node --import tsx bench/run.ts [options])
 

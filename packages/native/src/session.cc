@@ -1,4 +1,5 @@
 #include "session.h"
+#include "session_der.h"
 
 #include <arpa/inet.h>
 #include <openssl/err.h>
@@ -77,12 +78,7 @@ void Session::ApplyClientOptions(Napi::Env env, Napi::Object opts) {
     Bytes der;
     if (!saved.IsTypedArray() || !ToBytes(saved, &der) || der.size == 0)
       ThrowExpected(env, "session", "a Buffer from getSession()");
-    const unsigned char* p = der.data;
-    SSL_SESSION* sess = d2i_SSL_SESSION(nullptr, &p, static_cast<long>(der.size));
-    if (sess == nullptr) ThrowOpenSSLError(env, kErrInvalidArgument, "could not decode the saved session");
-    int ok = SSL_set_session(ssl_, sess);
-    SSL_SESSION_free(sess);  // SSL_set_session took its own reference
-    if (ok != 1) ThrowOpenSSLError(env, kErrInvalidArgument, "could not offer the saved session");
+    OfferSessionDer(env, ssl_, der, "session");
   }
   Napi::Value pha = opts.Get("postHandshakeAuth");
   if (!IsMissing(pha) && !pha.IsBoolean()) ThrowExpected(env, "postHandshakeAuth", "a boolean");

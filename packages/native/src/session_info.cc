@@ -8,6 +8,7 @@
 #include <string>
 
 #include "session.h"
+#include "session_der.h"
 #include "util/args.h"
 #include "util/errors.h"
 #include "x509.h"
@@ -135,24 +136,7 @@ Napi::Value Session::ExportKeyingMaterial(const Napi::CallbackInfo& info) {
 // until the server's ticket arrived after it).
 Napi::Value Session::GetSession(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  SSL* ssl = Get(env);
-  SSL_SESSION* sess = SSL_get1_session(ssl);
-  if (sess == nullptr) return env.Null();
-  if (SSL_SESSION_is_resumable(sess) != 1) {
-    SSL_SESSION_free(sess);
-    return env.Null();
-  }
-  int len = i2d_SSL_SESSION(sess, nullptr);
-  if (len <= 0) {
-    SSL_SESSION_free(sess);
-    ThrowOpenSSLError(env, kErrCrypto, "could not encode the session");
-  }
-  Napi::Buffer<unsigned char> out = Napi::Buffer<unsigned char>::New(env, static_cast<size_t>(len));
-  unsigned char* p = out.Data();
-  int written = i2d_SSL_SESSION(sess, &p);
-  SSL_SESSION_free(sess);
-  if (written != len) ThrowOpenSSLError(env, kErrCrypto, "could not encode the session");
-  return out;
+  return ResumableSessionDer(env, Get(env));
 }
 
 // verifyClientPostHandshake(): a TLS 1.3 server asks the client for its
