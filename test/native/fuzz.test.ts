@@ -620,7 +620,9 @@ Fuzz(`${ASYNC_INPUTS} inputs through offloaded handshakes (cycleAsync): typed er
   for (const c of Object.values(ctx)) c.free();
   await settle();
   console.log(`  offloaded: ${[...stats].map(([k, v]) => `${v} ${k}`).join(', ')}`);
-  assert.is(binding.debugCounters().Session ?? 0, before, 'every session released');
+  // `before` may still count sessions of the previous test that GC had not
+  // reached yet; none of this test's may remain.
+  assert.ok((binding.debugCounters().Session ?? 0) <= before, 'every session released');
 });
 
 Fuzz.run();
