@@ -9,6 +9,7 @@
         "src/context.cc",
         "src/default_trust.cc",
         "src/session.cc",
+        "src/ssl_failure.cc",
         "src/session_info.cc",
         "src/session_async.cc",
         "src/context_data.cc",

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "fd_ssl.h"
+#include "ssl_failure.h"
 #include "util/addon_data.h"
 #include "util/args.h"
 #include "util/counters.h"
@@ -414,27 +415,9 @@ int Bio::Fail(Napi::Env env, const char* during) {
     SSL* ssl = nullptr;
     BIO_get_ssl(bio_, &ssl);
     if (ssl == nullptr) ThrowError(env, kErrClosed, "the BIO's SSL is gone");
-    bool in_handshake = !SSL_is_init_finished(ssl);
-    if (top == 0 && !in_handshake) return 0;  // close_notify, or a read of 0 bytes
-    long verify = SSL_get_verify_result(ssl);
-    const char* code = in_handshake ? kErrHandshake : kErrProtocol;
-    std::string what = std::string("TLS ") + during + " failed";
-    if (in_handshake && verify != X509_V_OK) {
-      code = kErrCertVerify;
-      const char* msg = X509_verify_cert_error_string(verify);
-      extra.Set("verifyCode", Napi::Number::New(env, static_cast<double>(verify)));
-      extra.Set("verifyMessage", Napi::String::New(env, msg));
-      what = std::string("certificate verification failed (") + msg + ")";
-    } else if (top == 0 ||
-               (ERR_GET_LIB(top) == ERR_LIB_SSL && ERR_GET_REASON(top) == SSL_R_UNEXPECTED_EOF_WHILE_READING)) {
-      if (in_handshake) {
-        what = std::string("TLS ") + during + " failed: the peer closed the connection during the handshake";
-      } else {
-        code = kErrTruncated;
-        what = "connection closed without close_notify: the data may be truncated";
-      }
-    }
-    throw MakeOpenSSLError(env, code, what, extra);
+    if (top == 0 && SSL_is_init_finished(ssl)) return 0;  // close_notify, or a read of 0 bytes
+    SslFailure failure = DescribeSslFailure(env, ssl, during, top == 0 || IsUnexpectedEof(top), extra);
+    throw MakeOpenSSLError(env, failure.code, failure.what, extra);
   }
   if (top == 0) {
     if (sys == 0) return 0;  // end of input

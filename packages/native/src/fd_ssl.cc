@@ -17,6 +17,7 @@
 #include "context.h"
 #include "context_data.h"
 #include "session_der.h"
+#include "ssl_failure.h"
 #include "util/addon_data.h"
 #include "util/args.h"
 #include "util/counters.h"
@@ -253,32 +254,15 @@ int FdSsl::Fail(Napi::Env env, int ret, const char* during) {
     default:
       break;
   }
-  bool in_handshake = !SSL_is_init_finished(ssl_);
-  long verify = SSL_get_verify_result(ssl_);
+  int sys = errno;  // before anything below can change it
   unsigned long top = ERR_peek_last_error();
   Napi::Object extra = Napi::Object::New(env);
   extra.Set("sslError", Napi::Number::New(env, err));
-  const char* code = in_handshake ? kErrHandshake : kErrProtocol;
-  std::string what = std::string("TLS ") + during + " failed";
-  if (in_handshake && verify != X509_V_OK) {
-    code = kErrCertVerify;
-    const char* msg = X509_verify_cert_error_string(verify);
-    extra.Set("verifyCode", Napi::Number::New(env, static_cast<double>(verify)));
-    extra.Set("verifyMessage", Napi::String::New(env, msg));
-    what = std::string("certificate verification failed (") + msg + ")";
-  } else if ((err == SSL_ERROR_SYSCALL && top == 0) ||
-             (ERR_GET_LIB(top) == ERR_LIB_SSL && ERR_GET_REASON(top) == SSL_R_UNEXPECTED_EOF_WHILE_READING)) {
-    if (in_handshake) {
-      what = std::string("TLS ") + during + " failed: the peer closed the connection during the handshake";
-    } else {
-      code = kErrTruncated;
-      what = "connection closed without close_notify: the data may be truncated";
-    }
-  } else if (err == SSL_ERROR_SYSCALL && errno != 0) {
-    code = kErrSocket;
-    what = std::string("TLS ") + during + " failed: " + strerror(errno);
-  }
-  throw MakeOpenSSLError(env, code, what, extra);
+  bool eof = (err == SSL_ERROR_SYSCALL && top == 0) || IsUnexpectedEof(top);
+  SslFailure failure = DescribeSslFailure(env, ssl_, during, eof, extra);
+  if (failure.code != kErrCertVerify && !eof && err == SSL_ERROR_SYSCALL && sys != 0)
+    failure = {kErrSocket, std::string("TLS ") + during + " failed: " + strerror(sys)};
+  throw MakeOpenSSLError(env, failure.code, failure.what, extra);
 }
 
 // One handshake attempt in role `wanted`: 1 when done, or a negative wait mask.

@@ -10,6 +10,7 @@
 
 #include "context.h"
 #include "context_data.h"
+#include "ssl_failure.h"
 #include "util/addon_data.h"
 #include "util/args.h"
 #include "util/counters.h"
@@ -234,21 +235,11 @@ bool Session::FailWith(Napi::Env env, int err, int* flags, const char* during) {
     ReportCallbackError(env);
     return true;
   }
-  bool in_handshake = !SSL_is_init_finished(ssl_);
-  long verify = SSL_get_verify_result(ssl_);
   Napi::Object extra = Napi::Object::New(env);
-  const char* code = in_handshake ? kErrHandshake : kErrProtocol;
-  std::string what = std::string("TLS ") + during + " failed";
-  if (in_handshake && verify != X509_V_OK) {
-    code = kErrCertVerify;
-    const char* msg = X509_verify_cert_error_string(verify);
-    extra.Set("verifyCode", Napi::Number::New(env, static_cast<double>(verify)));
-    extra.Set("verifyMessage", Napi::String::New(env, msg));
-    what = std::string("certificate verification failed (") + msg + ")";
-  } else if (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
-    what = std::string("TLS ") + during + " failed: unexpected end of input";
-  }
-  out_.Value().Set(2u, MakeOpenSSLError(env, code, what, extra).Value());
+  // Memory BIOs never report EOF; a syscall error with an empty queue is the nearest thing.
+  bool eof = (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) || IsUnexpectedEof(ERR_peek_last_error());
+  SslFailure failure = DescribeSslFailure(env, ssl_, during, eof, extra);
+  out_.Value().Set(2u, MakeOpenSSLError(env, failure.code, failure.what, extra).Value());
   return true;
 }
 
