@@ -72,15 +72,10 @@ async function outcome(fn: () => unknown): Promise<Outcome> {
 const codeOf = (o: Outcome): string => (o.ok ? 'returned' : ((o.error as { code?: string }).code ?? `untyped ${(o.error as Error)?.name}`));
 const isTyped = (o: Outcome): boolean => !o.ok && o.error instanceof TlsError && KNOWN_CODES.has((o.error as TlsError).code);
 
-// Gaps found and not yet fixed by the owners of the code: reported, printed
-// at the end, and listed in docs/SECURITY.md. Each is a call that does fail
-// (the process survives) but with an untyped error.
-const gaps: string[] = [];
-function typedOrGap(label: string, o: Outcome): void {
+/** The call must fail with a typed error carrying a stable code. */
+function expectTyped(label: string, o: Outcome): void {
   assert.not.ok(o.ok, `${label} errors`);
-  if (isTyped(o)) return;
-  assert.instance((o as { error: unknown }).error, Error, `${label}: at least an Error`);
-  gaps.push(`${label}: ${codeOf(o)} (${String((o as { error: Error }).error.message)})`);
+  assert.ok(isTyped(o), `${label}: typed error with a code, got ${codeOf(o)}`);
 }
 
 /** Public methods of `obj`, found on its prototype chain (own names, no symbols, no getters). */
@@ -361,7 +356,7 @@ WrongTypes('constructors and factories refuse wrong types', async () => {
     assert.is(codeOf(o), ErrorCode.InvalidArgument, label);
   }
   // Something that is not a socket at all.
-  typedOrGap('new TlsEngine(not a socket, …)', await outcome(() => new TlsEngine(WRONG as never, WRONG as never, WRONG as never)));
+  expectTyped('new TlsEngine(not a socket, …)', await outcome(() => new TlsEngine(WRONG as never, WRONG as never, WRONG as never)));
 });
 
 WrongTypes('certificate and key helpers refuse wrong types', async () => {
@@ -380,8 +375,7 @@ WrongTypes('certificate and key helpers refuse wrong types', async () => {
     ['issueCertificate({})', () => issueCertificate({} as never)],
   ] as [string, () => unknown][]) {
     const o = await outcome(fn);
-    if (o.ok) gaps.push(`${label}: accepted, issued a self-signed certificate instead of an error`);
-    else typedOrGap(label, o);
+    expectTyped(label, o);
   }
 });
 
@@ -534,8 +528,8 @@ Rx('read and write on a closed connection, a second reader and a second writer',
 Rx('read(x) and write(x) on something that is not a connection', async () => {
   const r = await ending(rxRead(WRONG as never));
   const w = await ending(of('x').pipe(rxWrite(WRONG as never)));
-  typedOrGap('rx read(not a connection)', r);
-  typedOrGap('rx write(not a connection)', w);
+  expectTyped('rx read(not a connection)', r);
+  expectTyped('rx write(not a connection)', w);
 });
 
 // --- native objects
@@ -592,7 +586,6 @@ Native('every native method: wrong types, and after free(): typed errors, no cra
 Native('the process survived: nothing escaped as an uncaught exception or unhandled rejection', async () => {
   await new Promise((r) => setTimeout(r, 50));
   assert.equal(escaped.map(String), []);
-  if (gaps.length) console.log(`  KNOWN GAPS (untyped errors, reported to their owners):\n    ${gaps.join('\n    ')}`);
 });
 
 AfterKill.run();

@@ -1,5 +1,6 @@
 // Keys and certificates made in memory, so examples, tests and the demo need
 // no files and no openssl CLI.
+import { InvalidArgumentError } from './errors.js';
 import { binding, type CertificateSummary } from './native.js';
 
 /** A certificate and its private key, both PEM. */
@@ -53,6 +54,9 @@ export function createCertificateAuthority(options: Omit<CertificateOptions, 'al
 
 /** A leaf certificate signed by `ca`, valid for server and client authentication. */
 export function issueCertificate(ca: CertificateAndKey, options: CertificateOptions = {}): CertificateAndKey {
+  // Without both, the addon would self-sign: a silent wrong answer.
+  if (typeof ca !== 'object' || ca === null || typeof ca.cert !== 'string' || typeof ca.key !== 'string')
+    throw new InvalidArgumentError('Expected "ca" to be { cert, key } PEM strings, as createCertificateAuthority returns');
   return binding.generateCertificate({ ...nativeOptions(options), issuerCert: ca.cert, issuerKey: ca.key });
 }
 

@@ -181,6 +181,7 @@ export function createTlsServer(options: ServerOptions, onConnection: (engine: T
   const engineOptions: TlsEngineOptions = {
     isServer: true,
     ...(options.handshakeTimeout !== undefined ? { handshakeTimeout: options.handshakeTimeout } : {}),
+    ...(options.idleTimeout !== undefined ? { idleTimeout: options.idleTimeout } : {}),
     ...(options.allowHalfOpen !== undefined ? { allowHalfOpen: options.allowHalfOpen } : {}),
     // Handshake steps on the thread pool (see TlsEngineOptions.handshakeOffload).
     ...(options.handshakeOffload !== undefined ? { handshakeOffload: options.handshakeOffload } : {}),

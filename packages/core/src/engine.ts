@@ -1,10 +1,10 @@
 // TlsEngine: pumps ciphertext between one net.Socket and one native session.
 // It is the hot path: per chunk that arrives it makes one native call and
 // allocates nothing of its own; handlers are plain properties, not events.
-import type { Socket } from 'node:net';
+import { Socket as NetSocket, type Socket } from 'node:net';
 
 import { encodeAlpn } from './context-features.js';
-import { HandshakeError, StateError, TimeoutError, TruncationError, socketError, type TlsError } from './errors.js';
+import { HandshakeError, InvalidArgumentError, StateError, TimeoutError, TruncationError, socketError, type TlsError } from './errors.js';
 import { kNative } from './internal.js';
 import {
   binding,
@@ -15,7 +15,7 @@ import {
   type SessionOptions,
   type SessionOut,
 } from './native.js';
-import type { SSLContext } from './ssl-context.js';
+import { SSLContext } from './ssl-context.js';
 
 export interface TlsEngineOptions {
   /** Server (accept) or client (connect) side. */
@@ -28,6 +28,12 @@ export interface TlsEngineOptions {
   verifyPeer?: boolean;
   /** Milliseconds the handshake may take before the connection is dropped. Default 10 000; 0 disables. */
   handshakeTimeout?: number;
+  /**
+   * Milliseconds an established connection may go without socket activity
+   * (nothing read, nothing written) before it is dropped with a TimeoutError.
+   * Default 0: no idle timeout.
+   */
+  idleTimeout?: number;
   /**
    * Keep sending after the peer's close_notify (TLS half-close). Default false:
    * the engine answers close_notify with its own and ends the socket.
@@ -129,6 +135,7 @@ export class TlsEngine {
   private endPending_ = false;
   private timer_: NodeJS.Timeout | undefined = undefined;
   private readonly allowHalfOpen_: boolean;
+  private readonly idleTimeout_: number;
   // handshakeOffload: true until the handshake is done. While a step is in
   // flight (inFlight_), arriving ciphertext is copied into held_: the read
   // buffer is shared and the session refuses calls meanwhile.
@@ -145,8 +152,16 @@ export class TlsEngine {
    * @param attachReader False when the caller feeds data itself (a socket made with `onread`).
    */
   constructor(socket: Socket, context: SSLContext, options: TlsEngineOptions, attachReader = true) {
+    if (!(socket instanceof NetSocket)) throw new InvalidArgumentError('Expected "socket" to be a net.Socket');
+    if (!(context instanceof SSLContext)) throw new InvalidArgumentError('Expected "context" to be an SSLContext');
+    if (typeof options !== 'object' || options === null || typeof options.isServer !== 'boolean')
+      throw new InvalidArgumentError('Expected "options" to be an object with a boolean "isServer"');
     this.socket = socket;
     this.allowHalfOpen_ = options.allowHalfOpen ?? false;
+    const idle = options.idleTimeout ?? 0;
+    if (typeof idle !== 'number' || !Number.isFinite(idle) || idle < 0)
+      throw new InvalidArgumentError('Expected "idleTimeout" to be a number of milliseconds, 0 or more');
+    this.idleTimeout_ = idle;
     // TLS half-close needs TCP half-close: otherwise Node ends our side as
     // soon as the peer's FIN arrives, before we could answer.
     socket.allowHalfOpen = this.allowHalfOpen_;
@@ -416,6 +431,11 @@ export class TlsEngine {
     }
     if (this.timer_) clearTimeout(this.timer_);
     this.timer_ = undefined;
+    // Node's socket timer, re-armed by every read and write: no timer of our own per chunk.
+    if (this.idleTimeout_ > 0)
+      this.socket.setTimeout(this.idleTimeout_, () =>
+        this.fail_(new TimeoutError(`connection idle for more than ${this.idleTimeout_} ms`)),
+      );
     this.flushQueue_();
     this.onsecure?.();
     this.endIfPending_();

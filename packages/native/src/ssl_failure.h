@@ -14,6 +14,9 @@ struct SslFailure {
   std::string what;  // the message before OpenSSL's reason is appended
 };
 
+// True once both Finished messages have passed, also after a later fatal error.
+bool HandshakeCompleted(const SSL* ssl);
+
 // True when OpenSSL's packed error says the transport ended mid-record.
 bool IsUnexpectedEof(unsigned long err);
 
