@@ -3,15 +3,15 @@ import { clientContext, connectTls, HandshakeError, type SSLContext, type TlsEng
 import { Observable } from 'rxjs';
 
 import { checkOptions, createConnection, type TlsConnection } from './connection.js';
-import type { ConnectOptions } from './options.js';
+import { CLIENT_FIELDS, pickDefined, type ConnectOptions } from './options.js';
 
 // A context is costly to make (it loads the system trust store), and a
 // proxy calls connect(sameOptions) once per client: make one per options
-// object and reuse it.
+// object and reuse it. A given `context` goes through clientContext() too,
+// once, for `keylog` to be set on it.
 const contexts = new WeakMap<ConnectOptions, SSLContext>();
 
 function contextFor(options: ConnectOptions): SSLContext {
-  if (options.context) return options.context;
   let ctx = contexts.get(options);
   if (!ctx) {
     ctx = clientContext(options);
@@ -37,10 +37,16 @@ function contextFor(options: ConnectOptions): SSLContext {
  * subscription of the same options object (so do not mutate it afterwards);
  * pass a `context` to share one more widely.
  *
+ * The TLS features of `@rxtls/core` apply: `alpnProtocols` (the result is
+ * `conn.alpnProtocol`), `session` (resume an earlier connection's
+ * `conn.session`; `conn.resumed` tells), `cert`/`key` for servers that ask
+ * for a client certificate, `postHandshakeAuth`, `keylog`.
+ *
  * @example
  * connect({ host: 'localhost', port: 8443, ca })
  *   .pipe(mergeMap((conn) => of('ping').pipe(write(conn), concatWith(read(conn)))))
  *   .subscribe();
+ * // resume: connect({ host, port, ca, session: earlier.session })
  */
 export function connect(options: ConnectOptions): Observable<TlsConnection> {
   return new Observable<TlsConnection>((subscriber) => {
@@ -48,14 +54,11 @@ export function connect(options: ConnectOptions): Observable<TlsConnection> {
     try {
       checkOptions(options);
       engine = connectTls({
+        ...pickDefined(options, CLIENT_FIELDS),
         host: options.host ?? 'localhost',
         port: options.port,
+        // Carries ca, cert, key and keylog already.
         context: contextFor(options),
-        ...(options.servername !== undefined ? { servername: options.servername } : {}),
-        ...(options.verifyHost !== undefined ? { verifyHost: options.verifyHost } : {}),
-        ...(options.rejectUnauthorized !== undefined ? { rejectUnauthorized: options.rejectUnauthorized } : {}),
-        ...(options.localAddress !== undefined ? { localAddress: options.localAddress } : {}),
-        ...(options.handshakeTimeout !== undefined ? { handshakeTimeout: options.handshakeTimeout } : {}),
         // TLS half-close: after the server's close_notify we may still write.
         allowHalfOpen: true,
       });
@@ -68,7 +71,7 @@ export function connect(options: ConnectOptions): Observable<TlsConnection> {
       handed = true;
       let conn: TlsConnection;
       try {
-        conn = createConnection(engine, options.idleTimeout);
+        conn = createConnection(engine);
       } catch (err) {
         engine.destroy();
         subscriber.error(err);

@@ -3,7 +3,7 @@
 // through stateOf(); nothing in the public surface hands it out.
 import { inspect } from 'node:util';
 
-import { InvalidArgumentError, TimeoutError, type CertificateSummary, type TlsEngine, type TlsError } from '@rxtls/core';
+import { ClosedError, InvalidArgumentError, StateError, type CertificateSummary, type TlsEngine, type TlsError } from '@rxtls/core';
 
 /** Receives what read() delivers. */
 export interface ReaderSink {
@@ -33,6 +33,12 @@ export interface ConnectionState {
   paused: boolean;
   /** Told once when the connection fails or closes (write() waits on this). */
   readonly closeListeners: Set<(error: TlsError | undefined) => void>;
+  /** Client: the latest resumable session (the engine's `onsession`). */
+  session: Buffer | null;
+  /** The peer's certificate; a post-handshake authentication replaces it. */
+  peerCertificate: CertificateSummary | null;
+  /** Server: the post-handshake authentication waiting for the client's answer. */
+  pha: { resolve(cert: CertificateSummary | null): void; reject(err: Error): void } | undefined;
 }
 
 const states = new WeakMap<TlsConnection, ConnectionState>();
@@ -46,9 +52,15 @@ const kCreate = Symbol('TlsConnection.create');
  * completing (close_notify) or being unsubscribed (destroyed), through
  * `read(conn)` being unsubscribed early (destroyed), or through `close()`.
  *
+ * Facts of the handshake (`protocol`, `cipher`, `alpnProtocol`, `resumed`,
+ * `servername`) are read once it is done and stay readable after close; the
+ * methods that ask the live session (`peerCertificateChain`,
+ * `exportKeyingMaterial`, `verifyClientPostHandshake`) need an open
+ * connection.
+ *
  * @example
  * connect({ port, ca }).subscribe((conn) => {
- *   console.log(conn.protocol, conn.cipher, conn.peerCertificate?.subjectName);
+ *   console.log(conn.protocol, conn.cipher, conn.alpnProtocol, conn.peerCertificate?.subjectName);
  *   conn.close();
  * });
  */
@@ -67,8 +79,10 @@ export class TlsConnection {
   readonly cipher: string;
   /** The SNI name the client sent, if any. */
   readonly servername: string | null;
-  /** The peer's certificate, or null when it sent none (a client, usually). */
-  readonly peerCertificate: CertificateSummary | null;
+  /** The ALPN protocol both sides agreed on (e.g. `h2`), or null when none was. */
+  readonly alpnProtocol: string | null;
+  /** True when the handshake resumed an earlier session (a ticket or the server's cache) instead of a full one. */
+  readonly resumed: boolean;
 
   /** @internal Made by listen() and connect() only. */
   constructor(token: typeof kCreate, engine: TlsEngine) {
@@ -83,13 +97,107 @@ export class TlsConnection {
     this.protocol = info.protocol ?? '';
     this.cipher = info.cipher ?? '';
     this.servername = info.servername;
-    // Read now: the native session is freed when the socket closes.
-    this.peerCertificate = engine.peerCertificate();
+    this.alpnProtocol = info.alpnProtocol;
+    this.resumed = info.resumed;
   }
 
   /** True once the connection has closed (cleanly or not). */
   get closed(): boolean {
     return states.get(this)!.closed;
+  }
+
+  /**
+   * The peer's certificate, or null when it sent none (a client, usually).
+   * On a server, a completed `verifyClientPostHandshake()` sets it.
+   */
+  get peerCertificate(): CertificateSummary | null {
+    return states.get(this)!.peerCertificate;
+  }
+
+  /**
+   * Client: the latest session this connection can be resumed from, or null
+   * while there is none (always null on a server). Pass it as `session` to a
+   * later `connect()`; `resumed` on that connection says whether the server
+   * accepted it.
+   *
+   * Under TLS 1.3 the server sends its tickets after the handshake, with the
+   * data, so this is null when the connection is emitted and is set (and
+   * replaced by each newer ticket) while the connection is read: take it
+   * once you have read something, or after `read(conn)` completed. Under
+   * TLS 1.2 it is set from the start. It holds the resumption secret: keep
+   * it as secret as a key.
+   *
+   * @example
+   * const first = await firstValueFrom(connect(opts));
+   * await lastValueFrom(read(first)); // the tickets arrive with the data
+   * const again = await firstValueFrom(connect({ ...opts, session: first.session! }));
+   * again.resumed; // true
+   */
+  get session(): Buffer | null {
+    return states.get(this)!.session;
+  }
+
+  /**
+   * The peer's certificates, leaf first: as the peer sent them, or with
+   * `verified` the chain OpenSSL built and verified, up to the trust anchor.
+   * Empty when the peer sent no certificate.
+   * @param verified Return the verified chain instead of the one sent. Default false.
+   * @throws ClosedError once the connection has closed.
+   * @example
+   * conn.peerCertificateChain(true).map((c) => c.subjectName);
+   */
+  peerCertificateChain(verified = false): CertificateSummary[] {
+    return liveEngine(this).peerCertificateChain(verified);
+  }
+
+  /**
+   * Keying material derived from the connection's secrets (RFC 5705, RFC
+   * 8446 §7.5): `length` bytes for `label` and the optional `context`, the
+   * same on both sides of this connection and unpredictable to anyone else.
+   * For channel binding, or keys of a protocol run inside the connection.
+   * @param length Bytes to derive.
+   * @param label A label the protocol using it defines (e.g. `EXPORTER-my-protocol`).
+   * @param context Optional per-use context; without it, a different value than with an empty one.
+   * @throws ClosedError once the connection has closed; InvalidArgumentError for a bad argument.
+   * @example
+   * const binding = conn.exportKeyingMaterial(32, 'EXPORTER-Channel-Binding');
+   */
+  exportKeyingMaterial(length: number, label: string, context?: Uint8Array | string): Buffer {
+    return liveEngine(this).exportKeyingMaterial(length, label, context);
+  }
+
+  /**
+   * Server, TLS 1.3: asks the client for its certificate now (post-handshake
+   * authentication), and resolves with it, or with null when the client sent
+   * none; `peerCertificate` is then that certificate. The client must have
+   * offered post-handshake authentication (`openssl s_client -enable_pha`,
+   * rxtls `postHandshakeAuth`, on by default for a client with a certificate).
+   *
+   * The server context's verify mode applies: with `SSL_VERIFY_PEER` the
+   * certificate is verified against `ca` and a bad one fails the connection;
+   * add `SSL_VERIFY_FAIL_IF_NO_PEER_CERT` to fail it when the client sends
+   * none; with `SSL_VERIFY_POST_HANDSHAKE` the handshake itself asks for no
+   * certificate. Meanwhile, what is written waits (OpenSSL cannot send data
+   * during the exchange) and the connection reads even when paused, to see
+   * the answer.
+   * @returns The client's certificate, or null.
+   * @throws (rejects) StateError on a client, under TLS 1.2, when the client
+   *   did not offer it, or while another one runs; the connection's error if
+   *   it fails meanwhile; ClosedError once it has closed.
+   * @example
+   * const cert = await conn.verifyClientPostHandshake();
+   * console.log(cert?.subject.CN ?? 'no certificate');
+   */
+  async verifyClientPostHandshake(): Promise<CertificateSummary | null> {
+    const st = states.get(this)!;
+    if (!this.isServer) throw new StateError('only a server asks for a certificate after the handshake');
+    if (st.pha) throw new StateError('a post-handshake authentication is already running');
+    const engine = liveEngine(this);
+    engine.verifyClientPostHandshake();
+    return new Promise<CertificateSummary | null>((resolve, reject) => {
+      st.pha = { resolve, reject };
+      updatePause(st);
+    });
   }
 
   /**
@@ -121,6 +229,14 @@ export class TlsConnection {
   }
 }
 
+/** The engine of an open connection; its native session is freed once the socket closed. */
+function liveEngine(conn: TlsConnection): TlsEngine {
+  const st = states.get(conn)!;
+  if (st.error) throw st.error;
+  if (st.closed || st.engine.closed) throw new ClosedError('the connection is closed');
+  return st.engine;
+}
+
 /** @internal Checks the options shared by listen() and connect(). */
 export function checkOptions(options: unknown): void {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('Expected "options" to be an object');
@@ -140,8 +256,11 @@ export function stateOf(conn: TlsConnection): ConnectionState {
 export function updatePause(st: ConnectionState): void {
   if (st.closed) return;
   // After the peer's close_notify nothing is left to hold back, and the
-  // socket must go on reading to see the peer's FIN and close.
-  const want = !st.peerEnded && st.error === undefined && (st.reader === undefined || st.demandPauses > 0);
+  // socket must go on reading to see the peer's FIN and close. During a
+  // post-handshake authentication it must read to see the client's answer
+  // (what else arrives meanwhile is one round trip's worth).
+  const want =
+    !st.peerEnded && st.error === undefined && st.pha === undefined && (st.reader === undefined || st.demandPauses > 0);
   if (want === st.paused) return;
   st.paused = want;
   if (want) st.engine.pause();
@@ -149,6 +268,9 @@ export function updatePause(st: ConnectionState): void {
 }
 
 function notifyClose(st: ConnectionState, error: TlsError | undefined): void {
+  const pha = st.pha;
+  st.pha = undefined;
+  pha?.reject(error ?? new ClosedError('the connection closed during post-handshake authentication'));
   const listeners = [...st.closeListeners];
   st.closeListeners.clear();
   for (const l of listeners) l(error);
@@ -163,10 +285,10 @@ function endReader(st: ConnectionState): void {
 }
 
 /**
- * @internal Wraps a handshaken engine: takes over its handlers, pauses its
- * socket until a reader attaches, and arms the idle timeout.
+ * @internal Wraps a handshaken engine: takes over its handlers and pauses its
+ * socket until a reader attaches. (The engine arms the idle timeout itself.)
  */
-export function createConnection(engine: TlsEngine, idleTimeout = 0): TlsConnection {
+export function createConnection(engine: TlsEngine): TlsConnection {
   const conn = new TlsConnection(kCreate, engine);
   const st: ConnectionState = {
     engine,
@@ -181,6 +303,11 @@ export function createConnection(engine: TlsEngine, idleTimeout = 0): TlsConnect
     demandPauses: 0,
     paused: false,
     closeListeners: new Set(),
+    // Under TLS 1.2 the session is resumable from the handshake on.
+    session: conn.isServer ? null : engine.getSession(),
+    // Read now: the native session is freed when the socket closes.
+    peerCertificate: engine.peerCertificate(),
+    pha: undefined,
   };
   states.set(conn, st);
   engine.ondata = (chunk) => {
@@ -205,11 +332,19 @@ export function createConnection(engine: TlsEngine, idleTimeout = 0): TlsConnect
     endReader(st);
     notifyClose(st, st.error);
   };
-  if (idleTimeout > 0) {
-    engine.socket.setTimeout(idleTimeout, () =>
-      engine.destroy(new TimeoutError(`connection idle for more than ${idleTimeout} ms`)),
-    );
-  }
+  // Chained: whoever set onsession before (core, a wrapper) still hears it.
+  const previousOnSession = engine.onsession;
+  engine.onsession = (session) => {
+    st.session = session;
+    previousOnSession?.(session);
+  };
+  engine.onpeercertificate = (certificate) => {
+    st.peerCertificate = certificate;
+    const pha = st.pha;
+    st.pha = undefined;
+    updatePause(st);
+    pha?.resolve(certificate);
+  };
   updatePause(st);
   return conn;
 }

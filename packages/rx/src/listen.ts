@@ -1,11 +1,11 @@
 // listen(options): a TLS server as an Observable of handshaken connections.
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
 
-import { createTlsServer, InvalidArgumentError, serverContext, type SSLContext, type TlsEngine } from '@rxtls/core';
+import { createTlsServer, InvalidArgumentError, type TlsEngine } from '@rxtls/core';
 import { Observable } from 'rxjs';
 
 import { checkOptions, createConnection, type TlsConnection } from './connection.js';
-import type { ListenOptions, RemoteAddress } from './options.js';
+import { pickDefined, SERVER_FIELDS, type ListenOptions, type RemoteAddress } from './options.js';
 
 function checkPort(port: unknown): asserts port is number {
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535)
@@ -29,6 +29,10 @@ function checkPort(port: unknown): asserts port is number {
  *   `listen(o).pipe(takeUntil(stop$), mergeMap(handle))` stops accepting and
  *   lets running connections finish, and unsubscribing the whole pipeline
  *   tears everything down.
+ * - The TLS features of `@rxtls/core` apply (see {@link ListenOptions}):
+ *   `alpnProtocols`, `sni`, `requestCert`, `ticketKeys`, `keylog`, …; each
+ *   connection reports what was negotiated (`alpnProtocol`, `resumed`,
+ *   `servername`, `peerCertificate`).
  *
  * @example
  * listen({ port: 8443, cert, key })
@@ -37,50 +41,46 @@ function checkPort(port: unknown): asserts port is number {
  */
 export function listen(options: ListenOptions): Observable<TlsConnection> {
   return new Observable<TlsConnection>((subscriber) => {
-    let context: SSLContext;
-    try {
-      checkOptions(options);
-      checkPort(options.port ?? 0);
-      context = serverContext(options);
-    } catch (err) {
-      subscriber.error(err);
-      return;
-    }
     const handshaking = new Set<TlsEngine>();
     let closed = false;
-    const server = createTlsServer(
-      {
-        context,
-        allowHalfOpen: true,
-        ...(options.handshakeTimeout !== undefined ? { handshakeTimeout: options.handshakeTimeout } : {}),
-      },
-      (engine) => {
+    const onConnection = (engine: TlsEngine) => {
+      if (closed) {
+        engine.destroy();
+        return;
+      }
+      const remote: RemoteAddress = { address: engine.socket.remoteAddress, port: engine.socket.remotePort };
+      handshaking.add(engine);
+      engine.onsecure = () => {
+        handshaking.delete(engine);
         if (closed) {
           engine.destroy();
           return;
         }
-        const remote: RemoteAddress = { address: engine.socket.remoteAddress, port: engine.socket.remotePort };
-        handshaking.add(engine);
-        engine.onsecure = () => {
-          handshaking.delete(engine);
-          if (closed) {
-            engine.destroy();
-            return;
-          }
-          subscriber.next(createConnection(engine, options.idleTimeout));
-        };
-        engine.onerror = (err) => {
-          handshaking.delete(engine);
-          if (closed || !options.onClientError) return;
-          try {
-            options.onClientError(err, remote);
-          } catch (callbackError) {
-            subscriber.error(callbackError);
-          }
-        };
-        engine.onclose = () => handshaking.delete(engine);
-      },
-    );
+        subscriber.next(createConnection(engine));
+      };
+      engine.onerror = (err) => {
+        handshaking.delete(engine);
+        if (closed || !options.onClientError) return;
+        try {
+          options.onClientError(err, remote);
+        } catch (callbackError) {
+          subscriber.error(callbackError);
+        }
+      };
+      engine.onclose = () => handshaking.delete(engine);
+    };
+    let server: Server;
+    try {
+      checkOptions(options);
+      checkPort(options.port ?? 0);
+      // Builds the context (or applies the features to the given one) now:
+      // a bad certificate or option errors this subscription at once.
+      // allowHalfOpen: after the client's close_notify we may still write.
+      server = createTlsServer({ ...pickDefined(options, SERVER_FIELDS), allowHalfOpen: true }, onConnection);
+    } catch (err) {
+      subscriber.error(err);
+      return;
+    }
     server.on('error', (err) => subscriber.error(err));
     server.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0, ...(options.backlog !== undefined ? { backlog: options.backlog } : {}) }, () => {
       if (closed) return;

@@ -1,11 +1,61 @@
 // Options of the rx factories. Kept in one file so listen() and connect()
-// share the context and timeout settings word for word.
+// share the context and timeout settings word for word. The TLS feature
+// fields are core's own (picked from ClientOptions / ServerOptions): one
+// definition, one TSDoc, and a key list that both types the option and
+// says what is passed on.
 import type { AddressInfo } from 'node:net';
 
-import type { SSLContext, TlsError } from '@rxtls/core';
+import type { ClientOptions, ServerOptions, SSLContext, TlsEngineOptions, TlsError } from '@rxtls/core';
+
+/** @internal The connection settings both sides pass to the engine as given. */
+const ENGINE_FIELDS = ['handshakeTimeout', 'idleTimeout', 'handshakeOffload'] as const;
+
+/**
+ * @internal The fields of {@link ConnectOptions} that connect() passes to
+ * core's `connectTls` as given (`host`, `port` and the context are its own).
+ */
+export const CLIENT_FIELDS = [
+  ...ENGINE_FIELDS,
+  'servername',
+  'verifyHost',
+  'rejectUnauthorized',
+  'localAddress',
+  'alpnProtocols',
+  'session',
+  'postHandshakeAuth',
+] as const;
+
+/** @internal The fields of {@link ListenOptions} that listen() passes to core's `createTlsServer` as given. */
+export const SERVER_FIELDS = [
+  ...ENGINE_FIELDS,
+  'context',
+  'cert',
+  'key',
+  'ca',
+  'requestCert',
+  'rejectUnauthorized',
+  'alpnProtocols',
+  'rejectUnknownAlpn',
+  'sni',
+  'sniCallback',
+  'ticketKeys',
+  'sessionTickets',
+  'sessionTimeout',
+  'keylog',
+] as const;
+
+/**
+ * @internal Copies the fields among `keys` that `source` defines: an option
+ * left undefined stays absent, so core applies its own default.
+ */
+export function pickDefined<T extends object, K extends keyof T>(source: T, keys: readonly K[]): Pick<T, K> {
+  const out = {} as Pick<T, K>;
+  for (const key of keys) if (source[key] !== undefined) out[key] = source[key];
+  return out;
+}
 
 /** Settings every connection takes, client or server. */
-export interface TlsOptions {
+export interface TlsOptions extends Pick<TlsEngineOptions, (typeof ENGINE_FIELDS)[number]> {
   /**
    * A context from `@rxtls/core` (`new TLSServerContext()`, `new TLSClientContext()`, …).
    * When given, `cert`, `key` and `ca` are ignored.
@@ -17,14 +67,6 @@ export interface TlsOptions {
   key?: string | Buffer;
   /** Trusted CA certificates, PEM. Client: to verify the server. Server: to verify client certificates. */
   ca?: string | Buffer;
-  /** Milliseconds the TLS handshake may take. Default 10 000; 0 disables. */
-  handshakeTimeout?: number;
-  /**
-   * Milliseconds a connection may stay without socket activity after its
-   * handshake (nothing read, nothing written) before it is destroyed with a
-   * `TimeoutError`. Default 0: no idle timeout.
-   */
-  idleTimeout?: number;
 }
 
 /** The remote end of a connection that failed before it was emitted. */
@@ -33,8 +75,14 @@ export interface RemoteAddress {
   port: number | undefined;
 }
 
-/** Options of {@link listen}. */
-export interface ListenOptions extends TlsOptions {
+/**
+ * Options of {@link listen}. Besides the socket settings it takes core's
+ * server features: `requestCert` (client certificates, checked against
+ * `ca`), `alpnProtocols` / `rejectUnknownAlpn`, `sni` / `sniCallback`,
+ * `ticketKeys` / `sessionTickets` / `sessionTimeout` (resumption), `keylog`.
+ * They are applied to the context, also to a `context` you pass in.
+ */
+export interface ListenOptions extends TlsOptions, Pick<ServerOptions, Exclude<(typeof SERVER_FIELDS)[number], keyof TlsOptions>> {
   /** Address to bind. Default `127.0.0.1` (loopback only: listen on `0.0.0.0` or `::` on purpose). */
   host?: string;
   /** Port to bind; 0 (the default) picks a free port, reported by `onListening`. */
@@ -51,19 +99,17 @@ export interface ListenOptions extends TlsOptions {
   onClientError?: (error: TlsError, remote: RemoteAddress) => void;
 }
 
-/** Options of {@link connect}. */
-export interface ConnectOptions extends TlsOptions {
-  /** Host to connect to. Default `localhost`. It is also the name the server certificate must match. */
+/**
+ * Options of {@link connect}. Besides the socket settings it takes core's
+ * client features: `servername` (SNI), `alpnProtocols`, `session` (resume
+ * the `session` of an earlier connection), `postHandshakeAuth`, `keylog`.
+ */
+export interface ConnectOptions
+  extends TlsOptions,
+    Pick<ClientOptions, Exclude<(typeof CLIENT_FIELDS)[number], keyof TlsOptions> | 'keylog'> {
+  /** Host to connect to. Default `localhost`. It is also the name the server certificate must match (unless `verifyHost`). */
   host?: string;
   port: number;
-  /** SNI to send (default: `host`, unless it is an IP address). */
-  servername?: string;
-  /** The name (or IP) the server certificate must match. Default: `host`. */
-  verifyHost?: string;
-  /** False accepts any server certificate. Default true. Prefer `ca`. */
-  rejectUnauthorized?: boolean;
-  /** Local address to bind the client socket to. */
-  localAddress?: string;
 }
 
 /** Options of {@link read}. */
