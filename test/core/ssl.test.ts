@@ -45,13 +45,16 @@ function serverContext(): TLSServerContext {
 
 /** A connected, paused net.Socket and its descriptor. */
 async function tcp(port: number): Promise<{ sock: net.Socket; fd: number }> {
-  const sock = net.connect(port, '127.0.0.1');
+  // Paused before it connects, so Node never starts reading the descriptor:
+  // a pause() after 'connect' is too late (libuv already reads, and the
+  // server's first flight could go to Node instead of OpenSSL).
+  const sock = new net.Socket();
+  sock.pause();
+  sock.connect(port, '127.0.0.1');
   await new Promise<void>((resolve, reject) => {
     sock.once('connect', resolve);
     sock.once('error', reject);
   });
-  // Node must not read what OpenSSL is to read.
-  sock.pause();
   return { sock, fd: (sock as unknown as { _handle: { fd: number } })._handle.fd };
 }
 

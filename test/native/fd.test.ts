@@ -40,13 +40,15 @@ async function echoServer(): Promise<{ port: number; sockets: Set<net.Socket>; c
   };
 }
 
+/** A connected socket; `pause` keeps Node from ever reading it (paused before connect, so libuv never starts). */
 async function connected(port: number, pause = true): Promise<net.Socket> {
-  const s = net.connect(port, '127.0.0.1');
+  const s = new net.Socket();
+  if (pause) s.pause();
+  s.connect(port, '127.0.0.1');
   await new Promise<void>((r, j) => {
     s.once('connect', r);
     s.once('error', j);
   });
-  if (pause) s.pause();
   return s;
 }
 

@@ -105,7 +105,13 @@ Context::Context(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Context>(inf
   }
   SSL_CTX_set_options(ctx_, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
-  SSL_CTX_set_mode(ctx_, SSL_MODE_RELEASE_BUFFERS);
+  // NO_AUTO_CHAIN: a server sends the chain it was given (the PEM after the
+  // leaf) instead of searching the trust store for issuers on every
+  // handshake, which cost a stat() of the CA directory per connection.
+  // NO_AUTO_CHAIN: a server sends the chain it was given (the PEM after the
+  // leaf) instead of searching the trust store for issuers on every
+  // handshake, which cost a stat() of the CA directory per connection.
+  SSL_CTX_set_mode(ctx_, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN);
   SSL_CTX_set_verify(ctx_, SSL_VERIFY_NONE, nullptr);
   try {
     ApplyFeatureDefaults(env);

@@ -129,7 +129,7 @@ export class TlsConnection {
    *
    * @example
    * const first = await firstValueFrom(connect(opts));
-   * await lastValueFrom(read(first)); // the tickets arrive with the data
+   * await lastValueFrom(read(first), { defaultValue: undefined }); // the tickets arrive with the data
    * const again = await firstValueFrom(connect({ ...opts, session: first.session! }));
    * again.resumed; // true
    */

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "errors.h"
 
@@ -51,10 +52,33 @@ inline int64_t IntArg(const Napi::CallbackInfo& info, size_t i, const char* name
 }
 
 // A view of bytes from a Buffer/Uint8Array, or a string's UTF-8 copy kept in `hold`.
+// Copies and moves re-point `data` at their own `hold`: a short string lives
+// inside the std::string object itself, so a plain member-wise move would
+// leave `data` pointing into the moved-from object.
 struct Bytes {
   const uint8_t* data = nullptr;
   size_t size = 0;
   std::string hold;
+
+  Bytes() = default;
+  Bytes(const Bytes& other) { *this = other; }
+  Bytes(Bytes&& other) noexcept { *this = std::move(other); }
+  Bytes& operator=(const Bytes& other) {
+    if (this != &other) Assign(other.OwnsData(), other.data, other.size, std::string(other.hold));
+    return *this;
+  }
+  Bytes& operator=(Bytes&& other) noexcept {
+    if (this != &other) Assign(other.OwnsData(), other.data, other.size, std::move(other.hold));
+    return *this;
+  }
+
+ private:
+  bool OwnsData() const { return data == reinterpret_cast<const uint8_t*>(hold.data()); }
+  void Assign(bool owned, const uint8_t* borrowed, size_t n, std::string&& text) {
+    hold = std::move(text);
+    data = owned ? reinterpret_cast<const uint8_t*>(hold.data()) : borrowed;
+    size = n;
+  }
 };
 
 inline bool ToBytes(const Napi::Value& v, Bytes* out) {
