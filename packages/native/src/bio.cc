@@ -26,10 +26,9 @@ namespace {
 
 constexpr int64_t kMaxRead = 16 * 1024 * 1024;
 
-// Per environment (one per thread): the constructor, the live wrapper of
-// each BIO, and the BIO before each BIO we linked (OpenSSL has no getter for
+// Per environment (one per thread): the live wrapper of each BIO, and the
+// BIO before each BIO we linked (OpenSSL has no getter for
 // a BIO's predecessor).
-thread_local Napi::FunctionReference* g_ctor = nullptr;
 thread_local std::unordered_map<BIO*, Bio*> g_wrappers;
 thread_local std::unordered_map<BIO*, BIO*> g_prev;
 
@@ -106,11 +105,7 @@ Napi::Function Bio::Init(Napi::Env env) {
                                      InstanceMethod("pointer", &Bio::Pointer),
                                      InstanceMethod("kind", &Bio::KindName),
                                  });
-  g_ctor = new Napi::FunctionReference(Napi::Persistent(f));
-  env.AddCleanupHook([]() {
-    delete g_ctor;
-    g_ctor = nullptr;
-  });
+  GetAddonData(env)->bio_ctor = Napi::Persistent(f);
   return f;
 }
 
@@ -254,7 +249,7 @@ Napi::Value Bio::WrapOrFind(Napi::Env env, BIO* bio) {
       return existing;
     }
   }
-  return g_ctor->New({Napi::External<BIO>::New(env, bio)});
+  return GetAddonData(env)->bio_ctor.New({Napi::External<BIO>::New(env, bio)});
 }
 
 // setSsl(ssl, close)
@@ -356,7 +351,7 @@ Napi::Value Bio::SetFd(const Napi::CallbackInfo& info) {
 Napi::Value Bio::Push(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   BIO* self = Get(env);
-  Bio* other = g_ctor == nullptr ? nullptr : UnwrapChecked<Bio>(env, *g_ctor, Arg(info, 0));
+  Bio* other = UnwrapChecked<Bio>(env, GetAddonData(env)->bio_ctor, Arg(info, 0));
   if (other == nullptr) ThrowExpected(env, "b", "a BIO");
   BIO* ob = other->Get(env);
   for (BIO* x = ob; x != nullptr; x = BIO_next(x))

@@ -29,10 +29,6 @@ namespace {
 
 constexpr int64_t kMaxRead = 16 * 1024 * 1024;
 
-// One per environment (one per thread): FdSsl::Unwrap tells a real FdSsl from
-// any object with it.
-thread_local Napi::FunctionReference* g_ctor = nullptr;
-
 bool IsIpAddress(const std::string& host) {
   unsigned char buf[sizeof(struct in6_addr)];
   return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
@@ -84,17 +80,12 @@ Napi::Function FdSsl::Init(Napi::Env env) {
                                      InstanceMethod("alpnProtocol", &FdSsl::AlpnProtocol),
                                      InstanceMethod("peerCertificate", &FdSsl::PeerCertificate),
                                  });
-  g_ctor = new Napi::FunctionReference(Napi::Persistent(f));
-  env.AddCleanupHook([]() {
-    delete g_ctor;
-    g_ctor = nullptr;
-  });
+  GetAddonData(env)->fd_ssl_ctor = Napi::Persistent(f);
   return f;
 }
 
 FdSsl* FdSsl::FromValue(Napi::Env env, Napi::Value value) {
-  if (g_ctor == nullptr) return nullptr;
-  return UnwrapChecked<FdSsl>(env, *g_ctor, value);
+  return UnwrapChecked<FdSsl>(env, GetAddonData(env)->fd_ssl_ctor, value);
 }
 
 // new FdSsl(context)

@@ -8,6 +8,8 @@ namespace rxtls {
 struct AddonData {
   Napi::FunctionReference error_factory;  // (code, message, props) => Error, from JS
   Napi::FunctionReference context_ctor;   // to tell a real Context from any object
+  Napi::FunctionReference fd_ssl_ctor;    // likewise FdSsl
+  Napi::FunctionReference bio_ctor;       // likewise Bio (and to make wrappers for BIOs OpenSSL hands out)
 };
 
 // Creates the data on first use.
