@@ -39,6 +39,9 @@ function runFile(file) {
       cwd: root,
       env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group, so a timeout also ends the peers it started
+      // (openssl s_server, child servers) instead of leaving them running.
+      detached: true,
     });
     let output = '';
     child.stdout.on('data', (d) => (output += d));
@@ -46,7 +49,11 @@ function runFile(file) {
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      child.kill('SIGKILL');
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
     }, FILE_TIMEOUT_MS);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
