@@ -32,6 +32,7 @@ import {
 } from '@rxtls/core';
 
 import { startGate } from '../helpers/gate.js';
+import { rejectsWith } from '../helpers/assert.js';
 import { freePort, withTimeout } from '../helpers/net.js';
 import { runSClient, startSServer, type OpensslServer } from '../helpers/openssl.js';
 import { pki } from '../helpers/pki.js';
@@ -72,18 +73,6 @@ async function readAll(b: BIO): Promise<string> {
     text += s;
   }
   throw new Error('too many reads');
-}
-
-async function rejectsWith(p: Promise<unknown> | (() => unknown), code: string, re?: RegExp): Promise<TlsError> {
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (err) {
-    assert.instance(err, TlsError);
-    assert.is((err as TlsError).code, code, (err as Error).message);
-    if (re) assert.match((err as Error).message, re);
-    return err as TlsError;
-  }
-  throw new Error(`expected ${code}`);
 }
 
 // ---------------------------------------------------------------------------

@@ -24,6 +24,7 @@ import {
 } from '@rxtls/core';
 
 import { startGate } from '../helpers/gate.js';
+import { rejectsWith } from '../helpers/assert.js';
 import { withTimeout } from '../helpers/net.js';
 import { readAll, withServerSsl } from '../helpers/ssl.js';
 import { startSServer, type OpensslServer } from '../helpers/openssl.js';
@@ -56,18 +57,6 @@ async function tcp(port: number): Promise<{ sock: net.Socket; fd: number }> {
     sock.once('error', reject);
   });
   return { sock, fd: (sock as unknown as { _handle: { fd: number } })._handle.fd };
-}
-
-async function rejectsWith(p: Promise<unknown> | (() => unknown), code: string, re?: RegExp): Promise<TlsError> {
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (err) {
-    assert.instance(err, TlsError);
-    assert.is((err as TlsError).code, code, (err as Error).message);
-    if (re) assert.match((err as Error).message, re);
-    return err as TlsError;
-  }
-  throw new Error(`expected ${code}`);
 }
 
 // ---------------------------------------------------------------------------

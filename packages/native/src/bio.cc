@@ -20,6 +20,7 @@
 #include "util/args.h"
 #include "util/counters.h"
 #include "util/errors.h"
+#include "util/socket_fd.h"
 
 namespace rxtls {
 namespace {
@@ -324,16 +325,7 @@ Napi::Value Bio::SetFd(const Napi::CallbackInfo& info) {
   bool close_fd = BoolArg(info, 1, "close");
   if (kind_ == Kind::kSsl) ThrowError(env, kErrState, "set_fd() on an SSL BIO: give the SSL a descriptor (ssl.set_fd) or push a BIO under it");
   if (user_fd_ >= 0 || WaitFd() >= 0) ThrowError(env, kErrState, "set_fd() on a BIO that already has a descriptor");
-  struct stat st;
-  if (fstat(fd, &st) != 0) ThrowError(env, kErrInvalidArgument, "Expected \"fd\" to be an open descriptor (" + std::string(strerror(errno)) + ")");
-  if (!S_ISSOCK(st.st_mode)) ThrowExpected(env, "fd", "a socket descriptor");
-  int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (dup_fd < 0) ThrowError(env, kErrSocket, std::string("dup() failed: ") + strerror(errno));
-  int flags = fcntl(dup_fd, F_GETFL);
-  if (flags < 0 || fcntl(dup_fd, F_SETFL, flags | O_NONBLOCK) != 0) {
-    close(dup_fd);
-    ThrowError(env, kErrSocket, std::string("cannot make the socket non-blocking: ") + strerror(errno));
-  }
+  int dup_fd = DupNonBlockingSocket(env, fd);
   ERR_clear_error();
   // BIO_NOCLOSE, and the dup is closed by Release: an accept or connect
   // BIO closing its socket also shutdown()s it, which would end the

@@ -22,6 +22,7 @@
 #include "util/args.h"
 #include "util/counters.h"
 #include "util/errors.h"
+#include "util/socket_fd.h"
 #include "x509.h"
 
 namespace rxtls {
@@ -155,18 +156,7 @@ Napi::Value FdSsl::SetFd(const Napi::CallbackInfo& info) {
   SSL* ssl = Get(env);
   int fd = static_cast<int>(IntArg(info, 0, "fd", 0, INT_MAX));
   if (!SSL_in_before(ssl)) ThrowError(env, kErrState, "set_fd() after the handshake started");
-  struct stat st;
-  if (fstat(fd, &st) != 0) ThrowError(env, kErrInvalidArgument, "Expected \"fd\" to be an open descriptor (" + std::string(strerror(errno)) + ")");
-  if (!S_ISSOCK(st.st_mode)) ThrowExpected(env, "fd", "a socket descriptor");
-  int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (dup_fd < 0) ThrowError(env, kErrSocket, std::string("dup() failed: ") + strerror(errno));
-  // Non-blocking is a property of the shared open file: OpenSSL must never
-  // block Node's loop (Node's own sockets are non-blocking already).
-  int flags = fcntl(dup_fd, F_GETFL);
-  if (flags < 0 || fcntl(dup_fd, F_SETFL, flags | O_NONBLOCK) != 0) {
-    close(dup_fd);
-    ThrowError(env, kErrSocket, std::string("cannot make the socket non-blocking: ") + strerror(errno));
-  }
+  int dup_fd = DupNonBlockingSocket(env, fd);
   ERR_clear_error();
   BIO* bio = BIO_new_socket(dup_fd, BIO_CLOSE);
   if (bio == nullptr) {

@@ -1,0 +1,19 @@
+// Assertions shared by test files.
+import { TlsError } from '@rxtls/core';
+import * as assert from 'uvu/assert';
+
+/**
+ * Awaits `p` (or calls it) and expects a TlsError with `code` (and a message
+ * matching `re`); returns the error. Fails if nothing is thrown.
+ */
+export async function rejectsWith(p: Promise<unknown> | (() => unknown), code: string, re?: RegExp): Promise<TlsError> {
+  try {
+    await (typeof p === 'function' ? p() : p);
+  } catch (err) {
+    assert.instance(err, TlsError);
+    assert.is((err as TlsError).code, code, (err as Error).message);
+    if (re) assert.match((err as Error).message, re);
+    return err as TlsError;
+  }
+  throw new Error(`expected ${code}`);
+}
