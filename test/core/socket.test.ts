@@ -36,6 +36,7 @@ import {
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
+import { assertAllClosed } from '../helpers/assert.js';
 import { freePort, sleep, withTimeout } from '../helpers/net.js';
 
 const is = (Class: new (...a: never[]) => unknown, code?: string) => (e: unknown) =>
@@ -534,15 +535,7 @@ End('close() sends queued data, then every method throws ClosedError; waiting re
       () => s.get_option(SO_KEEPALIVE),
       () => s.set_blocking(false),
     ];
-    for (const call of calls) {
-      let err: unknown;
-      try {
-        await call();
-      } catch (e) {
-        err = e;
-      }
-      assert.ok(is(ClosedError)(err), String(call));
-    }
+    await assertAllClosed(calls);
     assert.equal(s.info(), {});
     assert.is(s.id, -1);
   } finally {

@@ -39,6 +39,7 @@ import {
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
+import { assertAllClosed } from '../helpers/assert.js';
 import { freePort, sleep, withTimeout } from '../helpers/net.js';
 import { runSClient, startSServer } from '../helpers/openssl.js';
 import { pki } from '../helpers/pki.js';
@@ -595,15 +596,7 @@ End('close(): the peer sees a clean close; afterwards every method throws Closed
       () => client.get_option(SO_KEEPALIVE),
       () => client.set_blocking(false),
     ];
-    for (const call of calls) {
-      let err: unknown;
-      try {
-        await call();
-      } catch (e) {
-        err = e;
-      }
-      assert.ok(is(ClosedError)(err), String(call));
-    }
+    await assertAllClosed(calls);
     assert.instance(client.get_socket(), Socket);
     assert.instance(client.get_context(), SSLContext);
   } finally {

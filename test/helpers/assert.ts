@@ -1,5 +1,5 @@
 // Assertions shared by test files.
-import { TlsError } from '@rxtls/core';
+import { ClosedError, TlsError } from '@rxtls/core';
 import * as assert from 'uvu/assert';
 
 /**
@@ -16,4 +16,17 @@ export async function rejectsWith(p: Promise<unknown> | (() => unknown), code: s
     return err as TlsError;
   }
   throw new Error(`expected ${code}`);
+}
+
+/** Each call must throw (or reject with) a ClosedError; the call's source names a failure. */
+export async function assertAllClosed(calls: ReadonlyArray<() => unknown>): Promise<void> {
+  for (const call of calls) {
+    let err: unknown;
+    try {
+      await call();
+    } catch (e) {
+      err = e;
+    }
+    assert.instance(err, ClosedError, String(call));
+  }
 }
