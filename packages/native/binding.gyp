@@ -22,7 +22,15 @@
         "src/session_der.cc",
         "src/bio.cc",
         "src/bio_params.cc",
-        "src/sockopt.cc"
+        "src/sockopt.cc",
+        "src/ssl_owner.cc",
+        "src/ssl_queries.cc",
+        "src/ssl_client_options.cc",
+        "src/buffer_bio.cc",
+        "src/tcp_loop.cc",
+        "src/tcp_server.cc",
+        "src/tcp_connection.cc",
+        "src/tcp_connection_io.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [

@@ -5,7 +5,8 @@ import * as net from 'node:net';
 
 import { SSL_VERIFY_FAIL_IF_NO_PEER_CERT, SSL_VERIFY_PEER } from './constants.js';
 import { TlsEngine, type TlsEngineOptions } from './engine.js';
-import { InvalidArgumentError } from './errors.js';
+import { ConfigError, InvalidArgumentError } from './errors.js';
+import { connectNative, NativeTlsConnection, NativeTlsServer, type NativeTransportOptions } from './native-transport.js';
 import { adoptAcceptedSocket, createPausedSocket, startReading } from './net-handle.js';
 import { SSLContext, TLSClientContext, TLSServerContext } from './ssl-context.js';
 
@@ -25,7 +26,16 @@ export interface ClientOptions extends Omit<TlsEngineOptions, 'isServer'> {
   localAddress?: string;
   /** Receives this connection's key material as NSS key log lines (set on the context). */
   keylog?: (line: string) => void;
+  /** `'js'` (default): a TlsEngine over a net.Socket. `'native'`: the socket lives in the addon (NativeTlsConnection). */
+  transport?: Transport;
 }
+
+/**
+ * Where the ciphertext flows: `'js'` through a net.Socket (TlsEngine), or
+ * `'native'` on a TCP handle the addon owns (NativeTlsConnection; no JS call
+ * during the handshake, one per batch of plaintext).
+ */
+export type Transport = 'js' | 'native';
 
 type ClientOnly = 'isServer' | 'servername' | 'verifyHost' | 'verifyPeer' | 'alpnProtocols' | 'session' | 'postHandshakeAuth';
 
@@ -61,6 +71,8 @@ export interface ServerOptions extends Omit<TlsEngineOptions, ClientOnly> {
   sessionTimeout?: number;
   /** Receives the key material of every connection as NSS key log lines. */
   keylog?: (line: string) => void;
+  /** `'js'` (default) or `'native'` (see ClientOptions.transport). */
+  transport?: Transport;
 }
 
 function checkPort(port: unknown): asserts port is number {
@@ -123,11 +135,14 @@ function applyServerFeatures(ctx: SSLContext, o: ServerOptions): void {
  * const engine = connectTls({ host: 'localhost', port: 8443, ca });
  * engine.onsecure = () => engine.write('ping');
  */
-export function connectTls(options: ClientOptions): TlsEngine {
+export function connectTls(options: ClientOptions & { transport: 'native' } & NativeTransportOptions): NativeTlsConnection;
+export function connectTls(options: ClientOptions): TlsEngine;
+export function connectTls(options: ClientOptions & NativeTransportOptions): TlsEngine | NativeTlsConnection {
   if (typeof options.host !== 'string' || options.host.length === 0)
     throw new InvalidArgumentError('Expected "host" to be a non-empty string');
   checkPort(options.port);
   const context = clientContext(options);
+  if (options.transport === 'native') return connectTlsNative(options, context);
   let engine: TlsEngine | undefined;
   // Reads into the shared buffer (net-handle.ts), like accepted sockets.
   const socket = createPausedSocket((n, buf) => (engine?.feed(buf, n), true));
@@ -176,7 +191,16 @@ export function connectTls(options: ClientOptions): TlsEngine {
  * });
  * server.listen(8443, '127.0.0.1');
  */
-export function createTlsServer(options: ServerOptions, onConnection: (engine: TlsEngine) => void): net.Server {
+export function createTlsServer(
+  options: ServerOptions & { transport: 'native' } & NativeTransportOptions,
+  onConnection: (connection: NativeTlsConnection) => void,
+): NativeTlsServer;
+export function createTlsServer(options: ServerOptions, onConnection: (engine: TlsEngine) => void): net.Server;
+export function createTlsServer(
+  options: ServerOptions & NativeTransportOptions,
+  onConnection: ((engine: TlsEngine) => void) | ((connection: NativeTlsConnection) => void),
+): net.Server | NativeTlsServer {
+  if (options.transport === 'native') return createTlsServerNative(options, onConnection as (c: NativeTlsConnection) => void);
   const context = serverContext(options);
   const engineOptions: TlsEngineOptions = {
     isServer: true,
@@ -196,7 +220,43 @@ export function createTlsServer(options: ServerOptions, onConnection: (engine: T
       socket.destroy();
       return;
     }
-    onConnection(engine);
+    (onConnection as (engine: TlsEngine) => void)(engine);
     startReading(socket);
   });
+}
+
+function checkTransport(options: { transport?: unknown; handshakeOffload?: boolean }): void {
+  if (options.handshakeOffload === true)
+    throw new ConfigError('handshakeOffload is not available on the native transport yet; use transport: "js"');
+}
+
+function connectTlsNative(options: ClientOptions & NativeTransportOptions, context: SSLContext): NativeTlsConnection {
+  checkTransport(options);
+  const servername = options.servername ?? (isIP(options.host) ? undefined : options.host);
+  const verifyPeer = options.verifyPeer ?? options.rejectUnauthorized;
+  return connectNative({
+    ...options,
+    context,
+    ...(servername !== undefined ? { servername } : {}),
+    verifyHost: options.verifyHost ?? options.host,
+    ...(verifyPeer !== undefined ? { verifyPeer } : {}),
+  });
+}
+
+function createTlsServerNative(
+  options: ServerOptions & NativeTransportOptions,
+  onConnection: (connection: NativeTlsConnection) => void,
+): NativeTlsServer {
+  checkTransport(options);
+  if (typeof onConnection !== 'function') throw new InvalidArgumentError('Expected "onConnection" to be a function');
+  const context = serverContext(options);
+  const settings = {
+    ...(options.handshakeTimeout !== undefined ? { handshakeTimeout: options.handshakeTimeout } : {}),
+    ...(options.idleTimeout !== undefined ? { idleTimeout: options.idleTimeout } : {}),
+    ...(options.allowHalfOpen !== undefined ? { allowHalfOpen: options.allowHalfOpen } : {}),
+    ...(options.keepAlive !== undefined ? { keepAlive: options.keepAlive } : {}),
+    ...(options.keepAliveInitialDelay !== undefined ? { keepAliveInitialDelay: options.keepAliveInitialDelay } : {}),
+    ...(options.highWaterMark !== undefined ? { highWaterMark: options.highWaterMark } : {}),
+  };
+  return new NativeTlsServer(context, settings, onConnection);
 }

@@ -15,6 +15,7 @@ import {
   type SessionOptions,
   type SessionOut,
 } from './native.js';
+import type { SecureConnection } from './secure-connection.js';
 import { SSLContext } from './ssl-context.js';
 
 export interface TlsEngineOptions {
@@ -97,7 +98,7 @@ type Pending = Buffer | string;
  * engine.onsecure = () => engine.write('hello');
  * engine.ondata = (chunk) => console.log(chunk.toString());
  */
-export class TlsEngine {
+export class TlsEngine implements SecureConnection {
   /** The handshake completed. */
   onsecure: (() => void) | undefined = undefined;
   /** Decrypted plaintext, in order. The Buffer is the caller's to keep. */

@@ -17,7 +17,22 @@ export { Socket, type SocketInfo } from './socket.js';
 export { TLSSocket, TLS_SOCKET_HIGH_WATER_MARK, type SSLLike } from './tls-socket.js';
 export type { SendMessage } from './socket-args.js';
 export { TlsEngine, DEFAULT_HANDSHAKE_TIMEOUT, type TlsEngineOptions } from './engine.js';
-export { connectTls, createTlsServer, clientContext, serverContext, type ClientOptions, type ServerOptions } from './connect.js';
+export {
+  connectTls,
+  createTlsServer,
+  clientContext,
+  serverContext,
+  type ClientOptions,
+  type ServerOptions,
+  type Transport,
+} from './connect.js';
+export {
+  NativeTlsConnection,
+  NativeTlsServer,
+  type NativeListenOptions,
+  type NativeTransportOptions,
+} from './native-transport.js';
+export type { SecureConnection } from './secure-connection.js';
 export { TlsDuplex, connectTlsDuplex } from './duplex.js';
 export { generateTicketKeys } from './session-ticket.js';
 export { encodeAlpn, TICKET_KEY_LENGTH, type SessionCacheOptions } from './context-features.js';

@@ -8,4 +8,16 @@ binding.setErrorFactory(createError);
 
 export { binding };
 export { CycleFlag } from '@rxtls/native';
-export type { CertificateSummary, NativeContext, NativeSession, SessionInfo, SessionOptions, SessionOut } from '@rxtls/native';
+export type {
+  CertificateSummary,
+  NativeContext,
+  NativeSession,
+  NativeTcpConnection,
+  NativeTcpServer,
+  SessionInfo,
+  SessionOptions,
+  SessionOut,
+  TransportAddress,
+  TransportConnectOptions,
+  TransportSettings,
+} from '@rxtls/native';

@@ -11,5 +11,11 @@ export type {
   SessionInfo,
   SessionOptions,
   SessionOut,
+  NativeTcpConnection,
+  NativeTcpServer,
+  TransportAddress,
+  TransportCallbacks,
+  TransportConnectOptions,
+  TransportSettings,
 } from './native.js';
 export { candidatePaths } from './binding.js';

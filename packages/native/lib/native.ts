@@ -277,6 +277,97 @@ export interface NativeBio {
   kind(): 'ssl' | 'connect' | 'accept' | 'socket';
 }
 
+/** Per-connection settings of the native transport (server-wide for a server). */
+export interface TransportSettings {
+  /** Milliseconds the handshake may take (a client: from connect). Default 10 000; 0 disables. */
+  handshakeTimeout?: number;
+  /** Milliseconds without reads or writes before the connection fails. Default 0: none. */
+  idleTimeout?: number;
+  /** Keep writing after the peer's close_notify. Default false. */
+  allowHalfOpen?: boolean;
+  /** TCP_NODELAY. Default true. */
+  noDelay?: boolean;
+  keepAlive?: boolean;
+  /** Milliseconds; rounded down to seconds. Default 60 000. */
+  keepAliveInitialDelay?: number;
+  /** Unsent ciphertext (bytes) at which `write` returns false. Default 65 536. */
+  highWaterMark?: number;
+}
+
+/** Options of `tcpConnect`: the client session options, the settings and a local address. */
+export interface TransportConnectOptions extends SessionOptions, TransportSettings {
+  localAddress?: string;
+}
+
+/** The local and remote ends of a native connection; fields unknown after close are absent. */
+export interface TransportAddress {
+  localAddress?: string;
+  localPort?: number;
+  remoteAddress?: string;
+  remotePort?: number;
+  remoteFamily?: 'IPv4' | 'IPv6';
+}
+
+/** One TLS connection on a native TCP handle (the native transport). */
+export interface NativeTcpConnection {
+  /** Encrypts and sends (before a client's handshake: queued). False at the high-water mark: wait for `drain`. */
+  write(data: Uint8Array | string | ReadonlyArray<Uint8Array | string>): boolean;
+  /** close_notify, then the TCP end. Idempotent. */
+  end(): void;
+  /** Closes at once, without close_notify. */
+  destroy(): void;
+  pause(): void;
+  resume(): void;
+  /** Ciphertext (and early plaintext) not yet taken by the kernel, in bytes. */
+  bufferedAmount(): number;
+  info(): SessionInfo;
+  peerCertificate(): CertificateSummary | null;
+  peerCertificateChain(verified?: boolean): CertificateSummary[];
+  alpnProtocol(): string | null;
+  getSession(): Buffer | null;
+  exportKeyingMaterial(length: number, label: string, context?: Uint8Array | string): Buffer;
+  address(): TransportAddress;
+  setNoDelay(noDelay?: boolean): void;
+  setKeepAlive(enable: boolean, initialDelay?: number): void;
+  ref(): void;
+  unref(): void;
+  isClosed(): boolean;
+}
+
+/** A listening native TCP server running TLS on each connection. */
+export interface NativeTcpServer {
+  address(): { address: string; family: 'IPv4' | 'IPv6'; port: number };
+  /** Stops accepting; `serverClose` follows when every connection is gone too. */
+  close(): void;
+  ref(): void;
+  unref(): void;
+  /** Live connections (handshaking or open). */
+  connections(): number;
+}
+
+/**
+ * What the native transport calls, each with `this` = the owner object given
+ * to `tcpConnect`/`tcpListen` (or returned by `secure` for an accepted connection).
+ */
+export interface TransportCallbacks {
+  /** Client: secure (no argument). Server (`this` = server owner): a new secure connection; returns its owner. */
+  secure(this: object, connection?: NativeTcpConnection): object | void;
+  /** Decrypted plaintext; the Buffer is the receiver's. */
+  data(this: object, chunk: Buffer): void;
+  /** The unsent ciphertext fell under the high-water mark after a `write` returned false. */
+  drain(this: object): void;
+  /** The peer's close_notify arrived. */
+  end(this: object): void;
+  /** The connection closed; `error` when it failed. */
+  close(this: object, error: Error | undefined): void;
+  /** Client: a new resumable session (ticket) arrived: `getSession()` has it. */
+  session(this: object): void;
+  /** Server: an accepted connection failed before its handshake completed. */
+  serverError(this: object, error: Error): void;
+  /** Server: closed, and no connection is left. */
+  serverClose(this: object): void;
+}
+
 export interface Binding {
   Context: new (method: bigint) => NativeContext;
   Session: new (context: NativeContext, isServer: boolean, out: SessionOut, options?: SessionOptions) => NativeSession;
@@ -304,6 +395,20 @@ export interface Binding {
   setsockopt(fd: number, level: number, name: number, value: number): void;
   /** getsockopt(2) of one of the options `setsockopt` accepts. */
   getsockopt(fd: number, level: number, name: number): number;
+  /** Installs the native transport's callbacks (once per thread, by core). */
+  setTransportCallbacks(callbacks: TransportCallbacks): void;
+  /** Binds and listens (throws a SocketError such as EADDRINUSE). `host` is an IP address. */
+  tcpListen(
+    context: NativeContext,
+    host: string,
+    port: number,
+    backlog: number,
+    ipv6Only: boolean,
+    settings: TransportSettings,
+    owner: object,
+  ): NativeTcpServer;
+  /** Starts a client connection to an IP address. */
+  tcpConnect(context: NativeContext, ip: string, port: number, options: TransportConnectOptions, owner: object): NativeTcpConnection;
 }
 
 /** The loaded addon. */

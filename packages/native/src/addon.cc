@@ -7,6 +7,9 @@
 #include "fd_ssl.h"
 #include "session.h"
 #include "sockopt.h"
+#include "tcp_connection.h"
+#include "tcp_loop.h"
+#include "tcp_server.h"
 #include "util/addon_data.h"
 #include "util/args.h"
 #include "util/counters.h"
@@ -40,6 +43,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("debugCounters", Napi::Function::New(env, DebugCounters, "debugCounters"));
   exports.Set("setsockopt", Napi::Function::New(env, SetSockopt, "setsockopt"));
   exports.Set("getsockopt", Napi::Function::New(env, GetSockopt, "getsockopt"));
+  // The native transport (tcp_*.cc): the wrapper classes are made only by it.
+  exports.Set("setTransportCallbacks", Napi::Function::New(env, TcpLoop::SetCallbacks, "setTransportCallbacks"));
+  exports.Set("tcpListen", Napi::Function::New(env, TcpServer::Listen, "tcpListen"));
+  exports.Set("tcpConnect", Napi::Function::New(env, TcpConnection::Connect, "tcpConnect"));
   // The version string of the OpenSSL this addon runs on; it must be Node's own.
   exports.Set("opensslVersion", Napi::String::New(env, OpenSSL_version(OPENSSL_VERSION_STRING)));
   return exports;

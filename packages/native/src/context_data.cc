@@ -10,7 +10,7 @@
 #include <cstring>
 
 #include "context.h"
-#include "session.h"
+#include "ssl_owner.h"
 #include "util/addon_data.h"
 #include "util/errors.h"
 
@@ -50,7 +50,7 @@ bool NameMatches(const std::string& pattern, const std::string& name) {
 bool CallJs(SSL* ssl, const Napi::FunctionReference& ref, const std::vector<napi_value>& args, Napi::Value* result,
             const char* what) {
   Napi::Env env = ref.Env();
-  Session* session = Session::FromSSL(ssl);
+  SslOwner* session = SslOwner::FromSSL(ssl);
   try {
     Napi::Function fn = ref.Value();
     if (fn.IsEmpty()) return true;  // collected with its SSLContext: nothing to call
@@ -144,7 +144,7 @@ static int ChooseContext(SSL* ssl, int* alert) {
   Context* context = UnwrapChecked<Context>(env, GetAddonData(env)->context_ctor, chosen);
   SSL_CTX* ctx = context != nullptr ? context->Peek() : nullptr;
   if (ctx == nullptr || context->role() == Role::kClient) {
-    Session* session = Session::FromSSL(ssl);
+    SslOwner* session = SslOwner::FromSSL(ssl);
     if (session != nullptr)
       session->RecordCallbackError(
           env, MakeError(env, kErrInvalidArgument, "servername callback returned neither a live server SSLContext nor undefined").Value(),
@@ -203,7 +203,7 @@ int TicketKeyCallback(SSL* ssl, unsigned char key_name[16], unsigned char* iv, E
                       EVP_MAC_CTX* hctx, int enc) {
   // Tickets are sealed with the keys of the context the connection started
   // on (OpenSSL's session context), whatever SNI chose later.
-  Session* session = Session::FromSSL(ssl);
+  SslOwner* session = SslOwner::FromSSL(ssl);
   ContextData* data = GetContextData(session != nullptr ? session->initial_ctx() : SSL_get_SSL_CTX(ssl));
   if (data == nullptr || data->ticket_keys.empty()) return enc ? -1 : 0;
   const TicketKey* key = nullptr;

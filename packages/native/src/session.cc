@@ -1,7 +1,6 @@
 #include "session.h"
 #include "session_der.h"
 
-#include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
@@ -10,6 +9,7 @@
 
 #include "context.h"
 #include "context_data.h"
+#include "ssl_client_options.h"
 #include "ssl_failure.h"
 #include "util/addon_data.h"
 #include "util/args.h"
@@ -29,11 +29,6 @@ std::vector<char>& ClearScratch() {
   return scratch;
 }
 
-bool IsIpAddress(const std::string& host) {
-  unsigned char buf[sizeof(struct in6_addr)];
-  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
-}
-
 BIO* NewMemBio() {
   BIO* b = BIO_new(BIO_s_mem());
   // An empty read BIO means "retry later", never EOF: more ciphertext may come.
@@ -41,51 +36,7 @@ BIO* NewMemBio() {
   return b;
 }
 
-int SessionIndex() {
-  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
-  return index;
-}
-
 }  // namespace
-
-Session* Session::FromSSL(const SSL* ssl) {
-  return static_cast<Session*>(SSL_get_ex_data(ssl, SessionIndex()));
-}
-
-int Session::OnNewSession(SSL* ssl, SSL_SESSION* session) {
-  if (Session* s = FromSSL(ssl)) s->new_session_ = true;
-  return 0;  // OpenSSL keeps its reference; getSession() serialises on demand
-}
-
-void Session::RecordCallbackError(Napi::Env env, Napi::Value error, const char* what) {
-  // The first failure is the cause; later ones are consequences of it.
-  if (!callback_error_.IsEmpty()) return;
-  callback_error_ = Napi::Reference<Napi::Value>::New(error.IsEmpty() ? env.Undefined() : error, 1);
-  callback_what_ = what;
-}
-
-void Session::ApplyClientOptions(Napi::Env env, Napi::Object opts) {
-  Napi::Value alpn = opts.Get("alpnProtocols");
-  if (!IsMissing(alpn)) {
-    Bytes wire;
-    if (!alpn.IsTypedArray() || !ToBytes(alpn, &wire) || (wire.size > 0 && !ValidAlpnWire(wire.data, wire.size)))
-      ThrowExpected(env, "alpnProtocols", "a Buffer in ALPN wire format");
-    // Returns 0 on success.
-    if (wire.size > 0 && SSL_set_alpn_protos(ssl_, wire.data, static_cast<unsigned int>(wire.size)) != 0)
-      ThrowOpenSSLError(env, kErrInvalidArgument, "could not set ALPN protocols");
-  }
-  Napi::Value saved = opts.Get("session");
-  if (!IsMissing(saved)) {
-    Bytes der;
-    if (!saved.IsTypedArray() || !ToBytes(saved, &der) || der.size == 0)
-      ThrowExpected(env, "session", "a Buffer from getSession()");
-    OfferSessionDer(env, ssl_, der, "session");
-  }
-  Napi::Value pha = opts.Get("postHandshakeAuth");
-  if (!IsMissing(pha) && !pha.IsBoolean()) ThrowExpected(env, "postHandshakeAuth", "a boolean");
-  bool offer = pha.IsBoolean() ? pha.As<Napi::Boolean>().Value() : SSL_get_certificate(ssl_) != nullptr;
-  SSL_set_post_handshake_auth(ssl_, offer ? 1 : 0);
-}
 
 Napi::Function Session::Init(Napi::Env env) {
   return DefineClass(env, "Session",
@@ -120,30 +71,20 @@ Session::Session(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Session>(inf
   Napi::Env env = info.Env();
   Context* context = UnwrapChecked<Context>(env, GetAddonData(env)->context_ctor, Arg(info, 0));
   if (context == nullptr) ThrowExpected(env, "context", "a Context");
-  SSL_CTX* ctx = context->Get(env);
   is_server_ = BoolArg(info, 1, "isServer");
   Napi::Value out = Arg(info, 2);
   if (!out.IsArray()) ThrowExpected(env, "out", "an Array");
   Napi::Value opts_v = Arg(info, 3);
   if (!IsMissing(opts_v) && !opts_v.IsObject()) ThrowExpected(env, "options", "an object");
-  Napi::Object opts = IsMissing(opts_v) ? Napi::Object::New(env) : opts_v.As<Napi::Object>();
+  // Every option is read (a getter may run anything) before the context is used.
+  ClientSslOptions client =
+      IsMissing(opts_v) ? ClientSslOptions() : ReadClientSslOptions(env, opts_v.As<Napi::Object>());
+  SSL_CTX* ctx = context->Get(env);
 
   if (is_server_ && context->role() == Role::kClient)
     ThrowError(env, kErrState, "a server session needs a server or generic context, not a client context");
   if (!is_server_ && context->role() == Role::kServer)
     ThrowError(env, kErrState, "a client session needs a client or generic context, not a server context");
-
-  std::string servername, verify_host;
-  if (!IsMissing(opts.Get("servername"))) {
-    if (!opts.Get("servername").IsString()) ThrowExpected(env, "servername", "a string");
-    servername = opts.Get("servername").As<Napi::String>().Utf8Value();
-  }
-  if (!IsMissing(opts.Get("verifyHost"))) {
-    if (!opts.Get("verifyHost").IsString()) ThrowExpected(env, "verifyHost", "a string");
-    verify_host = opts.Get("verifyHost").As<Napi::String>().Utf8Value();
-  }
-  Napi::Value verify_peer = opts.Get("verifyPeer");
-  if (!IsMissing(verify_peer) && !verify_peer.IsBoolean()) ThrowExpected(env, "verifyPeer", "a boolean");
 
   ERR_clear_error();
   ssl_ = SSL_new(ctx);
@@ -157,27 +98,13 @@ Session::Session(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Session>(inf
     ThrowOpenSSLError(env, kErrCrypto, "could not create SSL session");
   }
   SSL_set_bio(ssl_, enc_in_, enc_out_);  // ssl_ owns both from here
-  initial_ctx_ = ctx;
   try {
-  if (SSL_set_ex_data(ssl_, SessionIndex(), this) != 1)
+  if (!AttachTo(ssl_))
     ThrowOpenSSLError(env, kErrCrypto, "could not attach the session to its SSL");
   if (is_server_) {
     SSL_set_accept_state(ssl_);
   } else {
-    SSL_set_connect_state(ssl_);
-    bool verify = verify_peer.IsBoolean() ? verify_peer.As<Napi::Boolean>().Value() : !context->verify_explicit();
-    if (verify_peer.IsBoolean() || !context->verify_explicit())
-      SSL_set_verify(ssl_, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
-    if (!servername.empty() && !IsIpAddress(servername) &&
-        SSL_set_tlsext_host_name(ssl_, servername.c_str()) != 1)
-      ThrowOpenSSLError(env, kErrInvalidArgument, "could not set server name '" + servername + "'");
-    if (!verify_host.empty()) {
-      int ok = IsIpAddress(verify_host)
-                   ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), verify_host.c_str())
-                   : SSL_set1_host(ssl_, verify_host.c_str());
-      if (ok != 1) ThrowOpenSSLError(env, kErrInvalidArgument, "could not set host to verify '" + verify_host + "'");
-    }
-    ApplyClientOptions(env, opts);
+    ApplyClientSslOptions(env, ssl_, context->verify_explicit(), client);
   }
   } catch (...) {
     // A constructor that throws runs no destructor: free what is made here.
@@ -204,14 +131,8 @@ SSL* Session::Get(Napi::Env env) const {
 }
 
 void Session::ReportCallbackError(Napi::Env env) {
-  Napi::Object extra = Napi::Object::New(env);
-  Napi::Value cause = callback_error_.Value();
-  if (!cause.IsUndefined()) extra.Set("cause", cause);
-  callback_error_.Reset();
   dead_ = true;
-  out_.Value().Set(2u, MakeOpenSSLError(env, handshake_done_ ? kErrProtocol : kErrHandshake,
-                                         "TLS handshake aborted: the " + callback_what_ + " threw", extra)
-                           .Value());
+  out_.Value().Set(2u, TakeCallbackFailure(env, handshake_done_).Value());
 }
 
 bool Session::Fail(Napi::Env env, int ret, int* flags, const char* during) {
@@ -231,7 +152,7 @@ bool Session::FailWith(Napi::Env env, int err, int* flags, const char* during) {
   }
   dead_ = true;
   *flags |= kFlagError;
-  if (!callback_error_.IsEmpty()) {
+  if (has_callback_error()) {
     ReportCallbackError(env);
     return true;
   }
@@ -273,7 +194,7 @@ void Session::FeedArgs(const Napi::CallbackInfo& info, size_t index) {
 bool Session::AfterHandshakeStep(Napi::Env env, int r, int err, int* flags) {
   bool failed = r != 1 && FailWith(env, err, flags, "handshake");
   // A callback OpenSSL cannot fail (keylog) may have thrown all the same.
-  if (!failed && !callback_error_.IsEmpty()) {
+  if (!failed && has_callback_error()) {
     *flags |= kFlagError;
     ReportCallbackError(env);
     failed = true;

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "ssl_owner.h"
+
 namespace rxtls {
 
 class HandshakeWorker;
@@ -26,22 +28,14 @@ enum CycleFlag : int {
   kFlagPeerCertificate = 64,  // a post-handshake authentication completed
 };
 
-class Session : public Napi::ObjectWrap<Session> {
+class Session : public Napi::ObjectWrap<Session>, public SslOwner {
  public:
   static Napi::Function Init(Napi::Env env);
   explicit Session(const Napi::CallbackInfo& info);
   ~Session() override;
 
-  // The Session that owns `ssl`, for OpenSSL callbacks; nullptr if none.
-  static Session* FromSSL(const SSL* ssl);
-  // SSL_CTX_sess_set_new_cb: marks that a new session arrived (kFlagSession).
-  static int OnNewSession(SSL* ssl, SSL_SESSION* session);
-  // The context the session was made from (OpenSSL's session context, which
-  // keeps the cache and ticket keys even after SNI switched contexts).
-  SSL_CTX* initial_ctx() const { return initial_ctx_; }
-  // A JS callback run by OpenSSL threw: the next result of cycle() is this
-  // error (as the cause of a handshake error) instead of OpenSSL's own.
-  void RecordCallbackError(Napi::Env env, Napi::Value error, const char* what);
+  // OpenSSL callbacks reach the session through SslOwner (ssl_owner.h):
+  // initial_ctx(), RecordCallbackError(), OnNewSession (kFlagSession).
 
  private:
   friend class HandshakeWorker;  // session_async.cc: runs handshake steps on the thread pool
@@ -84,8 +78,6 @@ class Session : public Napi::ObjectWrap<Session> {
   void ReportCallbackError(Napi::Env env);
   // Moves pending ciphertext into out[1].
   void DrainEncOut(Napi::Env env, int* flags);
-  // Applies the client-only constructor options (ALPN, session, PHA).
-  void ApplyClientOptions(Napi::Env env, Napi::Object opts);
 
   SSL* ssl_ = nullptr;
   BIO* enc_in_ = nullptr;   // owned by ssl_
@@ -97,10 +89,6 @@ class Session : public Napi::ObjectWrap<Session> {
   // authentication, when SSL_is_init_finished is false again.
   bool handshake_done_ = false;
   bool pha_pending_ = false;  // server: CertificateRequest sent, answer not yet in
-  bool new_session_ = false;  // set by OnNewSession during a cycle
-  SSL_CTX* initial_ctx_ = nullptr;  // not owned: the SSL holds it as its session context
-  Napi::Reference<Napi::Value> callback_error_;
-  std::string callback_what_;
   // A handshake step runs on the thread pool: nothing but the worker may touch
   // ssl_ (Get() refuses), and free() is deferred to the worker's completion.
   bool in_flight_ = false;

@@ -94,18 +94,7 @@ class HandshakeWorker : public Napi::AsyncWorker {
   std::vector<QueuedError> errors_;
 };
 
-bool Session::HasJsCallbacks() const {
-  auto has = [](SSL_CTX* ctx) {
-    ContextData* d = ctx != nullptr ? GetContextData(ctx) : nullptr;
-    return d != nullptr && (!d->sni_callback.IsEmpty() || !d->keylog_callback.IsEmpty());
-  };
-  if (has(initial_ctx_) || has(SSL_get_SSL_CTX(ssl_))) return true;
-  // SNI may switch to a context whose keylog callback then runs.
-  if (ContextData* d = GetContextData(initial_ctx_))
-    for (const auto& entry : d->sni)
-      if (has(entry.second)) return true;
-  return false;
-}
+bool Session::HasJsCallbacks() const { return HandshakeMayCallJs(ssl_); }
 
 // cycleAsync(chunk | undefined, length | undefined, callback): like cycle(),
 // but the handshake step runs on the thread pool. Returns -1 when it does:

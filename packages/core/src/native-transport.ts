@@ -1,0 +1,484 @@
+// The native transport: the TCP socket lives in the addon (tcp_*.cc), so the
+// ciphertext never enters JS. NativeTlsConnection has TlsEngine's surface
+// (SecureConnection); NativeTlsServer is a small net.Server look-alike. JS is
+// called once when a connection is secure, once per batch of plaintext, and
+// on drain, end and close; the handshake, alerts and close_notify run natively.
+import { lookup } from 'node:dns';
+import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
+
+import { encodeAlpn } from './context-features.js';
+import { HandshakeError, InvalidArgumentError, StateError, type TlsError } from './errors.js';
+import { kNative } from './internal.js';
+import {
+  binding,
+  type CertificateSummary,
+  type NativeContext,
+  type NativeTcpConnection,
+  type NativeTcpServer,
+  type SessionInfo,
+  type TransportAddress,
+  type TransportConnectOptions,
+  type TransportSettings,
+} from './native.js';
+import type { SecureConnection } from './secure-connection.js';
+import type { SSLContext } from './ssl-context.js';
+
+/** Options both sides of the native transport share. */
+export interface NativeTransportOptions {
+  /** Milliseconds the handshake may take (a client: from the start of connect). Default 10 000; 0 disables. */
+  handshakeTimeout?: number;
+  /** Milliseconds without reads or writes before the connection fails with a TimeoutError. Default 0: none. */
+  idleTimeout?: number;
+  /** Keep writing after the peer's close_notify. Default false. */
+  allowHalfOpen?: boolean;
+  /** TCP keep-alive. Default false. */
+  keepAlive?: boolean;
+  /** Milliseconds before the first keep-alive probe. Default 60 000. */
+  keepAliveInitialDelay?: number;
+  /** Unsent bytes at which `write` returns false. Default 65 536. */
+  highWaterMark?: number;
+}
+
+function settingsOf(o: NativeTransportOptions): TransportSettings {
+  const s: TransportSettings = {};
+  if (o.handshakeTimeout !== undefined) s.handshakeTimeout = o.handshakeTimeout;
+  if (o.idleTimeout !== undefined) s.idleTimeout = o.idleTimeout;
+  if (o.allowHalfOpen !== undefined) s.allowHalfOpen = o.allowHalfOpen;
+  if (o.keepAlive !== undefined) s.keepAlive = o.keepAlive;
+  if (o.keepAliveInitialDelay !== undefined) s.keepAliveInitialDelay = o.keepAliveInitialDelay;
+  if (o.highWaterMark !== undefined) s.highWaterMark = o.highWaterMark;
+  return s;
+}
+
+/**
+ * One TLS connection of the native transport. Set the `on*` handlers in the
+ * server's connection handler (it runs when the connection is already
+ * secure; `onsecure` fires right after it) or right after `connectTls`.
+ */
+export class NativeTlsConnection implements SecureConnection {
+  onsecure: (() => void) | undefined = undefined;
+  ondata: ((chunk: Buffer) => void) | undefined = undefined;
+  onend: (() => void) | undefined = undefined;
+  onerror: ((err: TlsError) => void) | undefined = undefined;
+  onclose: ((error: TlsError | undefined) => void) | undefined = undefined;
+  ondrain: (() => void) | undefined = undefined;
+  onsession: ((session: Buffer) => void) | undefined = undefined;
+
+  private native_: NativeTcpConnection | undefined;
+  private secure_ = false;
+  private peerEnded_ = false;
+  private ended_ = false;
+  private closed_ = false;
+  private error_: TlsError | undefined = undefined;
+  private errorReported_ = false;
+  // A client waits for its name lookup: what JS did meanwhile is replayed.
+  private queued_: Array<Buffer | string> | undefined = undefined;
+  private paused_ = false;
+  private address_: TransportAddress | undefined = undefined;
+
+  /** @internal Made by the transport (`connectTls`, a native server). */
+  constructor(native: NativeTcpConnection | undefined, secure: boolean) {
+    this.native_ = native;
+    this.secure_ = secure;
+  }
+
+  get secure(): boolean {
+    return this.secure_ && !this.closed_ && this.error_ === undefined;
+  }
+
+  get peerEnded(): boolean {
+    return this.peerEnded_;
+  }
+
+  get closed(): boolean {
+    return this.closed_;
+  }
+
+  get error(): TlsError | undefined {
+    return this.error_;
+  }
+
+  /** Unsent bytes: ciphertext the kernel has not taken (and writes queued before the handshake). */
+  get bufferedAmount(): number {
+    let n = this.native_ !== undefined ? this.native_.bufferedAmount() : 0;
+    if (this.queued_) for (const q of this.queued_) n += typeof q === 'string' ? Buffer.byteLength(q) : q.length;
+    return n;
+  }
+
+  get alpnProtocol(): string | null {
+    return this.live_().alpnProtocol();
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.address_s().remoteAddress;
+  }
+
+  get remotePort(): number | undefined {
+    return this.address_s().remotePort;
+  }
+
+  get remoteFamily(): 'IPv4' | 'IPv6' | undefined {
+    return this.address_s().remoteFamily;
+  }
+
+  get localAddress(): string | undefined {
+    return this.address_s().localAddress;
+  }
+
+  get localPort(): number | undefined {
+    return this.address_s().localPort;
+  }
+
+  write(data: Buffer | string): boolean {
+    this.checkWritable_();
+    if (this.native_ === undefined) {
+      (this.queued_ ??= []).push(data);
+      return true;
+    }
+    return this.native_.write(data);
+  }
+
+  writev(chunks: ReadonlyArray<Buffer | string>): boolean {
+    this.checkWritable_();
+    if (this.native_ === undefined) {
+      (this.queued_ ??= []).push(...chunks);
+      return true;
+    }
+    return this.native_.write(chunks);
+  }
+
+  end(): void {
+    if (this.ended_ || this.closed_ || this.error_) return;
+    this.ended_ = true;
+    this.native_?.end();
+  }
+
+  destroy(error?: TlsError): void {
+    if (this.closed_) return;
+    if (error && this.error_ === undefined) {
+      this.error_ = error;
+      this.reportError_();
+    }
+    if (this.native_ !== undefined) this.native_.destroy();
+    else this.closeBeforeConnect_(error ?? new HandshakeError('connection closed before the TLS handshake completed'));
+  }
+
+  pause(): void {
+    this.paused_ = true;
+    this.native_?.pause();
+  }
+
+  resume(): void {
+    this.paused_ = false;
+    this.native_?.resume();
+  }
+
+  info(): SessionInfo {
+    return this.live_().info();
+  }
+
+  peerCertificate(): CertificateSummary | null {
+    return this.live_().peerCertificate();
+  }
+
+  peerCertificateChain(verified = false): CertificateSummary[] {
+    return this.live_().peerCertificateChain(verified);
+  }
+
+  getSession(): Buffer | null {
+    return this.live_().getSession();
+  }
+
+  exportKeyingMaterial(length: number, label: string, context?: Uint8Array | string): Buffer {
+    const n = this.live_();
+    return context === undefined ? n.exportKeyingMaterial(length, label) : n.exportKeyingMaterial(length, label, context);
+  }
+
+  /** TCP_NODELAY (on by default). */
+  setNoDelay(noDelay = true): void {
+    this.native_?.setNoDelay(noDelay);
+  }
+
+  setKeepAlive(enable: boolean, initialDelay?: number): void {
+    this.native_?.setKeepAlive(enable, initialDelay);
+  }
+
+  /** Keep the process alive while this connection is open (the default), as net.Socket.ref(). */
+  ref(): void {
+    this.native_?.ref();
+  }
+
+  unref(): void {
+    this.native_?.unref();
+  }
+
+  /** @internal The client's connection started: replay what waited for it. */
+  _attach(native: NativeTcpConnection): void {
+    this.native_ = native;
+    if (this.paused_) native.pause();
+    const queued = this.queued_;
+    this.queued_ = undefined;
+    if (queued) native.write(queued);
+    if (this.ended_) native.end();
+  }
+
+  /** @internal */
+  _secure(): void {
+    this.secure_ = true;
+    this.onsecure?.();
+  }
+
+  /** @internal */
+  _end(): void {
+    this.peerEnded_ = true;
+    this.onend?.();
+  }
+
+  /** @internal */
+  _session(): void {
+    if (this.onsession === undefined) return;
+    const s = this.native_?.getSession();
+    if (s) this.onsession(s);
+  }
+
+  /** @internal */
+  _close(error: Error | undefined): void {
+    if (this.closed_) return;
+    if (error !== undefined && this.error_ === undefined) this.error_ = error as TlsError;
+    this.reportError_();
+    this.closed_ = true;
+    this.onclose?.(this.error_);
+  }
+
+  /** Before a client's native connection exists (name lookup, a failed connect). */
+  private closeBeforeConnect_(error: TlsError): void {
+    this.queued_ = undefined;
+    this.closed_ = true; // no write from here on; the handlers hear of it on the next tick
+    process.nextTick(() => {
+      this.closed_ = false;
+      this._close(error);
+    });
+  }
+
+  private reportError_(): void {
+    if (this.error_ === undefined || this.errorReported_) return;
+    this.errorReported_ = true;
+    this.onerror?.(this.error_);
+  }
+
+  private checkWritable_(): void {
+    if (this.error_) throw this.error_;
+    if (this.ended_ || this.closed_) throw new StateError('cannot write after end()');
+  }
+
+  private live_(): NativeTcpConnection {
+    if (this.native_ === undefined) throw new StateError('the connection has not started yet');
+    return this.native_;
+  }
+
+  private address_s(): TransportAddress {
+    // Read once, while the socket can still tell (not after close).
+    if (this.address_ === undefined && this.native_ !== undefined && !this.closed_) {
+      const a = this.native_.address();
+      if (a.remoteAddress !== undefined) this.address_ = a;
+      else return a;
+    }
+    return this.address_ ?? {};
+  }
+}
+
+/** What `listen` takes, as `net.Server#listen`'s options. */
+export interface NativeListenOptions {
+  port?: number;
+  /** An IP address or a host name (resolved with dns.lookup). Default `::` (dual stack), else `0.0.0.0`. */
+  host?: string;
+  /** Default 511, as net. */
+  backlog?: number;
+  ipv6Only?: boolean;
+}
+
+/**
+ * A TLS server on the native transport: `listen`, `address`, `close`, `ref`,
+ * `unref` as net.Server; events 'listening', 'close', 'error' (listen
+ * failures) and 'tlsClientError' (a connection that failed before its
+ * handshake completed: it never reaches the handler).
+ */
+export class NativeTlsServer extends EventEmitter {
+  private native_: NativeTcpServer | undefined = undefined;
+  private closing_ = false;
+  private unref_ = false;
+
+  /** @internal Made by `createTlsServer({ transport: 'native', … })`. */
+  constructor(
+    private readonly context_: SSLContext,
+    private readonly settings_: TransportSettings,
+    private readonly onConnection_: (connection: NativeTlsConnection) => void,
+  ) {
+    super();
+  }
+
+  /** Handshaking and open connections. */
+  get connections(): number {
+    return this.native_?.connections() ?? 0;
+  }
+
+  get listening(): boolean {
+    return this.native_ !== undefined && !this.closing_;
+  }
+
+  listen(port?: number, host?: string, listener?: () => void): this;
+  listen(port: number, listener: () => void): this;
+  listen(options: NativeListenOptions, listener?: () => void): this;
+  listen(a?: number | NativeListenOptions, b?: string | (() => void), c?: () => void): this {
+    const o: NativeListenOptions = typeof a === 'object' && a !== null ? a : { ...(a !== undefined ? { port: a } : {}) };
+    if (typeof b === 'string') o.host = b;
+    const listener = typeof b === 'function' ? b : c;
+    const port = o.port ?? 0;
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535)
+      throw new InvalidArgumentError('Expected "port" to be an integer from 0 to 65535');
+    const backlog = o.backlog ?? 511;
+    if (this.native_ !== undefined || this.closing_) throw new StateError('the server is already listening or closed');
+    if (listener) this.once('listening', listener);
+    const start = (ip: string, fallback?: string) => {
+      try {
+        this.native_ = binding.tcpListen(this.context_[kNative], ip, port, backlog, o.ipv6Only ?? false, this.settings_, this);
+      } catch (err) {
+        // No IPv6 on this host: net falls back to IPv4 the same way.
+        if (fallback !== undefined && (err as { syscallCode?: string }).syscallCode === 'EAFNOSUPPORT') return start(fallback);
+        process.nextTick(() => this.emit('error', err));
+        return;
+      }
+      if (this.unref_) this.native_.unref();
+      process.nextTick(() => this.emit('listening'));
+    };
+    const host = o.host;
+    if (host === undefined) start('::', '0.0.0.0');
+    else if (isIP(host)) start(host);
+    else
+      lookup(host, (err, address) => {
+        if (err) this.emit('error', err);
+        else if (!this.closing_) start(address);
+      });
+    return this;
+  }
+
+  address(): { address: string; family: string; port: number } | null {
+    if (this.native_ === undefined || this.closing_) return null;
+    return this.native_.address();
+  }
+
+  /** Stops accepting; 'close' follows once every connection has closed, as net.Server. */
+  close(callback?: (err?: Error) => void): this {
+    if (callback) {
+      if (this.native_ === undefined || this.closing_) {
+        process.nextTick(() => callback(new StateError('the server is not listening')));
+        return this;
+      }
+      this.once('close', () => callback());
+    }
+    if (!this.closing_) {
+      this.closing_ = true;
+      this.native_?.close();
+    }
+    return this;
+  }
+
+  ref(): this {
+    this.unref_ = false;
+    this.native_?.ref();
+    return this;
+  }
+
+  unref(): this {
+    this.unref_ = true;
+    this.native_?.unref();
+    return this;
+  }
+
+  /** @internal A connection is secure: the handler sees it, then its onsecure. */
+  _accept(native: NativeTcpConnection): NativeTlsConnection {
+    const connection = new NativeTlsConnection(native, true);
+    this.onConnection_(connection);
+    connection.onsecure?.();
+    return connection;
+  }
+}
+
+/** What native code calls; `this` is the owner (a connection or a server). */
+binding.setTransportCallbacks({
+  secure(this: object, native?: NativeTcpConnection) {
+    if (native !== undefined) return (this as NativeTlsServer)._accept(native);
+    (this as NativeTlsConnection)._secure();
+    return undefined;
+  },
+  data(this: object, chunk: Buffer) {
+    (this as NativeTlsConnection).ondata?.(chunk);
+  },
+  drain(this: object) {
+    (this as NativeTlsConnection).ondrain?.();
+  },
+  end(this: object) {
+    (this as NativeTlsConnection)._end();
+  },
+  close(this: object, error: Error | undefined) {
+    (this as NativeTlsConnection)._close(error);
+  },
+  session(this: object) {
+    (this as NativeTlsConnection)._session();
+  },
+  serverError(this: object, error: Error) {
+    (this as NativeTlsServer).emit('tlsClientError', error);
+  },
+  serverClose(this: object) {
+    (this as NativeTlsServer).emit('close');
+  },
+});
+
+/** Client settings of `connectTls` on the native transport (resolved from ClientOptions). */
+export interface NativeConnectParams extends NativeTransportOptions {
+  host: string;
+  port: number;
+  context: SSLContext;
+  servername?: string;
+  verifyHost?: string;
+  verifyPeer?: boolean;
+  alpnProtocols?: ReadonlyArray<string> | Uint8Array;
+  session?: Uint8Array;
+  postHandshakeAuth?: boolean;
+  localAddress?: string;
+}
+
+/** Starts a native client connection; the host name is looked up first (all addresses, in order). */
+export function connectNative(p: NativeConnectParams): NativeTlsConnection {
+  const options: TransportConnectOptions = { ...settingsOf(p) };
+  if (p.servername !== undefined) options.servername = p.servername;
+  if (p.verifyHost !== undefined) options.verifyHost = p.verifyHost;
+  if (p.verifyPeer !== undefined) options.verifyPeer = p.verifyPeer;
+  if (p.alpnProtocols !== undefined) options.alpnProtocols = encodeAlpn(p.alpnProtocols);
+  if (p.session !== undefined) options.session = p.session;
+  if (p.postHandshakeAuth !== undefined) options.postHandshakeAuth = p.postHandshakeAuth;
+  if (p.localAddress !== undefined) options.localAddress = p.localAddress;
+  const connection = new NativeTlsConnection(undefined, false);
+  const native = p.context[kNative];
+  // An IP address connects at once, so bad options throw here, as on the JS transport.
+  if (isIP(p.host)) {
+    connection._attach(binding.tcpConnect(native, p.host, p.port, options, connection));
+    return connection;
+  }
+  lookup(p.host, { all: true }, (err, addresses) => {
+    if (connection.closed) return; // destroyed while looking up
+    if (err || addresses.length === 0) {
+      connection.destroy(new HandshakeError(`could not resolve ${p.host}: ${err?.message ?? 'no address'}`));
+      return;
+    }
+    // IPv4 first: a server on 127.0.0.1 is the common case for "localhost".
+    const address = [...addresses].sort((a, b) => a.family - b.family)[0]!.address;
+    try {
+      connection._attach(binding.tcpConnect(native, address, p.port, options, connection));
+    } catch (err) {
+      connection.destroy(err as TlsError);
+    }
+  });
+  return connection;
+}

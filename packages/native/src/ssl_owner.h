@@ -1,0 +1,49 @@
+// The one seam between an SSL and the native object that owns it (the memory
+// Session, a native-transport connection): stored in the SSL's ex_data, so
+// the context's OpenSSL callbacks (SNI, keylog, tickets, new session) reach
+// their owner without knowing which kind it is.
+#pragma once
+
+#include <napi.h>
+#include <openssl/ssl.h>
+
+#include <string>
+
+namespace rxtls {
+
+class SslOwner {
+ public:
+  virtual ~SslOwner() = default;
+
+  // The owner of `ssl`, or nullptr if it has none (a descriptor SSL).
+  static SslOwner* FromSSL(const SSL* ssl);
+  // SSL_CTX_sess_set_new_cb: tells the owner a new resumable session arrived.
+  static int OnNewSession(SSL* ssl, SSL_SESSION* session);
+
+  // The context the SSL was made from (OpenSSL's session context, which
+  // keeps the cache and ticket keys even after SNI switched contexts).
+  SSL_CTX* initial_ctx() const { return initial_ctx_; }
+  // A JS callback run by OpenSSL threw: the owner's next result is this error
+  // (as the cause of a handshake error) instead of OpenSSL's own.
+  void RecordCallbackError(Napi::Env env, Napi::Value error, const char* what);
+  bool has_callback_error() const { return !callback_error_.IsEmpty(); }
+  // Takes the recorded error as the connection's failure (a HandshakeError,
+  // or a ProtocolError once `handshake_done`, with the thrown value as
+  // `cause`); the slot is empty after.
+  Napi::Error TakeCallbackFailure(Napi::Env env, bool handshake_done);
+  // True when OpenSSL could call into JS during this SSL's handshake (an SNI
+  // or keylog callback on its context or on a context SNI may switch to).
+  bool HandshakeMayCallJs(const SSL* ssl) const;
+
+ protected:
+  // Links `ssl` to this owner; false when OpenSSL refuses.
+  bool AttachTo(SSL* ssl);
+  bool new_session_ = false;  // set by OnNewSession during a call into OpenSSL
+  SSL_CTX* initial_ctx_ = nullptr;  // not owned: the SSL holds it as its session context
+
+ private:
+  Napi::Reference<Napi::Value> callback_error_;
+  std::string callback_what_;
+};
+
+}  // namespace rxtls

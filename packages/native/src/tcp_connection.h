@@ -1,0 +1,174 @@
+// One TLS connection on a native TCP handle: an SSL over two buffer-chain
+// BIOs (buffer_bio.h), fed by uv_read_start and drained by uv_try_write /
+// uv_write. The handshake, alerts, tickets and close_notify run here without
+// a JS call; JS is called (MakeCallback, in the connection's async context)
+// when the connection is secure, once per batch of plaintext, on drain, on
+// the peer's close_notify and on close.
+//
+// Lifetime: TcpConn (this state) is freed in the close callback of its last
+// libuv handle, never while any of its code is on the stack (libuv runs close
+// callbacks from the loop). The JS wrapper (TcpConnection) and the TS owner
+// are held strongly while the connection is open and let go when it closes;
+// a wrapper that outlives its TcpConn answers ERR_TLS_CLOSED.
+#pragma once
+
+#include <napi.h>
+#include <openssl/ssl.h>
+#include <uv.h>
+
+#include <string>
+#include <vector>
+
+#include "ssl_owner.h"
+#include "tcp_loop.h"
+#include "tcp_server.h"
+#include "util/args.h"
+#include "util/call_depth.h"
+
+namespace rxtls {
+
+class BufferChain;
+class TcpConnection;
+
+class TcpConn final : public TcpHandle, public SslOwner {
+ public:
+  // An accepted connection of `server` (takes a server reference).
+  static void Accept(TcpServerCore* server);
+  // A client: creates the SSL (throws on bad options), starts connecting.
+  TcpConn(TcpLoop* loop, const ConnectionSettings& settings);
+  void Teardown() override;
+
+  // JS-facing operations (TcpConnection forwards; each validates first).
+  bool Write(Napi::Env env, const std::vector<Bytes>& chunks);
+  void End(Napi::Env env);
+  void Destroy(Napi::Env env);
+  void Pause();
+  void Resume();
+  size_t Buffered() const;
+
+ private:
+  friend class TcpConnection;
+  friend class TcpServerCore;
+  ~TcpConn() override;
+
+  bool InitHandles();
+  bool InitSsl(SSL_CTX* ctx, bool server);
+  void Start();  // connected or accepted: read, and (client) speak first
+  void StartReading();
+  void StopReading();
+
+  // tcp_connection_io.cc: the loop side.
+  static void OnConnect(uv_connect_t* req, int status);
+  static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void OnWrite(uv_write_t* req, int status);
+  static void OnShutdown(uv_shutdown_t* req, int status);
+  static void OnTimer(uv_timer_t* timer);
+  static void OnClosed(uv_handle_t* handle);
+  // Runs the SSL over what arrived and delivers the results to JS.
+  void Process(Napi::Env env);
+  // One handshake step; false when the connection failed.
+  bool Handshake(Napi::Env env);
+  // Decrypts every complete record into the loop's scratch; returns the bytes.
+  size_t Decrypt(Napi::Env env, Napi::Error* error);
+  void OnSecure(Napi::Env env);
+  void OnEof(Napi::Env env);
+  void Flush(Napi::Env env);
+  void MaybeShutdown();
+  void ArmTimer();
+  // A fatal failure: report it (to the connection, or to the server before the
+  // handshake completed) and close.
+  void Fail(Napi::Env env, Napi::Error error);
+  // An OpenSSL failure of `during` as a JS error.
+  Napi::Error SslError(Napi::Env env, int err, const char* during);
+  void Close();
+  void Finish();
+  // Calls `fn` with `this` = owner in the connection's async context; false
+  // when the connection closed during the call (the caller must stop).
+  bool Call(Napi::Env env, Napi::Value recv, const Napi::FunctionReference& fn, std::initializer_list<napi_value> args,
+            Napi::Value* result = nullptr);
+  // The JS wrapper of this connection, made on first need and held while open.
+  Napi::Object MakeWrapper(Napi::Env env);
+  bool CallJsDuringHandshake() const;
+  void SendEarly(Napi::Env env);
+  bool SslWrite(Napi::Env env, const uint8_t* data, size_t size);
+
+  uv_tcp_t tcp_;
+  uv_timer_t timer_;
+  uv_connect_t connect_req_;
+  uv_write_t write_req_;
+  uv_shutdown_t shutdown_req_;
+  TcpLoop* loop_;
+  TcpServerCore* server_ = nullptr;  // referenced; null for a client
+  ConnectionSettings settings_;
+  SSL* ssl_ = nullptr;
+  BufferChain* in_ = nullptr;   // ciphertext from the socket (owned by ssl_'s read BIO)
+  BufferChain* out_ = nullptr;  // ciphertext for the socket (owned by ssl_'s write BIO)
+  TcpConnection* wrap_ = nullptr;
+  Napi::ObjectReference wrapper_;  // strong while open
+  Napi::ObjectReference owner_;    // the TS connection object, strong while open
+  Napi::Reference<Napi::Value> error_;  // the failure onclose reports
+  napi_async_context async_ = nullptr;
+  CallDepth depth_;  // inside OpenSSL: a JS callback of it may not re-drive the SSL
+  std::vector<std::string> early_;  // client writes before the handshake completed
+  uint64_t handshake_deadline_ = 0;
+  uint64_t last_activity_ = 0;
+  size_t writing_ = 0;  // bytes of out_ in the uv_write in flight
+  int open_handles_ = 0;
+  bool is_server_ = false;
+  bool connecting_ = false;
+  bool secure_ = false;
+  bool reading_ = false;
+  bool paused_ = false;       // JS paused
+  bool auto_paused_ = false;  // too much unsent ciphertext: reading waits for drain
+  bool need_drain_ = false;
+  bool peer_ended_ = false;   // close_notify arrived
+  bool tcp_eof_ = false;
+  bool ended_ = false;        // our close_notify is queued
+  bool end_pending_ = false;  // end() before the handshake completed
+  bool fin_sent_ = false;
+  bool shutting_ = false;     // uv_shutdown in flight
+  bool closing_ = false;
+  bool failed_ = false;
+  bool deferred_ = false;     // resume() left input to process: the timer runs it
+  bool processing_ = false;
+  bool eof_handled_ = false;
+  bool end_delivered_ = false;
+};
+
+// The JS face of a TcpConn: write, end, destroy, pause, queries.
+class TcpConnection : public Napi::ObjectWrap<TcpConnection> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  // connect(context, ip, port, options, owner): a client connection (TcpConnection).
+  static Napi::Value Connect(const Napi::CallbackInfo& info);
+  explicit TcpConnection(const Napi::CallbackInfo& info);
+  ~TcpConnection() override;
+  void Detach() { core_ = nullptr; }
+
+ private:
+  TcpConn* Get(Napi::Env env) const;
+  TcpConn* GetOpen(Napi::Env env) const;
+  Napi::Value Write(const Napi::CallbackInfo& info);
+  Napi::Value End(const Napi::CallbackInfo& info);
+  Napi::Value Destroy(const Napi::CallbackInfo& info);
+  Napi::Value Pause(const Napi::CallbackInfo& info);
+  Napi::Value Resume(const Napi::CallbackInfo& info);
+  Napi::Value Buffered(const Napi::CallbackInfo& info);
+  Napi::Value Info(const Napi::CallbackInfo& info);
+  Napi::Value PeerCertificate(const Napi::CallbackInfo& info);
+  Napi::Value PeerCertificateChain(const Napi::CallbackInfo& info);
+  Napi::Value AlpnProtocol(const Napi::CallbackInfo& info);
+  Napi::Value GetSession(const Napi::CallbackInfo& info);
+  Napi::Value ExportKeyingMaterial(const Napi::CallbackInfo& info);
+  Napi::Value Address(const Napi::CallbackInfo& info);
+  Napi::Value SetNoDelay(const Napi::CallbackInfo& info);
+  Napi::Value SetKeepAlive(const Napi::CallbackInfo& info);
+  Napi::Value Ref(const Napi::CallbackInfo& info);
+  Napi::Value Unref(const Napi::CallbackInfo& info);
+  Napi::Value IsClosed(const Napi::CallbackInfo& info);
+
+  TcpConn* core_ = nullptr;
+};
+
+}  // namespace rxtls
