@@ -211,6 +211,11 @@ void TcpConn::OnSecure(Napi::Env env) {
     end_pending_ = false;
     End(env);
   }
+  // Early writes that filled the buffer may all have gone at once: no OnWrite will say so.
+  if (need_drain_ && !closing_ && writing_ == 0 && Buffered() < settings_.high_water) {
+    need_drain_ = false;
+    Call(env, owner_.Value(), loop_->on_drain, {});
+  }
 }
 
 void TcpConn::SendEarly(Napi::Env env) {
@@ -240,7 +245,9 @@ bool TcpConn::Write(Napi::Env env, const std::vector<Bytes>& chunks) {
   if (!secure_) {
     // A client before its handshake: kept (copied) and sent once secure.
     for (const Bytes& b : chunks) early_.emplace_back(reinterpret_cast<const char*>(b.data), b.size);
-    return Buffered() < settings_.high_water;
+    bool ok = Buffered() < settings_.high_water;
+    if (!ok) need_drain_ = true;
+    return ok;
   }
   for (const Bytes& b : chunks)
     if (!SslWrite(env, b.data, b.size)) return false;
