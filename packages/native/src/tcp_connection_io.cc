@@ -109,7 +109,10 @@ Napi::Error TcpConn::SslError(Napi::Env env, int err, const char* during) {
 }
 
 size_t TcpConn::Decrypt(Napi::Env env, Napi::Error* error) {
-  if (SSL_get_shutdown(ssl_) & SSL_RECEIVED_SHUTDOWN) return 0;
+  if (SSL_get_shutdown(ssl_) & SSL_RECEIVED_SHUTDOWN) {
+    peer_ended_ = true;
+    return 0;
+  }
   std::vector<char>& scratch = loop_->scratch();
   size_t used = 0;
   CallScope<void (*)()> scope(depth_, NoRelease);
@@ -143,11 +146,11 @@ void TcpConn::Process(Napi::Env env) {
   if (!secure_) {
     if (!Handshake(env)) return;
     Flush(env);
-    if (!secure_ || closing_) return;
-    OnSecure(env);
+    if (closing_) return;
+    if (secure_) OnSecure(env);
     if (closing_) return;
   }
-  if (!paused_) {
+  if (secure_ && !paused_) {
     Napi::Error error;
     size_t n = Decrypt(env, &error);
     Flush(env);  // what reading produced: a key update answer, an alert
@@ -174,7 +177,9 @@ void TcpConn::Process(Napi::Env env) {
       if (closing_) return;
     }
   }
-  if (tcp_eof_ && !eof_handled_ && (in_->size() == 0 || peer_ended_)) {
+  // The TCP end is acted on once what came before it was processed (also
+  // during the handshake: a peer that leaves mid-handshake fails at once).
+  if (tcp_eof_ && !eof_handled_ && (in_->size() == 0 || peer_ended_ || !secure_)) {
     eof_handled_ = true;
     OnEof(env);
   }
