@@ -202,13 +202,12 @@ void TcpConn::OnSecure(Napi::Env env) {
     }
     if (closing_) return;
     Napi::Value owner;
-    if (!Call(env, server_->owner(), loop_->on_secure, {wrapper}, &owner)) return;
-    if (!owner.IsObject()) {
-      // The server's handler failed (it threw: reported as uncaught): drop the connection.
-      Close();
-      return;
-    }
-    owner_ = Napi::Persistent(owner.As<Napi::Object>());
+    Call(env, server_->owner(), loop_->on_secure, {wrapper}, &owner);
+    // Kept even when the handler closed the connection: its onclose is still due.
+    if (owner.IsObject()) owner_ = Napi::Persistent(owner.As<Napi::Object>());
+    // No owner: the server's handler threw (reported as uncaught); drop the connection.
+    else Close();
+    if (closing_) return;
   } else {
     if (!Call(env, owner_.Value(), loop_->on_secure, {})) return;
   }
