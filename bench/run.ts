@@ -199,15 +199,19 @@ function describeMachine(nginx: string | null): { summary: string; details: Reco
     const r = spawnSync(nginx, ['-v'], { encoding: 'utf8' });
     nginxVersion = (r.stderr ?? '').trim().replace(/^nginx version: /, '') || nginx;
   }
+  const wrk = findWrk();
+  // `wrk -v` prints its version line and usage, and exits non-zero.
+  const wrkVersion = wrk ? (spawnSync(wrk, ['-v'], { encoding: 'utf8' }).stdout ?? '').split('\n')[0]!.replace(/^wrk /, '').replace(/ Copyright.*/, '').trim() || wrk : 'not installed';
   const details = {
     cpus: cpus().length,
     cpuModel: model,
     node: process.version,
     openssl: process.versions.openssl ?? 'unknown',
     nginx: nginxVersion,
+    wrk: wrkVersion,
   };
   return {
-    summary: `${details.cpus} x ${model}, Node ${details.node}, OpenSSL ${details.openssl}, nginx ${nginxVersion}`,
+    summary: `${details.cpus} x ${model}, Node ${details.node}, OpenSSL ${details.openssl}, nginx ${nginxVersion}, wrk ${wrkVersion}`,
     details,
   };
 }

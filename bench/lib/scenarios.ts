@@ -294,13 +294,13 @@ export const sTime: Scenario = {
       if (x.full.value.resumed > 0) notes.push(`${ENGINE_LABEL[engine]}: ${x.full.value.resumed} s_time -new connections resumed`);
     }
     const shares = resumedShares(m, (x) => x.resumed);
-    if (shares) notes.push(`-reuse handshakes the servers counted as resumed: ${shares}`);
+    const resumedNote = shares ? `-reuse handshakes the servers counted as resumed: ${shares}` : undefined;
     const rate = (g: ClientMeasured<STimeGroup>) => g.value.connections / g.seconds;
     return rows<STimeRuns>(
       [
         { name: names[0]!, unit: 'hs/s', higherIsBetter: true, get: (x) => rate(x.full) },
         { name: names[1]!, unit: 'hs/CPU-s', higherIsBetter: true, get: (x) => perCpu(x.full.value.connections, x.full), target: { ratio: 1.5, nginx: 1.0 } },
-        { name: names[2]!, unit: 'hs/s', higherIsBetter: true, get: (x) => rate(x.resumed) },
+        { name: names[2]!, unit: 'hs/s', higherIsBetter: true, get: (x) => rate(x.resumed), ...(resumedNote ? { note: resumedNote } : {}) },
         { name: names[3]!, unit: 'hs/CPU-s', higherIsBetter: true, get: (x) => perCpu(x.resumed.value.connections, x.resumed), target: { ratio: 1.5 } },
       ],
       m,
@@ -535,12 +535,12 @@ export const wrk: Scenario = {
     }
     // wrk keeps each connection's session for its next one (SSL_clear), so part of its new connections resume.
     const shares = resumedShares(m, (x) => x.fresh);
-    if (shares) notes.push(`new conn handshakes that resumed: ${shares}`);
+    const freshNote = shares ? `handshakes that resumed (wrk reuses each connection's session): ${shares}` : undefined;
     return rows<WrkRuns>(
       [
         { name: names[0]!, unit: 'req/s', higherIsBetter: true, get: (x) => x.keep.value.requestsPerSec },
         { name: names[1]!, unit: 'req/CPU-s', higherIsBetter: true, get: (x) => perCpu(x.keep.value.requests, x.keep), target: { ratio: 1.8 } },
-        { name: names[2]!, unit: 'req/s', higherIsBetter: true, get: (x) => x.fresh.value.requestsPerSec },
+        { name: names[2]!, unit: 'req/s', higherIsBetter: true, get: (x) => x.fresh.value.requestsPerSec, ...(freshNote ? { note: freshNote } : {}) },
         { name: names[3]!, unit: 'req/CPU-s', higherIsBetter: true, get: (x) => perCpu(x.fresh.value.requests, x.fresh) },
       ],
       m,

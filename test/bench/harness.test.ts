@@ -162,7 +162,7 @@ test('C load generators: s_time and wrk rows have figures for rxtls, node:tls, t
       if (nginx) assert.ok(r.openssl != null && r.openssl > 0 && r.ratioNginx != null && r.ratioNginx > 0, `${name}: nginx ${r.openssl}`);
     }
     // s_time -reuse really resumed: a TLS 1.3 ticket is read only if the request is answered and closed.
-    const note = byName.get('full handshakes/s (s_time)')!.note ?? '';
+    const note = byName.get('resumed handshakes/s (s_time)')!.note ?? '';
     for (const engine of ['rxtls', 'node:tls']) {
       const share = new RegExp(`counted as resumed:.*\\b${engine} (\\d+) %`).exec(note);
       assert.ok(share && Number(share[1]) >= 90, `${engine} resumed share in: ${note}`);
