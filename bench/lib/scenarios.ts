@@ -3,7 +3,7 @@
 import { findDuplexAdapter } from '../servers/duplex.js';
 import { SERVERS, serverEntry, type ScenarioId } from '../servers/table.js';
 import type { HttpImpl, Protocol } from '../servers/types.js';
-import { parseWrk, runClient, runSTimeGroup, wrkArgs, type STimeGroup, type WrkResult } from './c-clients.js';
+import { parseWrk, runClient, runSTimeGroup, sTimeArgs, wrkArgs, type STimeGroup, type WrkResult } from './c-clients.js';
 import { ENGINE_LABEL, type ClientMeasured, type EngineId, type Harness, type Measured, type Window } from './harness.js';
 import type { LoadOptions } from './loadgen-core.js';
 import { makeRow, round, type Row, type Target } from './report.js';
@@ -278,7 +278,7 @@ export const sTime: Scenario = {
         h.withServer(e, 'http', 'minimal', 'stime', async (server) => {
           if (warmup > 0) {
             await Promise.all(
-              Array.from({ length: S_TIME_PARALLEL }, () => runClient(openssl, ['s_time', '-connect', `127.0.0.1:${server.port}`, '-new', '-time', '60'], cpus, warmup * 1000 + 10_000, warmup * 1000)),
+              Array.from({ length: S_TIME_PARALLEL }, () => runClient(openssl, sTimeArgs(server.port, 'new', 60), cpus, warmup * 1000 + 10_000, warmup * 1000)),
             );
           }
           return {
