@@ -1,8 +1,11 @@
 // The bench load generator (bench/loadgen.ts, its own process) against an
 // rxtls echo server in this process: it reports counts and a histogram that
-// make sense. No timing thresholds: the figures themselves are not judged.
+// make sense; and the harness's C load generator rows (openssl s_time, wrk)
+// in its tiny mode. No timing thresholds: the figures themselves are not judged.
 import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { Server } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { createSelfSignedCertificate, createTlsServer } from '@rxtls/core';
@@ -10,6 +13,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import type { LoadResult } from '../../bench/lib/loadgen-core.ts';
+import type { Row } from '../../bench/lib/report.ts';
+import { findNginx } from '../../bench/lib/server-process.ts';
 import { withTimeout } from '../helpers/net.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -20,9 +25,9 @@ interface Run {
   stderr: string;
 }
 
-function loadgen(args: string[]): Promise<Run> {
+function loadgen(args: string[], script = 'bench/loadgen.ts'): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/loadgen.ts'), ...args], { cwd: ROOT });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, script), ...args], { cwd: ROOT });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -124,6 +129,48 @@ test('download over the bench stream protocol against an rxtls stream server', a
     assert.is(r.requests, 1);
   } finally {
     await close(server);
+  }
+});
+
+test('C load generators: s_time and wrk rows have figures for rxtls, node:tls, tcp and nginx', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rxtls-bench-test-'));
+  const json = join(dir, 'out.json');
+  try {
+    // --tiny: 1 s windows, one round; the variants are left out to keep it short.
+    const run = await withTimeout(loadgen(['--tiny', '--only', 'stime,wrk', '--skip', 'offload,rx', '--json', json], 'bench/run.ts'), 150_000, 'bench --tiny');
+    assert.is(run.code, 0, run.stderr);
+    const out = JSON.parse(readFileSync(json, 'utf8')) as { scenarios: Row[]; pinning: { server: string | null; client: string | null } };
+    const byName = new Map(out.scenarios.map((r) => [r.name, r]));
+    const nginx = findNginx() !== null;
+    const rows = [
+      ['full handshakes/s (s_time)', false],
+      ['full handshakes per server CPU-s (s_time)', false],
+      ['resumed handshakes/s (s_time)', false],
+      ['resumed handshakes per server CPU-s (s_time)', false],
+      ['HTTPS minimal keep-alive req/s (wrk)', true],
+      ['HTTPS minimal keep-alive req per server CPU-s (wrk)', true],
+      ['HTTPS minimal new conn req/s (wrk)', true],
+      ['HTTPS minimal new conn req per server CPU-s (wrk)', true],
+    ] as const;
+    for (const [name, tcp] of rows) {
+      const r = byName.get(name);
+      assert.ok(r, `row "${name}" in ${[...byName.keys()].join(' | ')}`);
+      assert.ok(r.rxtls !== null && r.rxtls > 0, `${name}: rxtls ${r.rxtls} (${r.note ?? ''})`);
+      assert.ok(r.node !== null && r.node > 0, `${name}: node:tls ${r.node} (${r.note ?? ''})`);
+      assert.ok(r.ratio !== null && r.ratio > 0, `${name}: ratio ${r.ratio}`);
+      if (tcp) assert.ok(r.tcp != null && r.tcp > 0, `${name}: tcp ${r.tcp}`);
+      if (nginx) assert.ok(r.openssl != null && r.openssl > 0 && r.ratioNginx != null && r.ratioNginx > 0, `${name}: nginx ${r.openssl}`);
+    }
+    // s_time -reuse really resumed: a TLS 1.3 ticket is read only if the request is answered and closed.
+    const note = byName.get('resumed handshakes/s (s_time)')!.note ?? '';
+    for (const engine of ['rxtls', 'node:tls']) {
+      const share = new RegExp(`counted as resumed:.*\\b${engine} (\\d+) %`).exec(note);
+      assert.ok(share && Number(share[1]) >= 90, `${engine} resumed share in: ${note}`);
+    }
+    // Pinned apart where the machine allows it: the harness says which way it went.
+    assert.ok(out.pinning.server === null || out.pinning.server !== out.pinning.client, JSON.stringify(out.pinning));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
