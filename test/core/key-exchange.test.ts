@@ -55,6 +55,11 @@ console.log(JSON.stringify({ asClient, asServer }));
 
 const test = suite('key exchange groups');
 
+test('the hybrid group is there where the run requires it (RXTLS_EXPECT_HYBRID=1: Node 22, 24)', () => {
+  if (process.env.RXTLS_EXPECT_HYBRID === '1') assert.ok(hybrid, `X25519MLKEM768 unknown to OpenSSL ${process.versions.openssl}`);
+  else assert.ok(hybrid || /^3\.[0-4]\./.test(process.versions.openssl), `OpenSSL ${process.versions.openssl} should know it`);
+});
+
 test(`rxtls offers and reports ${expected} with node:tls, both ways, whatever openssl.cnf says`, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'rxtls-groups-'));
   try {

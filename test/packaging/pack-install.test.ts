@@ -46,8 +46,14 @@ const unpacked = join(work, 'unpacked');
 const bin = join(work, 'bin');
 const project = join(work, 'project');
 const tarball = (name: string) => join(packs, `rxtls-${name}-0.1.0.tgz`);
-// Only node, npm and sh: what a machine without a build toolchain has.
-const userEnv = { HOME: process.env.HOME, PATH: bin, npm_config_update_notifier: 'false' };
+// This environment (its CA settings reach the registry), with a PATH of only
+// node, npm and sh, as on a machine without a build toolchain; without the
+// npm_* variables a `pnpm test` run sets.
+const userEnv: NodeJS.ProcessEnv = {
+  ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(npm|pnpm)_/i.test(k))),
+  PATH: bin,
+  npm_config_update_notifier: 'false',
+};
 
 const test = suite('packed tarballs');
 
