@@ -27,6 +27,33 @@ const expected = hybrid ? 'X25519MLKEM768' : 'x25519';
 // What node:tls accepts: both, preferring the hybrid where it exists.
 const nodeCurves = hybrid ? 'X25519MLKEM768:X25519:P-256' : 'X25519:P-256';
 
+/**
+ * Runs `script` (ESM, may import @rxtls/core) in a child Node whose
+ * openssl.cnf narrows the system default groups to P-256; returns the last
+ * line it printed, parsed.
+ */
+async function inNarrowedNode<T>(script: string): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'rxtls-groups-'));
+  try {
+    const cnf = join(dir, 'openssl.cnf');
+    writeFileSync(
+      cnf,
+      'nodejs_conf = nodejs_init\n[nodejs_init]\nssl_conf = ssl_sect\n[ssl_sect]\nsystem_default = groups\n[groups]\nGroups = P-256\n',
+    );
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', '--input-type=module', '-e', script],
+        { env: { ...process.env, OPENSSL_CONF: cnf, CURVES: nodeCurves }, timeout: 30_000 },
+        (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)),
+      );
+    });
+    return JSON.parse(out.trim().split('\n').pop()!) as T;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 // Runs in the child: an rxtls client against a node:tls server, then a
 // node:tls client against an rxtls server; prints the groups rxtls reports.
 const child = `
@@ -61,38 +88,13 @@ test('the hybrid group is there where the run requires it (RXTLS_EXPECT_HYBRID=1
 });
 
 test(`rxtls offers and reports ${expected} with node:tls, both ways, whatever openssl.cnf says`, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'rxtls-groups-'));
-  try {
-    const cnf = join(dir, 'openssl.cnf');
-    writeFileSync(
-      cnf,
-      'nodejs_conf = nodejs_init\n[nodejs_init]\nssl_conf = ssl_sect\n[ssl_sect]\nsystem_default = groups\n[groups]\nGroups = P-256\n',
-    );
-    const out = await new Promise<string>((resolve, reject) => {
-      execFile(
-        process.execPath,
-        ['--import', 'tsx', '--input-type=module', '-e', child],
-        { env: { ...process.env, OPENSSL_CONF: cnf, CURVES: nodeCurves }, timeout: 30_000 },
-        (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)),
-      );
-    });
-    const groups = JSON.parse(out.trim().split('\n').pop()!) as { asClient: string; asServer: string };
-    assert.equal(groups, { asClient: expected, asServer: expected });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const groups = await inNarrowedNode<{ asClient: string; asServer: string }>(child);
+  assert.equal(groups, { asClient: expected, asServer: expected });
 });
 
 test('the narrowed openssl.cnf is in force in the child (node:tls alone falls to P-256)', async () => {
   // Guards the test above: without rxtls's own list, the config would win.
-  const dir = mkdtempSync(join(tmpdir(), 'rxtls-groups-'));
-  try {
-    const cnf = join(dir, 'openssl.cnf');
-    writeFileSync(
-      cnf,
-      'nodejs_conf = nodejs_init\n[nodejs_init]\nssl_conf = ssl_sect\n[ssl_sect]\nsystem_default = groups\n[groups]\nGroups = P-256\n',
-    );
-    const script = `
+  const info = await inNarrowedNode<{ name?: string }>(`
 import * as tls from 'node:tls';
 import { createSelfSignedCertificate } from '@rxtls/core';
 const { cert, key } = createSelfSignedCertificate({ commonName: 'localhost' });
@@ -103,20 +105,8 @@ const c = tls.connect({ host: '127.0.0.1', port: server.address().port, ca: cert
   c.destroy();
   server.close();
 });
-`;
-    const out = await new Promise<string>((resolve, reject) => {
-      execFile(
-        process.execPath,
-        ['--import', 'tsx', '--input-type=module', '-e', script],
-        { env: { ...process.env, OPENSSL_CONF: cnf, CURVES: nodeCurves }, timeout: 30_000 },
-        (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)),
-      );
-    });
-    const info = JSON.parse(out.trim().split('\n').pop()!) as { name?: string };
-    assert.is(info.name, 'prime256v1');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+`);
+  assert.is(info.name, 'prime256v1');
 });
 
 test.run();
