@@ -30,9 +30,9 @@ import {
   StateError,
   TCP_NODELAY,
   TimeoutError,
-  nativeBinding,
   type TlsError,
 } from '@rxtls/core';
+import { binding as nativeBinding } from '@rxtls/native';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 

@@ -26,7 +26,6 @@ import {
   issueCertificate,
   parseCertificate,
   generateTicketKeys,
-  nativeBinding,
   Socket,
   SO_KEEPALIVE,
   SSL,
@@ -39,6 +38,7 @@ import {
   TlsEngine,
   TlsError,
 } from '@rxtls/core';
+import { binding as nativeBinding } from '@rxtls/native';
 import { connect as rxConnect, listen as rxListen, read as rxRead, write as rxWrite, type TlsConnection } from '@rxtls/rx';
 import { firstValueFrom, of, type Observable } from 'rxjs';
 import { suite } from 'uvu';

@@ -30,4 +30,3 @@ export {
   type CertificateOptions,
 } from './certificates.js';
 export type { CertificateSummary, SessionInfo } from './native.js';
-export { binding as nativeBinding } from './native.js';

@@ -113,6 +113,19 @@ Context::Context(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Context>(inf
   // handshake, which cost a stat() of the CA directory per connection.
   SSL_CTX_set_mode(ctx_, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN);
   SSL_CTX_set_verify(ctx_, SSL_VERIFY_NONE, nullptr);
+  // Key exchange: the post-quantum hybrid first, with key shares for it and
+  // X25519 (no extra round trip to a classical server), set explicitly so an
+  // openssl.cnf cannot take it away. OpenSSL before 3.5 (Node 20) rejects the
+  // whole list for the unknown group and its `*` syntax: then the classical one.
+  ERR_clear_error();
+  if (SSL_CTX_set1_groups_list(ctx_, "*X25519MLKEM768:*X25519:P-256:X448:P-384:P-521:ffdhe2048:ffdhe3072") != 1) {
+    ERR_clear_error();
+    if (SSL_CTX_set1_groups_list(ctx_, "X25519:P-256:X448:P-384:P-521:ffdhe2048:ffdhe3072") != 1) {
+      SSL_CTX_free(ctx_);
+      ctx_ = nullptr;
+      ThrowOpenSSLError(env, kErrConfig, "could not set the default key exchange groups");
+    }
+  }
   try {
     ApplyFeatureDefaults(env);
   } catch (...) {

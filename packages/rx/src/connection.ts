@@ -252,7 +252,7 @@ export function stateOf(conn: TlsConnection): ConnectionState {
   return st;
 }
 
-/** Pauses the socket while nobody reads or a writer downstream asks to; resumes otherwise. */
+/** @internal Pauses the socket while nobody reads or a writer downstream asks to; resumes otherwise. */
 export function updatePause(st: ConnectionState): void {
   if (st.closed) return;
   // After the peer's close_notify nothing is left to hold back, and the

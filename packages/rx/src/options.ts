@@ -7,11 +7,11 @@ import type { AddressInfo } from 'node:net';
 
 import type { ClientOptions, ServerOptions, SSLContext, TlsEngineOptions, TlsError } from '@rxtls/core';
 
-/** @internal The connection settings both sides pass to the engine as given. */
+/** The connection settings both sides pass to the engine as given (the types below use it). */
 const ENGINE_FIELDS = ['handshakeTimeout', 'idleTimeout', 'handshakeOffload'] as const;
 
 /**
- * @internal The fields of {@link ConnectOptions} that connect() passes to
+ * The fields of {@link ConnectOptions} that connect() passes to
  * core's `connectTls` as given (`host`, `port` and the context are its own).
  */
 export const CLIENT_FIELDS = [
@@ -25,7 +25,7 @@ export const CLIENT_FIELDS = [
   'postHandshakeAuth',
 ] as const;
 
-/** @internal The fields of {@link ListenOptions} that listen() passes to core's `createTlsServer` as given. */
+/** The fields of {@link ListenOptions} that listen() passes to core's `createTlsServer` as given. */
 export const SERVER_FIELDS = [
   ...ENGINE_FIELDS,
   'context',
