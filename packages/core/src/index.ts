@@ -16,7 +16,7 @@ export { BIO, SSLBIO, ConnectBIO, AcceptedBIO } from './bio.js';
 export { Socket, type SocketInfo } from './socket.js';
 export { TLSSocket, TLS_SOCKET_HIGH_WATER_MARK, type SSLLike } from './tls-socket.js';
 export { checkPort, type SendMessage } from './socket-args.js';
-export { TlsEngine, DEFAULT_HANDSHAKE_TIMEOUT, type TlsEngineOptions } from './engine.js';
+export { TlsEngine, DEFAULT_HANDSHAKE_TIMEOUT, MAX_HELD_DURING_STEP, type TlsEngineOptions } from './engine.js';
 export { connectTls, createTlsServer, clientContext, serverContext, type ClientOptions, type ServerOptions } from './connect.js';
 export { TlsDuplex, connectTlsDuplex } from './duplex.js';
 export { generateTicketKeys } from './session-ticket.js';
