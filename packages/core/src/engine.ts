@@ -286,13 +286,7 @@ export class TlsEngine {
       (this.pending_ ??= []).push(ownCopy(data));
       return true;
     }
-    let flags: number;
-    try {
-      flags = this.session_.write(data);
-    } catch (err) {
-      throw this.sessionFailed_(err);
-    }
-    return this.flush_(flags);
+    return this.encrypt_(data);
   }
 
   /** Encrypts several chunks in one native call; as `write`. */
@@ -304,13 +298,7 @@ export class TlsEngine {
       (this.pending_ ??= []).push(...chunks.map(ownCopy));
       return true;
     }
-    let flags: number;
-    try {
-      flags = this.session_.write(chunks);
-    } catch (err) {
-      throw this.sessionFailed_(err);
-    }
-    return this.flush_(flags);
+    return this.encrypt_(chunks);
   }
 
   /**
@@ -436,6 +424,17 @@ export class TlsEngine {
       throw new ClosedError("the peer closed the connection (close_notify) and it was ended in answer: use allowHalfOpen to write after the peer's end");
     if (this.ended_ || this.endPending_) throw new StateError('cannot write after end()');
     if (this.closed_) throw new ClosedError('the connection is closed');
+  }
+
+  /** Encrypts and sends; a session that throws fails the connection, and the error is rethrown. */
+  private encrypt_(data: Pending | ReadonlyArray<Pending>): boolean {
+    let flags: number;
+    try {
+      flags = this.session_.write(data);
+    } catch (err) {
+      throw this.sessionFailed_(err);
+    }
+    return this.flush_(flags);
   }
 
   /**
@@ -570,15 +569,11 @@ export class TlsEngine {
     const pending = this.pending_;
     this.pending_ = undefined;
     if (!pending) return;
-    let flags: number;
     try {
-      flags = this.session_.write(pending);
-    } catch (err) {
-      // No caller to throw to: the connection fails (onerror).
-      this.sessionFailed_(err);
-      return;
+      this.encrypt_(pending);
+    } catch {
+      // No caller to throw to: the connection has failed (onerror) with it.
     }
-    this.flush_(flags);
   }
 
   /** An end() called while writes were queued happens now, unless they queue again. */
