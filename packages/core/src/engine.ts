@@ -47,7 +47,8 @@ export interface TlsEngineOptions {
   idleTimeout?: number;
   /**
    * Keep sending after the peer's close_notify (TLS half-close). Default false:
-   * the engine answers close_notify with its own and ends the socket.
+   * the engine answers close_notify with its own and ends the socket (a write
+   * after that throws a ClosedError saying the peer ended the connection).
    */
   allowHalfOpen?: boolean;
   /** Client: ALPN protocols to offer, most preferred first (overrides the context's list). */
