@@ -107,9 +107,6 @@ Reported('is a ClosedError naming the peer, not "cannot write after end()"; the 
         }
       });
     };
-    engine.onsecure = () => {
-      engine.ondata = () => {};
-    };
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
