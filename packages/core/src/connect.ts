@@ -4,9 +4,10 @@ import { isIP } from 'node:net';
 import * as net from 'node:net';
 
 import { SSL_VERIFY_FAIL_IF_NO_PEER_CERT, SSL_VERIFY_PEER } from './constants.js';
-import { TlsEngine, type TlsEngineOptions } from './engine.js';
+import { TlsEngine, checkIdleTimeout, type TlsEngineOptions } from './engine.js';
 import { InvalidArgumentError } from './errors.js';
 import { adoptAcceptedSocket, createPausedSocket, startReading } from './net-handle.js';
+import { checkPort } from './socket-args.js';
 import { SSLContext, TLSClientContext, TLSServerContext } from './ssl-context.js';
 
 export interface ClientOptions extends Omit<TlsEngineOptions, 'isServer'> {
@@ -61,11 +62,6 @@ export interface ServerOptions extends Omit<TlsEngineOptions, ClientOnly> {
   sessionTimeout?: number;
   /** Receives the key material of every connection as NSS key log lines. */
   keylog?: (line: string) => void;
-}
-
-function checkPort(port: unknown): asserts port is number {
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535)
-    throw new InvalidArgumentError('Expected "port" to be an integer from 0 to 65535');
 }
 
 /** Builds the context a client uses when none is given. */
@@ -178,6 +174,8 @@ export function connectTls(options: ClientOptions): TlsEngine {
  */
 export function createTlsServer(options: ServerOptions, onConnection: (engine: TlsEngine) => void): net.Server {
   const context = serverContext(options);
+  // Checked once here: an engine refusing it would drop every connection unseen.
+  if (options.idleTimeout !== undefined) checkIdleTimeout(options.idleTimeout);
   const engineOptions: TlsEngineOptions = {
     isServer: true,
     ...(options.handshakeTimeout !== undefined ? { handshakeTimeout: options.handshakeTimeout } : {}),

@@ -6,14 +6,15 @@ import { Duplex } from 'node:stream';
 
 import { connectTls, type ClientOptions } from './connect.js';
 import type { TlsEngine } from './engine.js';
+import { ClosedError } from './errors.js';
 import type { CertificateSummary, SessionInfo } from './native.js';
 
 type WriteCallback = (error?: Error | null) => void;
 
 /**
  * Presents a `TlsEngine` as a Duplex stream of plaintext. Reading pauses the
- * socket when the stream's buffer is full; writing waits for the socket's
- * 'drain'. A clean TLS close ends the readable side; a failure destroys the
+ * socket when the stream's buffer is full; writing waits for the engine's
+ * `whenDrained()`. A clean TLS close ends the readable side; a failure destroys the
  * stream with the engine's error. Emits 'secureConnect' (and 'secure') when
  * the handshake is done.
  *
@@ -61,7 +62,6 @@ export class TlsDuplex extends Duplex {
         else this.once('end', () => this.destroy());
       }
     };
-    engine.socket.on('drain', () => this.onDrain_());
     engine.socket.on('timeout', () => this.emit('timeout'));
     if (engine.secure) queueMicrotask(() => this.emit('secureConnect'));
   }
@@ -155,10 +155,9 @@ export class TlsDuplex extends Duplex {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    const cb = this.writeCallback_;
-    this.writeCallback_ = undefined;
     if (!this.engine.closed) this.engine.destroy();
-    cb?.(error ?? new Error('stream destroyed'));
+    // A write still waiting for the socket fails now, with a typed error.
+    this.settleWrite_(error ?? new ClosedError('stream destroyed before the write was sent'));
     callback(error);
   }
 
@@ -170,19 +169,24 @@ export class TlsDuplex extends Duplex {
       callback(err as Error);
       return;
     }
-    if (more) callback();
-    else this.writeCallback_ = callback;
+    if (more) return callback();
+    this.writeCallback_ = callback;
+    this.engine.whenDrained().then(
+      () => this.settleWrite_(),
+      (err: Error) => this.settleWrite_(err),
+    );
+  }
+
+  /** Completes the write waiting for the socket, once (a later settle finds none). */
+  private settleWrite_(error?: Error): void {
+    const cb = this.writeCallback_;
+    this.writeCallback_ = undefined;
+    cb?.(error);
   }
 
   private onFinal_(): void {
     const cb = this.finalCallback_;
     this.finalCallback_ = undefined;
-    cb?.();
-  }
-
-  private onDrain_(): void {
-    const cb = this.writeCallback_;
-    this.writeCallback_ = undefined;
     cb?.();
   }
 }

@@ -11,6 +11,7 @@ import { kNative } from './internal.js';
 import { binding, type CertificateSummary } from './native.js';
 import { Pointer } from './pointer.js';
 import { SSLContext } from './ssl-context.js';
+import { utf8Boundary } from './utf8.js';
 
 /** Largest `length` a single read accepts (16 MiB). */
 const MAX_READ = 16 * 1024 * 1024;
@@ -72,7 +73,7 @@ export class Utf8Reads {
   /** The text of `chunk` (after the held bytes) up to its last complete character. */
   text(chunk: Buffer): string {
     const all = this.#held.length > 0 ? Buffer.concat([this.#held, chunk]) : chunk;
-    const cut = completeLength(all);
+    const cut = utf8Boundary(all);
     this.#held = Buffer.from(all.subarray(cut));
     return all.toString('utf8', 0, cut);
   }
@@ -83,18 +84,6 @@ export class Utf8Reads {
   }
 }
 
-/** Length of the prefix of `b` that ends on a complete UTF-8 sequence. */
-function completeLength(b: Buffer): number {
-  const n = b.length;
-  // Look back at most 3 bytes for the lead byte of the last sequence.
-  for (let i = n - 1; i >= 0 && i >= n - 4; i--) {
-    const c = b[i]!;
-    if ((c & 0xc0) === 0x80) continue; // continuation byte
-    const need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
-    return n - i >= need ? n : i;
-  }
-  return n;
-}
 
 /**
  * The documented SSL class: one TLS connection on a socket descriptor.

@@ -237,12 +237,12 @@ function liveEngine(conn: TlsConnection): TlsEngine {
   return st.engine;
 }
 
-/** @internal Checks the options shared by listen() and connect(). */
+/**
+ * @internal Checks the options shared by listen() and connect(); core checks
+ * their fields (`idleTimeout`, …) as createTlsServer/connectTls take them.
+ */
 export function checkOptions(options: unknown): void {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('Expected "options" to be an object');
-  const { idleTimeout } = options as { idleTimeout?: unknown };
-  if (idleTimeout !== undefined && (typeof idleTimeout !== 'number' || !(idleTimeout >= 0) || !Number.isFinite(idleTimeout)))
-    throw new InvalidArgumentError('Expected "idleTimeout" to be a number of milliseconds, 0 or more');
 }
 
 /** @internal The state behind a connection; throws for anything else. */

@@ -1,16 +1,11 @@
 // listen(options): a TLS server as an Observable of handshaken connections.
 import type { AddressInfo, Server } from 'node:net';
 
-import { createTlsServer, InvalidArgumentError, type TlsEngine } from '@rxtls/core';
+import { checkPort, createTlsServer, type TlsEngine } from '@rxtls/core';
 import { Observable } from 'rxjs';
 
 import { checkOptions, createConnection, type TlsConnection } from './connection.js';
 import { pickDefined, SERVER_FIELDS, type ListenOptions, type RemoteAddress } from './options.js';
-
-function checkPort(port: unknown): asserts port is number {
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535)
-    throw new InvalidArgumentError('Expected "port" to be an integer from 0 to 65535');
-}
 
 /**
  * A TLS server. Cold: subscribing binds and listens; each emission is a
