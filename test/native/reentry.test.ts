@@ -390,6 +390,23 @@ Getters('a context freed while its sessions live keeps their SSL_CTX: they finis
   cleanup(c, s);
 });
 
+Getters('a Proxy posing as a Context (its getPrototypeOf trap frees the real one) is refused with a code', () => {
+  for (const use of ['addServerNameContext', 'new Session'] as const) {
+    const ctx = use === 'new Session' ? clientContext() : serverContext();
+    const proxy = new Proxy(
+      {},
+      { getPrototypeOf: () => (ctx.isFreed() || ctx.free(), (binding.Context as unknown as { prototype: object }).prototype) },
+    );
+    // Before: instanceof passed and unwrapping the Proxy threw an uncoded "Invalid argument".
+    const outcome =
+      use === 'new Session'
+        ? attempt(() => new binding.Session(proxy as NativeContext, false, [undefined, undefined, undefined]))
+        : attempt(() => ctx.addServerNameContext('a.example', proxy as NativeContext));
+    assert.is(outcome, 'ERR_TLS_INVALID_ARGUMENT', use);
+    assert.ok(ctx.isFreed(), `${use}: the trap ran`);
+  }
+});
+
 Getters('cycle() refuses a non-Uint8Array chunk without reading it (no valueOf runs)', () => {
   const c = side(clientContext(), false);
   let ran = false;
