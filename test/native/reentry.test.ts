@@ -83,6 +83,7 @@ interface Run {
   server: Side;
   /** What each side's own cycle() calls threw, if anything. */
   thrown: { client: string | undefined; server: string | undefined };
+  callback: unknown;
 }
 
 type Where = 'server SNI callback' | 'server keylog callback' | 'client keylog callback';
@@ -119,14 +120,17 @@ function handshakeCalling(where: Where, act: (session: NativeSession, ctx: Nativ
     if (inner !== undefined) return;
     inner = where.startsWith('client') ? attempt(() => act(client!.session, cctx)) : attempt(() => act(server!.session, sctx));
   };
-  if (where === 'server SNI callback') sctx.setServernameCallback(() => (once(), undefined));
-  else if (where === 'server keylog callback') sctx.setKeylogCallback(() => once());
-  else cctx.setKeylogCallback(() => once());
+  // The addon holds callbacks weakly (the TS SSLContext keeps them): this
+  // run keeps it, returned with the result, so GC cannot drop it meanwhile.
+  const callback = where === 'server SNI callback' ? () => (once(), undefined) : () => once();
+  if (where === 'server SNI callback') sctx.setServernameCallback(callback);
+  else if (where === 'server keylog callback') sctx.setKeylogCallback(callback);
+  else cctx.setKeylogCallback(callback);
   client = side(cctx, false);
   server = side(sctx, true);
   const thrown: Run['thrown'] = { client: undefined, server: undefined };
   pumpCatching(client, server, thrown);
-  return { inner, client, server, thrown };
+  return { inner, client, server, thrown, callback };
 }
 
 function cleanup(...sides: Side[]): void {
@@ -418,5 +422,34 @@ Getters('cycle() refuses a non-Uint8Array chunk without reading it (no valueOf r
   cleanup(c);
 });
 
+const Pool = suite('callbacks set while a handshake step is on the thread pool');
+
+Pool('a keylog or SNI callback set after cycleAsync() queued the step is never called from the pool thread', async () => {
+  for (const which of ['keylog', 'sni'] as const) {
+    const sctx = serverContext();
+    const c = side(clientContext(), false);
+    const s = side(sctx, true);
+    const hello = take(c, c.session.cycle())!;
+    let calls = 0;
+    const flags = await new Promise<number>((resolve) => {
+      // Without JS callbacks on the context the step goes to the pool.
+      assert.is(s.session.cycleAsync(hello, hello.length, resolve), -1, `${which}: offloaded`);
+      // Set at once, while the worker thread most likely has not reached the
+      // callback yet. Before: JS ran on the pool thread (a V8 abort).
+      if (which === 'keylog') sctx.setKeylogCallback(() => calls++);
+      else sctx.setServernameCallback(() => (calls++, undefined));
+    });
+    // The step either finished (a keylog line off the JS thread is dropped)
+    // or failed the handshake with a coded error (SNI cannot be chosen there).
+    if (flags & CycleFlag.Error) assert.ok(KNOWN_CODES.has((s.out[2] as { code?: string }).code ?? ''), which);
+    else {
+      pump(s, c, take(s, flags));
+      assert.ok(c.secure && s.secure, `${which}: handshake completed`);
+    }
+    cleanup(c, s);
+  }
+});
+
 Callbacks.run();
 Getters.run();
+Pool.run();
