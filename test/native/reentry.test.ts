@@ -122,7 +122,7 @@ function handshakeCalling(where: Where, act: (session: NativeSession, ctx: Nativ
   };
   // The addon holds callbacks weakly (the TS SSLContext keeps them): this
   // run keeps it, returned with the result, so GC cannot drop it meanwhile.
-  const callback = where === 'server SNI callback' ? () => (once(), undefined) : () => once();
+  const callback = (): undefined => (once(), undefined);
   if (where === 'server SNI callback') sctx.setServernameCallback(callback);
   else if (where === 'server keylog callback') sctx.setKeylogCallback(callback);
   else cctx.setKeylogCallback(callback);
