@@ -529,6 +529,12 @@ export class TlsEngine {
     if (flags & CycleFlag.Error) {
       const err = out[2]!;
       out[2] = undefined;
+      // Records decrypted before the failure are the peer's data: first them, then the error.
+      if (flags & CycleFlag.ClearOut) {
+        const clear = out[0]!;
+        out[0] = undefined;
+        this.ondata?.(clear);
+      }
       this.fail_(err as TlsError);
       return;
     }

@@ -67,10 +67,11 @@ export interface SessionInfo {
   receivedShutdown: boolean;
 }
 
+/** Options of `new Session`; each is read once, before the SSL exists. */
 export interface SessionOptions {
-  /** SNI to send (clients). Ignored for IP literals. */
+  /** SNI to send (clients). Ignored for IP literals. No NUL byte, no leading dot; one trailing dot is stripped. */
   servername?: string;
-  /** Host name or IP address the server's certificate must match (clients). */
+  /** Host name or IP address the server's certificate must match (clients). Read as `servername` is. */
   verifyHost?: string;
   /** Overrides the verify mode. Default: a client verifies the server unless `setVerify` was called on the context. */
   verifyPeer?: boolean;
@@ -82,7 +83,15 @@ export interface SessionOptions {
   postHandshakeAuth?: boolean;
 }
 
-/** One SSL over a pair of memory BIOs. */
+/**
+ * One SSL over a pair of memory BIOs.
+ *
+ * Re-entrancy: while one of its calls runs (OpenSSL calling an SNI or keylog
+ * callback, a getter in an argument, the error factory), `cycle`,
+ * `cycleAsync`, `write`, `shutdown` and `verifyClientPostHandshake` throw
+ * ERR_TLS_STATE, and `free()` is deferred to the end of the outermost call,
+ * which then throws ERR_TLS_CLOSED. Queries answer.
+ */
 export interface NativeSession {
   /**
    * Feeds ciphertext that arrived (optional), advances the handshake and
@@ -99,7 +108,12 @@ export interface NativeSession {
    * the CycleFlag bits.
    */
   cycleAsync(chunk: Uint8Array | null | undefined, length: number | undefined, callback: (flags: number) => void): number;
-  /** Encrypts plaintext; the ciphertext lands in `out[1]`. Throws before the handshake completes. */
+  /**
+   * Encrypts plaintext; the ciphertext lands in `out[1]`. Every chunk is read
+   * before any is written. Throws ERR_TLS_STATE before the handshake completes
+   * and ERR_TLS_INVALID_ARGUMENT for a bad chunk (nothing written either way);
+   * when OpenSSL fails to write, throws that error and the session is dead.
+   */
   write(data: Uint8Array | string | ReadonlyArray<Uint8Array | string>): number;
   /** Queues close_notify in `out[1]`; no-op before the handshake completes. */
   shutdown(): number;
@@ -118,6 +132,12 @@ export interface NativeSession {
   pointer(): bigint;
 }
 
+/**
+ * One SSL_CTX. `free()` during one of its own calls (a getter, a prototype
+ * setter) is deferred to the end of that call; sessions made from it keep
+ * their own reference, so freeing it under live sessions (also from one of
+ * their callbacks) is safe. Setters may be called from a handshake callback.
+ */
 export interface NativeContext {
   /** SSL_CTX_set_verify with the documented SSL_VERIFY_* flags. */
   setVerify(mode: number): void;

@@ -134,6 +134,12 @@ static int ChooseContext(SSL* ssl, int* alert) {
     }
   }
   if (data->sni_callback.IsEmpty()) return SSL_TLSEXT_ERR_OK;
+  // On a pool thread (a callback set while an offloaded step was queued): no
+  // JS can run here, and choosing without it would be a silent wrong answer.
+  if (std::this_thread::get_id() != data->js_thread) {
+    *alert = SSL_AD_INTERNAL_ERROR;
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+  }
   Napi::Env env(data->env);
   Napi::Value chosen;
   if (!CallJs(ssl, data->sni_callback, {Napi::String::New(env, raw)}, &chosen, "servername callback")) {
@@ -193,7 +199,8 @@ static void LogLine(const SSL* ssl, const char* line) {
       std::fclose(f);
     }
   }
-  if (!data->keylog_callback.IsEmpty()) {
+  // Off the JS thread (an offloaded step) the line cannot reach JS: dropped.
+  if (!data->keylog_callback.IsEmpty() && std::this_thread::get_id() == data->js_thread) {
     Napi::Env env(data->env);
     CallJs(const_cast<SSL*>(ssl), data->keylog_callback, {Napi::String::New(env, line)}, nullptr, "keylog callback");
   }

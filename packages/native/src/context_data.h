@@ -11,6 +11,7 @@
 
 #include <array>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -26,6 +27,10 @@ struct TicketKey {
 
 struct ContextData {
   napi_env env = nullptr;
+  // The thread of `env` (JS runs only there). An offloaded handshake step
+  // runs OpenSSL on a pool thread; a callback set after the step was queued
+  // must not call JS from there.
+  std::thread::id js_thread = std::this_thread::get_id();
   // Server ALPN preference list in wire format (length-prefixed names).
   std::string alpn;
   // Refuse a client whose ALPN offer shares nothing with `alpn` (alert 120).

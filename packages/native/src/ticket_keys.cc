@@ -19,6 +19,7 @@ namespace rxtls {
 Napi::Value Context::SetTicketKeys(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SSL_CTX* ctx = Get(env);
+  auto busy = Busy();
   if (role_ == Role::kClient) ThrowError(env, kErrState, "ticket keys belong to servers, not client contexts");
   Napi::Value v = Arg(info, 0);
   Bytes keys;
@@ -50,6 +51,7 @@ Napi::Value Context::SetTicketKeys(const Napi::CallbackInfo& info) {
 Napi::Value Context::GetTicketKeys(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SSL_CTX* ctx = Get(env);
+  auto busy = Busy();
   ContextData* data = GetContextData(ctx);
   if (data == nullptr || data->ticket_keys.empty()) return env.Null();
   Napi::Buffer<unsigned char> out = Napi::Buffer<unsigned char>::New(env, data->ticket_keys.size() * TicketKey::kSize);

@@ -28,7 +28,11 @@ template <typename T>
 T* UnwrapChecked(Napi::Env env, const Napi::FunctionReference& ctor, Napi::Value value) {
   if (!value.IsObject() || ctor.IsEmpty() || !value.As<Napi::Object>().InstanceOf(ctor.Value()))
     return nullptr;
-  return Napi::ObjectWrap<T>::Unwrap(value.As<Napi::Object>());
+  // Not ObjectWrap::Unwrap, which throws an uncoded error: a Proxy whose
+  // getPrototypeOf trap answers T's prototype passes instanceof but wraps nothing.
+  void* raw = nullptr;
+  if (napi_unwrap(env, value, &raw) != napi_ok || raw == nullptr) return nullptr;
+  return static_cast<T*>(raw);
 }
 
 }  // namespace rxtls
