@@ -83,6 +83,8 @@ interface Outcome {
   inner: string | undefined;
   server: TlsEngine | undefined;
   client: TlsEngine;
+  /** The server connection's own events, in order ('secure', 'error'). */
+  events: string[];
 }
 
 /**
@@ -100,6 +102,7 @@ async function connectionCalling(hook: Hook, act: (e: TlsEngine, ctx: SSLContext
   cctx.load_certs(pki().client.cert, pki().client.key);
   let inner: string | undefined;
   let server: TlsEngine | undefined;
+  const events: string[] = [];
   let lastChunk = randomBytes(64);
   let serverClosed!: () => void;
   const serverDone = new Promise<void>((r) => (serverClosed = r));
@@ -122,13 +125,17 @@ async function connectionCalling(hook: Hook, act: (e: TlsEngine, ctx: SSLContext
         feed(buf, n);
       };
       conn.onsecure = () => {
+        events.push('secure');
         if (hook === 'onsecure') fire(conn, sctx);
         if (hook === 'onpeercertificate') quiet(() => conn.verifyClientPostHandshake());
         quiet(() => conn.write('hello'));
       };
       conn.ondata = () => hook === 'ondata' && fire(conn, sctx);
       conn.onend = () => hook === 'onend' && fire(conn, sctx);
-      conn.onerror = () => hook === 'onerror' && fire(conn, sctx);
+      conn.onerror = () => {
+        events.push('error');
+        if (hook === 'onerror') fire(conn, sctx);
+      };
       conn.onpeercertificate = () => hook === 'onpeercertificate' && fire(conn, sctx);
       conn.onclose = () => {
         if (hook === 'onclose') fire(conn, sctx);
@@ -156,7 +163,7 @@ async function connectionCalling(hook: Hook, act: (e: TlsEngine, ctx: SSLContext
     server?.destroy();
     await new Promise<void>((r) => tcp.close(() => r()));
   }
-  return { inner, server, client };
+  return { inner, server, client, events };
 }
 
 const Engine = suite('re-entry from engine and context callbacks');
@@ -167,6 +174,7 @@ Engine('crash 3: the SNI callback feeds the connection it runs in: refused, the 
   assert.is(run.inner, 'ok', 'feed() itself returns: the engine turns the refusal into its error');
   assert.is(run.server?.error?.code, 'ERR_TLS_STATE');
   assert.ok(run.client.error !== undefined, 'the client saw the connection fail');
+  assert.equal(run.events, ['error'], 'a connection failed inside its handshake never reports onsecure');
   assert.equal(escaped, []);
 });
 

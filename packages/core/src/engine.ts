@@ -521,31 +521,32 @@ export class TlsEngine {
 
   /** Acts on the flags of a cycle; the results are in `out`. */
   private result_(flags: number): void {
+    // Take the results first: a handler called below may cycle this engine again.
     const out = this.out_;
-    if (flags & CycleFlag.EncOut) {
-      this.socket.write(out[1]!);
-      out[1] = undefined;
-    }
+    const enc = out[1];
+    const clear = out[0];
+    const err = out[2];
+    out[0] = out[1] = out[2] = undefined;
+    // A JS callback OpenSSL ran inside this cycle (SNI, keylog) may have
+    // failed or destroyed the connection already: what the cycle made is void.
+    if (this.error_ !== undefined || this.closed_) return;
+    if (flags & CycleFlag.EncOut) this.socket.write(enc!);
     if (flags & CycleFlag.Error) {
-      const err = out[2]!;
-      out[2] = undefined;
       // Records decrypted before the failure are the peer's data: first them, then the error.
-      if (flags & CycleFlag.ClearOut) {
-        const clear = out[0]!;
-        out[0] = undefined;
-        this.ondata?.(clear);
-      }
+      if (flags & CycleFlag.ClearOut) this.ondata?.(clear!);
       this.fail_(err as TlsError);
       return;
     }
-    if (flags & CycleFlag.Secure) this.onSecure_();
+    if (flags & CycleFlag.Secure) {
+      this.onSecure_();
+      if (this.error_ !== undefined) return;
+    }
     if (flags & CycleFlag.ClearOut) {
-      const clear = out[0]!;
-      out[0] = undefined;
-      this.ondata?.(clear);
+      this.ondata?.(clear!);
+      if (this.error_ !== undefined) return;
     }
     if (flags & (CycleFlag.Session | CycleFlag.PeerCertificate)) this.onRare_(flags);
-    if (flags & CycleFlag.PeerClosed && !this.peerEnded_) {
+    if (flags & CycleFlag.PeerClosed && !this.peerEnded_ && this.error_ === undefined) {
       this.peerEnded_ = true;
       this.onend?.();
       if (!this.allowHalfOpen_) this.end();
