@@ -6,7 +6,8 @@
 import type { AddressInfo } from 'node:net';
 import * as tls from 'node:tls';
 
-import { connectTls, createCertificateAuthority, issueCertificate, nativeBinding, TLSClientContext, type TlsEngine } from '@rxtls/core';
+import { connectTls, createCertificateAuthority, issueCertificate, TLSClientContext, type TlsEngine } from '@rxtls/core';
+import { binding as nativeBinding } from '@rxtls/native';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
