@@ -231,6 +231,11 @@ BIO* Bio::Unlink() {
   if (prev == nullptr && next == nullptr) return nullptr;
   if (it != g_prev.end()) g_prev.erase(it);
   BIO_pop(bio_);
+  // BIO_pop joins the neighbours through this BIO's prev pointer, which
+  // OpenSSL loses when the same BIO is also an SSL's wbio: the handshake
+  // pushes its buffering BIO on it and pops it again, leaving prev null. Our
+  // own record of the predecessor is right: join them from it.
+  if (prev != nullptr && BIO_next(prev) == bio_) BIO_set_next(prev, next);
   if (prev != nullptr) {
     // The link prev -> this goes: its reference with it (the wrapper still
     // holds one, so this never frees the BIO). The link this -> next

@@ -24,11 +24,18 @@ inline AddonData* GetAddonData(Napi::Env env) {
 
 // Unwraps `value` as T only if it was made by T's constructor; a plain object
 // or another wrapped class would otherwise be reinterpreted as T.
+// InstanceOf may run JS (a Proxy's getPrototypeOf trap), and a Proxy or an
+// object made from the prototype passes it with no native object inside:
+// both are "not a T" (nullptr), so the caller throws its own typed error.
 template <typename T>
 T* UnwrapChecked(Napi::Env env, const Napi::FunctionReference& ctor, Napi::Value value) {
-  if (!value.IsObject() || ctor.IsEmpty() || !value.As<Napi::Object>().InstanceOf(ctor.Value()))
+  if (!value.IsObject() || ctor.IsEmpty()) return nullptr;
+  try {
+    if (!value.As<Napi::Object>().InstanceOf(ctor.Value())) return nullptr;
+    return Napi::ObjectWrap<T>::Unwrap(value.As<Napi::Object>());
+  } catch (const Napi::Error&) {
     return nullptr;
-  return Napi::ObjectWrap<T>::Unwrap(value.As<Napi::Object>());
+  }
 }
 
 }  // namespace rxtls
