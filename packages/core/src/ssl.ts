@@ -207,9 +207,10 @@ export class SSL {
   /**
    * Extension: sets `timeout` (see the class notes). Default
    * `DEFAULT_HANDSHAKE_TIMEOUT` (10 000); 0 waits for ever.
-   * @throws InvalidArgumentError unless `ms` is an integer from 0 to 2147483647.
+   * @throws ClosedError once freed; InvalidArgumentError unless `ms` is an integer from 0 to 2147483647.
    */
   set_timeout(ms: number): void {
+    this[kNative];
     this.#timeout = checkWaitTimeout(ms);
   }
 

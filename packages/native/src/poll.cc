@@ -79,6 +79,8 @@ Napi::Promise FdWaiter::Wait(Napi::Env env, Napi::Object owner, int fd, int even
   if (fd < 0) ThrowError(env, kErrState, "no socket descriptor to wait on");
   if (events < 1 || events > 3) ThrowError(env, kErrInvalidArgument, "Expected \"events\" to be 1 (readable), 2 (writable) or 3");
   Attach(env, fd);
+  Napi::Promise::Deferred d = Napi::Promise::Deferred::New(env);
+  Napi::Promise p = d.Promise();
   Timer* timer = nullptr;
   uint64_t id = next_id_++;
   if (timeout_ms > 0) {
@@ -86,15 +88,16 @@ Napi::Promise FdWaiter::Wait(Napi::Env env, Napi::Object owner, int fd, int even
     timer->owner = this;
     timer->id = id;
     int r = uv_timer_init(loop_, &timer->timer);
-    if (r == 0) r = uv_timer_start(&timer->timer, OnTimer, timeout_ms, 0);
     if (r != 0) {
-      // An initialised handle must be closed, never deleted: StopTimer does both.
-      StopTimer(timer);
+      delete timer;
+      ThrowError(env, kErrState, std::string("cannot make the wait's timer: ") + uv_strerror(r));
+    }
+    r = uv_timer_start(&timer->timer, OnTimer, timeout_ms, 0);
+    if (r != 0) {
+      StopTimer(timer);  // an initialised handle is closed, never deleted
       ThrowError(env, kErrState, std::string("cannot start the wait's timer: ") + uv_strerror(r));
     }
   }
-  Napi::Promise::Deferred d = Napi::Promise::Deferred::New(env);
-  Napi::Promise p = d.Promise();
   requests_.push_back(Request{id, events, timeout_ms, d, timer});
   if (keep_.IsEmpty()) keep_ = Napi::Persistent(owner);
   int r = Restart();
