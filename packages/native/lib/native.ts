@@ -238,8 +238,12 @@ export interface NativeFdSsl {
   shutdown(): number;
   /** SSL_get_error of the last attempt, or of `ret`. */
   error(ret?: number): number;
-  /** Resolves with the events that fired (WaitFor bits); rejects on free() or a poll error. */
-  wait(events: number): Promise<number>;
+  /**
+   * Resolves with the events that fired (WaitFor bits; a wait for both ends on
+   * the first); rejects on free(), a poll error, or (ERR_TLS_TIMEOUT) after
+   * `timeoutMs` (0 or absent: no deadline).
+   */
+  wait(events: number, timeoutMs?: number): Promise<number>;
   info(): FdSslInfo;
   free(): void;
   isFreed(): boolean;
@@ -285,7 +289,8 @@ export interface NativeBio {
   /** BIO_do_connect / BIO_do_accept / BIO_do_handshake: 1 when done, or a negative wait mask. */
   doHandshake(): number;
   shouldRetry(): boolean;
-  wait(events: number): Promise<number>;
+  /** As NativeFdSsl.wait. */
+  wait(events: number, timeoutMs?: number): Promise<number>;
   /** OpenSSL error number of the last failed call (0 after success), or the reason part of `code`. */
   lastError(code?: number): number;
   errorString(code?: number): string;
