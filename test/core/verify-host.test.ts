@@ -6,7 +6,7 @@
 import type { AddressInfo } from 'node:net';
 import * as tls from 'node:tls';
 
-import { connectTls, createCertificateAuthority, issueCertificate, TLSClientContext, type TlsEngine } from '@rxtls/core';
+import { connectTls, createCertificateAuthority, issueCertificate, SSL, TLSClientContext, type TlsEngine } from '@rxtls/core';
 import { binding as nativeBinding } from '@rxtls/native';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -133,6 +133,24 @@ Host('the native session refuses the same names directly', () => {
   }
   new nativeBinding.Session(ctx, false, [undefined, undefined, undefined], { verifyHost: 'a.example.com.', servername: 'a.example.com.' }).free();
   ctx.free();
+});
+
+Host('the documented SSL.set_host refuses the same names', () => {
+  const ctx = clientCtx();
+  for (const name of ['good.com\u0000.evil.com', '.example.com']) {
+    const ssl = new SSL(ctx);
+    let code: string | undefined;
+    try {
+      ssl.set_host(name);
+    } catch (err) {
+      code = (err as { code?: string }).code;
+    }
+    ssl.free();
+    assert.is(code, 'ERR_TLS_INVALID_ARGUMENT', JSON.stringify(name));
+  }
+  const ssl = new SSL(ctx);
+  ssl.set_host('a.example.com.');
+  ssl.free();
 });
 
 Host.run();

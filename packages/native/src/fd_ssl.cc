@@ -23,6 +23,7 @@
 #include "util/args.h"
 #include "util/counters.h"
 #include "util/errors.h"
+#include "util/host_name.h"
 #include "util/socket_fd.h"
 #include "x509.h"
 
@@ -30,11 +31,6 @@ namespace rxtls {
 namespace {
 
 constexpr int64_t kMaxRead = 16 * 1024 * 1024;
-
-bool IsIpAddress(const std::string& host) {
-  unsigned char buf[sizeof(struct in6_addr)];
-  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
-}
 
 // The numeric address of the peer of socket `fd`, or "" if it has none.
 std::string PeerAddress(int fd) {
@@ -185,7 +181,7 @@ Napi::Value FdSsl::GetFd(const Napi::CallbackInfo& info) {
 
 Napi::Value FdSsl::SetHost(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::string host = StringArg(info, 0, "host");
+  std::string host = CheckedHostName(env, StringArg(info, 0, "host"), "host");
   if (host.empty()) ThrowExpected(env, "host", "a non-empty host name or IP address");
   SSL* ssl = Get(env);
   FdRefuseWhileBusy(env, "set_host");
@@ -199,6 +195,8 @@ void FdSsl::PrepareClient(Napi::Env env, SSL* ssl, const std::string& host) {
   if (!verify_explicit_) SSL_set_verify(ssl, SSL_VERIFY_PEER, nullptr);
   std::string name = host.empty() ? host_ : host;
   if (name.empty()) name = PeerAddress(SSL_get_fd(ssl));
+  // A connect BIO's host name comes from OpenSSL unchecked: read it as set_host would.
+  name = CheckedHostName(env, name, "host");
   ERR_clear_error();
   if (!name.empty()) {
     if (IsIpAddress(name)) {
