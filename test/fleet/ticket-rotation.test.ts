@@ -22,6 +22,7 @@ import {
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
+import { startServer } from '../helpers/features.js';
 import { startMember, visit, type Member } from '../helpers/fleet.js';
 import { withTimeout } from '../helpers/net.js';
 import { runSClient } from '../helpers/openssl.js';
@@ -115,6 +116,31 @@ derivation('a manual clock: update() rotates only when the window changes', () =
     assert.ok(ctx.get_ticket_keys()!.equals(ticketKeyRing(secret, 101)));
   } finally {
     rotation.stop();
+  }
+});
+
+derivation('handshakeOffload: tickets sealed and opened on pool threads while the loop thread keeps setting the keys', async () => {
+  const secret = randomBytes(32);
+  const context = new TLSServerContext();
+  context.load_certs(p.server.cert, p.server.key);
+  const srv = await startServer({ context, ticketSecret: secret, handshakeOffload: true }, (engine) => {
+    engine.onsecure = () => {
+      engine.write(engine.info().resumed ? 'resumed\n' : 'full\n');
+      engine.end();
+    };
+  });
+  // The same ring again and again (a new list each time), as a rotation would swap it.
+  const ring = ticketKeyRing(secret, ticketWindow(Date.now(), DEFAULT_TICKET_WINDOW_MS));
+  const churn = setInterval(() => context.set_ticket_keys(ring), 1);
+  try {
+    const base = { host: 'localhost', port: srv.port, ca: p.ca.cert };
+    const first = await visit(base);
+    assert.match(first.answer, /^full/);
+    const answers = await Promise.all(Array.from({ length: 16 }, () => visit({ ...base, session: first.session! })));
+    for (const a of answers) assert.match(a.answer, /^resumed/);
+  } finally {
+    clearInterval(churn);
+    await srv.close();
   }
 });
 

@@ -1,6 +1,7 @@
 // One member of a test fleet, in its own process: a TLS server whose ticket
 // keys come from RXTLS_TICKET_SECRET (hex). It answers each connection with
-// `<resumed|full> <client address>:<client port> <window>` and ends it.
+// `<resumed|full> @<server port> <client address>:<client port> <window>`
+// and ends it.
 //
 // RXTLS_CLOCK=manual: the rotation reads a clock the parent sets over IPC
 // ({ now } → { window }); otherwise createTlsServer's own ticketSecret
@@ -33,7 +34,7 @@ if (env.RXTLS_PROXY === '1') options.proxyProtocol = { trusted: ['127.0.0.1'] };
 const server = createTlsServer(options, (engine) => {
   engine.onsecure = () => {
     const s = engine.socket;
-    engine.write(`${engine.info().resumed ? 'resumed' : 'full'} ${s.remoteAddress}:${s.remotePort} ${rotation?.window ?? '-'}\n`);
+    engine.write(`${engine.info().resumed ? 'resumed' : 'full'} @${s.localPort} ${s.remoteAddress}:${s.remotePort} ${rotation?.window ?? '-'}\n`);
     engine.end();
   };
   engine.onerror = () => {};

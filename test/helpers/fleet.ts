@@ -74,7 +74,7 @@ export async function startMember(p: Pki, o: MemberOptions): Promise<Member> {
 }
 
 export interface Visit {
-  /** The member's answer: `resumed|full <client address>:<port> <window>`. */
+  /** The member's answer: `<resumed|full> @<server port> <client address>:<client port> <window>`. */
   answer: string;
   resumed: boolean;
   session: Buffer | null;
