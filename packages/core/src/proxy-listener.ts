@@ -97,6 +97,7 @@ function readHeader(accepted: net.Socket, timeout: number, maxLength: number, ac
     accepted.off('data', onData);
     accepted.off('end', onEnd);
     accepted.off('error', onError);
+    accepted.off('close', onEnd);
     if (error) {
       accepted.on('error', () => {});
       accepted.destroy();
@@ -131,5 +132,6 @@ function readHeader(accepted: net.Socket, timeout: number, maxLength: number, ac
   accepted.on('data', onData);
   accepted.on('end', onEnd);
   accepted.on('error', onError);
+  accepted.on('close', onEnd); // destroyed meanwhile (by the peer, or by code tracking the server's sockets)
   accepted.resume();
 }
