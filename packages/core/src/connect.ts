@@ -6,6 +6,7 @@ import * as net from 'node:net';
 import { SSL_VERIFY_FAIL_IF_NO_PEER_CERT, SSL_VERIFY_PEER } from './constants.js';
 import { TlsEngine, checkIdleTimeout, type TlsEngineOptions } from './engine.js';
 import { InvalidArgumentError } from './errors.js';
+import { applyFleetOptions, type FleetOptions } from './fleet-options.js';
 import { adoptAcceptedSocket, createPausedSocket, startReading } from './net-handle.js';
 import { checkPort } from './socket-args.js';
 import { SSLContext, TLSClientContext, TLSServerContext } from './ssl-context.js';
@@ -35,7 +36,7 @@ type ClientOnly = 'isServer' | 'servername' | 'verifyHost' | 'verifyPeer' | 'alp
  * `ticketKeys`, `requestCert`, …) are applied to the context, also to a
  * `context` you pass in.
  */
-export interface ServerOptions extends Omit<TlsEngineOptions, ClientOnly> {
+export interface ServerOptions extends Omit<TlsEngineOptions, ClientOnly>, FleetOptions {
   /** A server (or generic) context; or give `cert` and `key`. */
   context?: SSLContext;
   cert?: string | Buffer;
@@ -184,7 +185,7 @@ export function createTlsServer(options: ServerOptions, onConnection: (engine: T
     // Handshake steps on the thread pool (see TlsEngineOptions.handshakeOffload).
     ...(options.handshakeOffload !== undefined ? { handshakeOffload: options.handshakeOffload } : {}),
   };
-  return net.createServer({ noDelay: true, pauseOnConnect: true }, (accepted) => {
+  const server = net.createServer({ noDelay: true, pauseOnConnect: true }, (accepted) => {
     let engine: TlsEngine | undefined;
     const socket = adoptAcceptedSocket(accepted, (n, buf) => (engine?.feed(buf, n), true));
     try {
@@ -197,4 +198,6 @@ export function createTlsServer(options: ServerOptions, onConnection: (engine: T
     onConnection(engine);
     startReading(socket);
   });
+  // ticketSecret (rotating ticket keys) and proxyProtocol (a gate before the handler above).
+  return applyFleetOptions(server, context, options);
 }

@@ -20,6 +20,23 @@ export { TlsEngine, DEFAULT_HANDSHAKE_TIMEOUT, MAX_HELD_DURING_STEP, type TlsEng
 export { connectTls, createTlsServer, clientContext, serverContext, type ClientOptions, type ServerOptions } from './connect.js';
 export { TlsDuplex, connectTlsDuplex } from './duplex.js';
 export { generateTicketKeys } from './session-ticket.js';
+export {
+  TicketKeyRotation,
+  deriveTicketKey,
+  ticketKeyRing,
+  ticketWindow,
+  DEFAULT_TICKET_WINDOW_MS,
+  MIN_TICKET_SECRET_LENGTH,
+  type TicketRotationOptions,
+  type TicketSecret,
+} from './ticket-rotation.js';
+export { parseProxyHeader, ProxyProtocolError, PROXY_V1_MAX_LENGTH, type ProxyHeader, type ProxyAddress } from './proxy-protocol.js';
+export {
+  DEFAULT_PROXY_HEADER_TIMEOUT,
+  DEFAULT_PROXY_HEADER_MAX_LENGTH,
+  type ProxyProtocolOptions,
+} from './proxy-listener.js';
+export type { FleetOptions } from './fleet-options.js';
 export { encodeAlpn, TICKET_KEY_LENGTH, type SessionCacheOptions } from './context-features.js';
 export {
   createSelfSignedCertificate,

@@ -212,7 +212,11 @@ int TicketKeyCallback(SSL* ssl, unsigned char key_name[16], unsigned char* iv, E
   // on (OpenSSL's session context), whatever SNI chose later.
   Session* session = Session::FromSSL(ssl);
   ContextData* data = GetContextData(session != nullptr ? session->initial_ctx() : SSL_get_SSL_CTX(ssl));
-  if (data == nullptr || data->ticket_keys.empty()) return enc ? -1 : 0;
+  if (data == nullptr) return enc ? -1 : 0;
+  // Held to the end: an offloaded handshake runs this on a pool thread while
+  // the loop thread may rotate the keys (setTicketKeys swaps the list).
+  std::lock_guard<std::mutex> lock(data->ticket_keys_mutex);
+  if (data->ticket_keys.empty()) return enc ? -1 : 0;
   const TicketKey* key = nullptr;
   bool current = false;
   if (enc) {

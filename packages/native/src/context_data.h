@@ -10,6 +10,7 @@
 #include <openssl/ssl.h>
 
 #include <array>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
@@ -45,6 +46,9 @@ struct ContextData {
   std::string keylog_file;
   // First key encrypts new tickets; all of them decrypt.
   std::vector<TicketKey> ticket_keys;
+  // Guards ticket_keys between setTicketKeys (a rotation timer may call it
+  // while serving) and TicketKeyCallback on a pool thread (handshakeOffload).
+  std::mutex ticket_keys_mutex;
 
   ~ContextData();
 };
