@@ -6,8 +6,7 @@ import * as net from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { nativeBinding as binding } from '@rxtls/core';
-import { WaitFor, type NativeBio, type NativeContext, type NativeFdSsl } from '@rxtls/native';
+import { binding, WaitFor, type NativeBio, type NativeContext, type NativeFdSsl } from '@rxtls/native';
 
 import { sleep, withTimeout } from '../helpers/net.js';
 
