@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // rxtls-bench: the load generator as a command. See HELP.
 import { readFileSync, writeFileSync } from 'node:fs';
 

@@ -17,10 +17,8 @@ export {
   type LoadResult,
 } from './run-load.js';
 export { Latency, type LatencySummary } from './latency.js';
-export { HttpResponseReader } from './http-response.js';
-export { PlainConn, type Conn } from './plain-conn.js';
 export { sessionSupport, type SessionSupport } from './session-support.js';
 export { isLoopback, parseHostPort, resolveTarget, type Target } from './target.js';
 export { StatusLine } from './status-line.js';
-export { resultTable, ProgressText } from './report.js';
+export { resultTable } from './report.js';
 export { parseCommandLine, numberValue, parseSize, UsageError } from './values.js';

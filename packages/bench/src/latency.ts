@@ -6,10 +6,15 @@ import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 export interface LatencySummary {
   /** Samples recorded. */
   count: number;
+  /** Average. */
   mean: number;
+  /** Median. */
   p50: number;
+  /** 90th percentile. */
   p90: number;
+  /** 99th percentile. */
   p99: number;
+  /** Largest sample. */
   max: number;
 }
 
@@ -22,6 +27,7 @@ export class Latency {
     this.h.record(Math.max(1, Math.round(us)));
   }
 
+  /** Samples recorded. */
   get count(): number {
     return this.h.count;
   }

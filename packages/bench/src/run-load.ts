@@ -23,9 +23,13 @@ export const LOAD_MODES: readonly LoadMode[] = ['handshake', 'echo', 'http', 'up
 
 /** Hard ceilings: the generator is a benchmark tool, never a flood tool. */
 export const LIMITS = {
+  /** Concurrent connections. */
   connections: 20_000,
+  /** Measured (or hold) seconds. */
   durationSec: 600,
+  /** echo message size. */
   messageBytes: 16 * 1024 * 1024,
+  /** upload/download transfer size. */
   transferBytes: 4 * 1024 ** 3,
 } as const;
 
@@ -33,7 +37,9 @@ export const LIMITS = {
 export interface LoadOptions {
   /** Host name or IP address of the server; a name is resolved once for the run. */
   host: string;
+  /** TCP port of the server. */
   port: number;
+  /** What the connections do. */
   mode: LoadMode;
   /** Targets off loopback are refused unless this is true. */
   allowRemote?: boolean;
@@ -69,7 +75,12 @@ export interface LoadOptions {
   signal?: AbortSignal;
 }
 
-/** Progress and phase markers of a run (`onEvent`); `progress` comes once a second. */
+/**
+ * Progress and phase markers of a run (`onEvent`): `measure-start` and
+ * `measure-end` bound the measured window; `established` (hold) says how many
+ * connections are up; `progress` comes once a second with the counts so far
+ * (of the measured window) and the errors of the whole run.
+ */
 export type LoadEvent =
   | { event: 'measure-start' }
   | { event: 'measure-end' }
@@ -88,12 +99,15 @@ export type LoadEvent =
 
 /** What a run measured. Counts are of the measured window only. */
 export interface LoadResult {
+  /** The mode that ran. */
   mode: LoadMode;
   /** `host:port` as given. */
   target: string;
   /** The address the connections went to. */
   address: string;
+  /** Concurrent connections asked for. */
   connections: number;
+  /** Whether every request had a connection of its own. */
   newConnection: boolean;
   /** echo: message bytes; upload/download: transfer bytes. */
   size: number;
@@ -101,23 +115,35 @@ export interface LoadResult {
   verified: boolean;
   /** Length of the measured window, seconds. */
   seconds: number;
+  /** Handshakes completed. */
   handshakes: number;
+  /** Of those, resumed ones (with `resume`). */
   resumed: number;
+  /** Requests answered (echo messages, HTTP responses, transfers). */
   requests: number;
+  /** Plaintext bytes written. */
   bytesSent: number;
+  /** Plaintext bytes read. */
   bytesReceived: number;
+  /** Failed connections or requests (the whole run, not only the window). */
   errors: number;
+  /** The message of the first error, or null. */
   firstError: string | null;
+  /** `handshakes` per measured second. */
   handshakesPerSec: number;
+  /** `requests` per measured second. */
   requestsPerSec: number;
   /** Sent plus received plaintext per second. */
   bytesPerSec: number;
+  /** `bytesSent` per measured second. */
   sentBytesPerSec: number;
+  /** `bytesReceived` per measured second. */
   receivedBytesPerSec: number;
   /** Per request (echo, http), per handshake (handshake), per transfer (bulk). */
   latency: LatencySummary;
   /** hold: connections established. */
   established: number;
+  /** What the first TLS connection negotiated (protocol version, cipher suite, key exchange group); null with `plain`. */
   tls: { protocol: string | null; cipher: string | null; group: string | null } | null;
   /** Whether resumption was asked for and the client side supports it. */
   resumeSupported: boolean | null;
