@@ -25,6 +25,22 @@ const BIN = new URL((JSON.parse(readFileSync(new URL('package.json', PKG), 'utf8
 const dir = mkdtempSync(join(tmpdir(), 'rxtls-bench-cli-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
+// Loaded into every run: a connect to anything but loopback exits at once
+// (status 99) before a packet leaves, so even a broken refusal never sends
+// traffic off this machine.
+const LOOPBACK_GUARD = `data:text/javascript,${encodeURIComponent(`
+import net from 'node:net';
+const connect = net.Socket.prototype.connect;
+net.Socket.prototype.connect = function (...args) {
+  const first = Array.isArray(args[0]) ? args[0][0] : args[0];
+  const host = typeof first === 'object' && first !== null ? first.host : args[1];
+  if (host !== undefined && !/^(127\\.|::1$|localhost$)/.test(host)) {
+    process.stderr.write('loopback guard: connect to ' + host + ' blocked\\n');
+    process.exit(99);
+  }
+  return connect.apply(this, args);
+};`)}`;
+
 interface Run {
   code: number | null;
   stdout: string;
@@ -33,7 +49,7 @@ interface Run {
 
 function bench(args: string[]): Promise<Run> {
   const run = new Promise<Run>((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', LOOPBACK_GUARD, BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
