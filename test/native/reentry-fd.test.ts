@@ -6,6 +6,7 @@ import * as net from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
+import '@rxtls/core'; // installs the error factory: native errors become TlsError classes
 import { binding, WaitFor, type NativeBio, type NativeContext, type NativeFdSsl } from '@rxtls/native';
 
 import { sleep, withTimeout } from '../helpers/net.js';
