@@ -12,8 +12,10 @@ import {
   ErrorCode,
   InvalidArgumentError,
   issueCertificate,
+  nativeBinding,
   parseCertificate,
   serverContext,
+  SSL_VERIFY_PEER,
   TLSClientContext,
   TlsDuplex,
   type ServerOptions,
@@ -229,6 +231,28 @@ Misuse('an unknown requestCert value, or a client context, is refused', () => {
     () => createTlsServer({ context: clientCtx, requestCert: 'unverified' }, () => {}),
     (e: Error & { code?: string }) => e.code === ErrorCode.State,
   );
+});
+
+Misuse('the native entry point checks its argument and the context state', () => {
+  const code = (fn: () => void) => {
+    try {
+      fn();
+    } catch (e) {
+      return (e as { code?: string }).code;
+    }
+    return 'no throw';
+  };
+  for (const bad of [undefined, null, {}, 1, new TLSClientContext()]) assert.is(code(() => nativeBinding.setVerifyUnverified(bad as never)), ErrorCode.InvalidArgument);
+  const freed = new nativeBinding.Context(nativeBinding.methods.TLS_server_method);
+  freed.free();
+  assert.is(code(() => nativeBinding.setVerifyUnverified(freed)), ErrorCode.Closed);
+  const client = new nativeBinding.Context(nativeBinding.methods.TLS_client_method);
+  assert.is(code(() => nativeBinding.setVerifyUnverified(client)), ErrorCode.State);
+  const generic = new nativeBinding.Context(nativeBinding.methods.TLS_method);
+  assert.is(code(() => nativeBinding.setVerifyUnverified(generic)), 'no throw');
+  assert.is(generic.getVerifyMode(), SSL_VERIFY_PEER);
+  client.free();
+  generic.free();
 });
 
 Misuse("requestCert: true still refuses a self-signed certificate (the mode is not the default)", async () => {
