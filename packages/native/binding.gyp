@@ -22,7 +22,8 @@
         "src/session_der.cc",
         "src/bio.cc",
         "src/bio_params.cc",
-        "src/sockopt.cc"
+        "src/sockopt.cc",
+        "src/verify_unverified.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [

@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import * as net from 'node:net';
 
 import { SSL_VERIFY_FAIL_IF_NO_PEER_CERT, SSL_VERIFY_PEER } from './constants.js';
+import { setVerifyUnverified } from './context-features.js';
 import { TlsEngine, checkIdleTimeout, type TlsEngineOptions } from './engine.js';
 import { InvalidArgumentError } from './errors.js';
 import { applyFleetOptions, type FleetOptions } from './fleet-options.js';
@@ -43,9 +44,21 @@ export interface ServerOptions extends Omit<TlsEngineOptions, ClientOnly>, Fleet
   key?: string | Buffer;
   /** CA certificates to verify client certificates with, PEM. */
   ca?: string | Buffer;
-  /** Ask clients for a certificate (verified against `ca`). Default false. */
-  requestCert?: boolean;
-  /** With `requestCert`: refuse clients that send no certificate. Default true. A certificate that fails verification is always refused. */
+  /**
+   * Ask clients for a certificate. Default false.
+   * - `true`: the certificate is verified against `ca`; one that fails is
+   *   refused (and, unless `rejectUnauthorized: false`, so is a client
+   *   that sends none).
+   * - `'unverified'`: ask, but serve every client, with a certificate that
+   *   verifies, one that does not (self-signed, unknown CA, expired) or none
+   *   (as node:tls's `requestCert` with `rejectUnauthorized: false`, nginx's
+   *   `ssl_verify_client optional_no_ca`). The application decides per
+   *   connection from `engine.authorized`, `engine.authorizationError` and
+   *   `engine.peerCertificate()` (pinning a fingerprint, say).
+   *   `rejectUnauthorized` does not apply.
+   */
+  requestCert?: boolean | 'unverified';
+  /** With `requestCert: true`: refuse clients that send no certificate. Default true. A certificate that fails verification is always refused. */
   rejectUnauthorized?: boolean;
   /** ALPN protocols in order of preference; the first the client also offers is chosen. */
   alpnProtocols?: ReadonlyArray<string>;
@@ -96,7 +109,11 @@ export function serverContext(options: ServerOptions): SSLContext {
 
 /** Puts the TLS feature options of a server on its context. */
 function applyServerFeatures(ctx: SSLContext, o: ServerOptions): void {
-  if (o.requestCert) ctx.set_verify(SSL_VERIFY_PEER | (o.rejectUnauthorized === false ? 0 : SSL_VERIFY_FAIL_IF_NO_PEER_CERT));
+  const rc = o.requestCert;
+  if (rc !== undefined && typeof rc !== 'boolean' && rc !== 'unverified')
+    throw new InvalidArgumentError('Expected "requestCert" to be a boolean or \'unverified\'');
+  if (rc === 'unverified') setVerifyUnverified(ctx);
+  else if (rc) ctx.set_verify(SSL_VERIFY_PEER | (o.rejectUnauthorized === false ? 0 : SSL_VERIFY_FAIL_IF_NO_PEER_CERT));
   if (o.alpnProtocols) ctx.set_alpn_protocols(o.alpnProtocols, o.rejectUnknownAlpn ?? true);
   if (o.sni) {
     const entries = o.sni instanceof Map ? [...o.sni.entries()] : Object.entries(o.sni);

@@ -6,7 +6,7 @@ import { Duplex } from 'node:stream';
 
 import { connectTls, type ClientOptions } from './connect.js';
 import type { TlsEngine } from './engine.js';
-import { ClosedError } from './errors.js';
+import { ClosedError, type CertificateError } from './errors.js';
 import type { CertificateSummary, SessionInfo } from './native.js';
 
 type WriteCallback = (error?: Error | null) => void;
@@ -21,7 +21,7 @@ type WriteCallback = (error?: Error | null) => void;
  * It carries the socket-like members node:http uses (`remoteAddress`,
  * `setTimeout`, `setNoDelay`, `setKeepAlive`, `encrypted`, …) and the TLS
  * ones of `tls.TLSSocket` that HTTPS code reads (`authorized`,
- * `getPeerCertificate`, `alpnProtocol`, `getProtocol`).
+ * `authorizationError`, `getPeerCertificate`, `alpnProtocol`, `getProtocol`).
  *
  * @example
  * const http = createServer((req, res) => res.end('hello'));
@@ -86,9 +86,16 @@ export class TlsDuplex extends Duplex {
   get localPort(): number | undefined {
     return this.engine.socket.localPort;
   }
-  /** The peer's certificate verified (or was not asked for and not needed). */
+  /** The peer sent a certificate and it verified: `TlsEngine.authorized`. */
   get authorized(): boolean {
-    return this.engine.secure && this.engine.info().verifyResult === 0;
+    return this.engine.authorized;
+  }
+  /**
+   * Why not `authorized` (`TlsEngine.authorizationError`): a CertificateError
+   * with `verifyCode`/`verifyMessage`, or null. node:tls gives a string code here.
+   */
+  get authorizationError(): CertificateError | null {
+    return this.engine.authorizationError;
   }
   get alpnProtocol(): string | false {
     return this.engine.alpnProtocol ?? false;

@@ -3,6 +3,7 @@
 // allocates nothing of its own; handlers are plain properties, not events.
 import { Socket as NetSocket, type Socket } from 'node:net';
 
+import { authorizationErrorOf } from './authorization.js';
 import { encodeAlpn } from './context-features.js';
 import { DrainSignal } from './drain.js';
 import {
@@ -13,6 +14,7 @@ import {
   StateError,
   TimeoutError,
   TlsError,
+  type CertificateError,
   TruncationError,
   socketError,
 } from './errors.js';
@@ -375,6 +377,30 @@ export class TlsEngine {
    */
   peerCertificateChain(verified = false): CertificateSummary[] {
     return this.session_.peerCertificateChain(verified);
+  }
+
+  /**
+   * The handshake is done and the peer's certificate verified (against the
+   * context's trust store, and, on a client, the host name). A server in the
+   * `requestCert: 'unverified'` mode serves every client and reads this (or
+   * `authorizationError`) to decide. False before the handshake, and on a
+   * server whose client sent no certificate.
+   * @throws ClosedError once the connection has closed (the session is gone).
+   */
+  get authorized(): boolean {
+    return this.secure_ && authorizationErrorOf(this.session_) === null;
+  }
+
+  /**
+   * Why the peer is not `authorized`, or null (also before the handshake): a
+   * CertificateError with OpenSSL's `verifyCode` (X509_V_ERR_*, e.g. 18 for a
+   * self-signed certificate) and `verifyMessage`, or with no `verifyCode`
+   * when the peer sent no certificate. A post-handshake authentication
+   * updates it.
+   * @throws ClosedError once the connection has closed.
+   */
+  get authorizationError(): CertificateError | null {
+    return this.secure_ ? authorizationErrorOf(this.session_) : null;
   }
 
   /** The ALPN protocol both sides agreed on, or null. */

@@ -329,6 +329,12 @@ export interface Binding {
   setsockopt(fd: number, level: number, name: number, value: number): void;
   /** getsockopt(2) of one of the options `setsockopt` accepts. */
   getsockopt(fd: number, level: number, name: number): number;
+  /**
+   * Server contexts: ask every client for a certificate and finish the
+   * handshake whatever it sends (none, verified or not); the session's
+   * `verifyResult` and `peerCertificate()` tell which. `setVerify` replaces it.
+   */
+  setVerifyUnverified(context: NativeContext): void;
 }
 
 /** The loaded addon. */

@@ -11,6 +11,7 @@
 #include "util/args.h"
 #include "util/counters.h"
 #include "util/errors.h"
+#include "verify_unverified.h"
 #include "x509.h"
 
 namespace rxtls {
@@ -40,6 +41,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("debugCounters", Napi::Function::New(env, DebugCounters, "debugCounters"));
   exports.Set("setsockopt", Napi::Function::New(env, SetSockopt, "setsockopt"));
   exports.Set("getsockopt", Napi::Function::New(env, GetSockopt, "getsockopt"));
+  exports.Set("setVerifyUnverified", Napi::Function::New(env, SetVerifyUnverified, "setVerifyUnverified"));
   // The version string of the OpenSSL this addon runs on; it must be Node's own.
   exports.Set("opensslVersion", Napi::String::New(env, OpenSSL_version(OPENSSL_VERSION_STRING)));
   return exports;

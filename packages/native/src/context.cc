@@ -20,11 +20,16 @@ namespace {
 constexpr int64_t kFileTypePem = SSL_FILETYPE_PEM;
 constexpr int64_t kFileTypeAsn1 = SSL_FILETYPE_ASN1;
 
-// Offered when nobody sets a list: forward-secret AEAD suites first, nothing
-// anonymous, NULL, export, RC4, 3DES or MD5 (TLS 1.3 suites are separate).
+// TLS 1.2 suites offered when nobody sets a list: forward-secret AEAD only
+// (Mozilla's "intermediate" set). No CBC suite: their MAC-then-encrypt is
+// what LUCKY13 and its kin attack. The DHE suites stay unused while no DH
+// parameters are set (rxtls sets none). set_cipher_list replaces this list;
+// TLS 1.3 suites are separate.
 constexpr const char* kDefaultCipherList =
-    "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:ECDHE+AES:"
-    "!aNULL:!eNULL:!EXPORT:!RC4:!3DES:!DES:!MD5:!PSK:!SRP:!CAMELLIA:!SEED:!IDEA";
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+    "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305";
 
 uintptr_t AddressOf(const SSL_METHOD* m) { return reinterpret_cast<uintptr_t>(m); }
 

@@ -69,8 +69,9 @@ bool CallJs(SSL* ssl, const Napi::FunctionReference& ref, const std::vector<napi
 bool SwitchContext(SSL* ssl, SSL_CTX* ctx) {
   if (SSL_set_SSL_CTX(ssl, ctx) != ctx) return false;
   // The chosen context's client-certificate policy applies from here: a name
-  // may require mTLS while the default does not.
-  SSL_set_verify(ssl, SSL_CTX_get_verify_mode(ctx), nullptr);
+  // may require mTLS while the default does not; its verify callback too
+  // (requestCert: 'unverified').
+  SSL_set_verify(ssl, SSL_CTX_get_verify_mode(ctx), SSL_CTX_get_verify_callback(ctx));
   return true;
 }
 
