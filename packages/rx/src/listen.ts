@@ -1,7 +1,7 @@
 // listen(options): a TLS server as an Observable of handshaken connections.
-import type { AddressInfo, Server } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
 
-import { checkPort, createTlsServer, type TlsEngine } from '@rxtls/core';
+import { checkPort, createTlsServer, type TlsEngine, type TlsError } from '@rxtls/core';
 import { Observable } from 'rxjs';
 
 import { checkOptions, createConnection, type TlsConnection } from './connection.js';
@@ -38,6 +38,14 @@ export function listen(options: ListenOptions): Observable<TlsConnection> {
   return new Observable<TlsConnection>((subscriber) => {
     const handshaking = new Set<TlsEngine>();
     let closed = false;
+    const reportClientError = (err: TlsError, remote: RemoteAddress) => {
+      if (closed || !options.onClientError) return;
+      try {
+        options.onClientError(err, remote);
+      } catch (callbackError) {
+        subscriber.error(callbackError);
+      }
+    };
     const onConnection = (engine: TlsEngine) => {
       if (closed) {
         engine.destroy();
@@ -55,12 +63,7 @@ export function listen(options: ListenOptions): Observable<TlsConnection> {
       };
       engine.onerror = (err) => {
         handshaking.delete(engine);
-        if (closed || !options.onClientError) return;
-        try {
-          options.onClientError(err, remote);
-        } catch (callbackError) {
-          subscriber.error(callbackError);
-        }
+        reportClientError(err, remote);
       };
       engine.onclose = () => handshaking.delete(engine);
     };
@@ -77,6 +80,10 @@ export function listen(options: ListenOptions): Observable<TlsConnection> {
       return;
     }
     server.on('error', (err) => subscriber.error(err));
+    // Refused before a TLS engine existed (a missing or untrusted PROXY header).
+    server.on('tlsClientError', (err: TlsError, socket: Socket) =>
+      reportClientError(err, { address: socket.remoteAddress, port: socket.remotePort }),
+    );
     server.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0, ...(options.backlog !== undefined ? { backlog: options.backlog } : {}) }, () => {
       if (closed) return;
       try {

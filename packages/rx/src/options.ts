@@ -42,6 +42,9 @@ export const SERVER_FIELDS = [
   'sessionTickets',
   'sessionTimeout',
   'keylog',
+  'ticketSecret',
+  'ticketWindowMs',
+  'proxyProtocol',
 ] as const;
 
 /**
