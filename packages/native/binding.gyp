@@ -15,6 +15,7 @@
         "src/session_async.cc",
         "src/context_data.cc",
         "src/context_features.cc",
+        "src/context_options.cc",
         "src/ticket_keys.cc",
         "src/x509.cc",
         "src/poll.cc",

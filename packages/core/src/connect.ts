@@ -4,12 +4,18 @@ import { isIP } from 'node:net';
 import * as net from 'node:net';
 
 import { SSL_VERIFY_FAIL_IF_NO_PEER_CERT, SSL_VERIFY_PEER } from './constants.js';
+import { applyContextOptions, type ContextOptions } from './context-options.js';
 import { TlsEngine, type TlsEngineOptions } from './engine.js';
 import { InvalidArgumentError } from './errors.js';
 import { adoptAcceptedSocket, createPausedSocket, startReading } from './net-handle.js';
 import { SSLContext, TLSClientContext, TLSServerContext } from './ssl-context.js';
 
-export interface ClientOptions extends Omit<TlsEngineOptions, 'isServer'> {
+/**
+ * Client settings. `servername` is also the name the certificate must match
+ * unless `verifyHost` is given (`''` checks no name). The `ContextOptions`
+ * (`minVersion`, `ciphers`, `pfx`, …) apply with the default `context`.
+ */
+export interface ClientOptions extends Omit<TlsEngineOptions, 'isServer'>, ContextOptions {
   host: string;
   port: number;
   /** A client (or generic) context. Default: a new TLSClientContext with `ca`, `cert`, `key` applied. */
@@ -34,8 +40,8 @@ type ClientOnly = 'isServer' | 'servername' | 'verifyHost' | 'verifyPeer' | 'alp
  * `ticketKeys`, `requestCert`, …) are applied to the context, also to a
  * `context` you pass in.
  */
-export interface ServerOptions extends Omit<TlsEngineOptions, ClientOnly> {
-  /** A server (or generic) context; or give `cert` and `key`. */
+export interface ServerOptions extends Omit<TlsEngineOptions, ClientOnly | 'checkServerIdentity'>, ContextOptions {
+  /** A server (or generic) context; or give `cert` and `key` (or `pfx`). */
   context?: SSLContext;
   cert?: string | Buffer;
   key?: string | Buffer;
@@ -69,7 +75,7 @@ function checkPort(port: unknown): asserts port is number {
 }
 
 /** Builds the context a client uses when none is given. */
-export function clientContext(options: Pick<ClientOptions, 'context' | 'ca' | 'cert' | 'key' | 'keylog'>): SSLContext {
+export function clientContext(options: Pick<ClientOptions, 'context' | 'ca' | 'cert' | 'key' | 'keylog'> & ContextOptions): SSLContext {
   if (options.context) {
     if (options.keylog) options.context.set_keylog_callback(options.keylog);
     return options.context;
@@ -81,6 +87,7 @@ export function clientContext(options: Pick<ClientOptions, 'context' | 'ca' | 'c
     if (!options.cert || !options.key) throw new InvalidArgumentError('Expected both "cert" and "key"');
     ctx.load_certs(options.cert, options.key);
   }
+  applyContextOptions(ctx, options);
   return ctx;
 }
 
@@ -88,11 +95,13 @@ export function clientContext(options: Pick<ClientOptions, 'context' | 'ca' | 'c
 export function serverContext(options: ServerOptions): SSLContext {
   let ctx = options.context;
   if (!ctx) {
-    if (!options.cert || !options.key) throw new InvalidArgumentError('Expected a "context", or "cert" and "key"');
+    if ((!options.cert || !options.key) && !options.pfx)
+      throw new InvalidArgumentError('Expected a "context", "cert" and "key", or "pfx"');
     ctx = new TLSServerContext();
-    ctx.load_certs(options.cert, options.key);
+    if (options.cert && options.key) ctx.load_certs(options.cert, options.key);
     if (options.ca) ctx.set_verify_locations(options.ca);
   }
+  applyContextOptions(ctx, options);
   applyServerFeatures(ctx, options);
   return ctx;
 }
@@ -117,7 +126,8 @@ function applyServerFeatures(ctx: SSLContext, o: ServerOptions): void {
 
 /**
  * Opens a TCP connection and runs a TLS client over it. The host is sent as
- * SNI (unless it is an IP address) and the server's certificate must match it.
+ * SNI (unless it is an IP address) and the server's certificate must match
+ * it; a `servername` replaces the host in both (as in node:tls).
  *
  * @example
  * const engine = connectTls({ host: 'localhost', port: 8443, ca });
@@ -148,7 +158,7 @@ export function connectTls(options: ClientOptions): TlsEngine {
         ...options,
         isServer: false,
         ...(servername !== undefined ? { servername } : {}),
-        verifyHost: options.verifyHost ?? options.host,
+        verifyHost: options.verifyHost ?? options.servername ?? options.host,
         ...(options.rejectUnauthorized !== undefined && options.verifyPeer === undefined
           ? { verifyPeer: options.rejectUnauthorized }
           : {}),

@@ -4,7 +4,7 @@
 import { Socket as NetSocket, type Socket } from 'node:net';
 
 import { encodeAlpn } from './context-features.js';
-import { HandshakeError, InvalidArgumentError, StateError, TimeoutError, TruncationError, socketError, type TlsError } from './errors.js';
+import { CertificateError, HandshakeError, InvalidArgumentError, StateError, TimeoutError, TruncationError, socketError, type TlsError } from './errors.js';
 import { kNative } from './internal.js';
 import {
   binding,
@@ -69,6 +69,13 @@ export interface TlsEngineOptions {
    *   `fs`, `dns.lookup` and `crypto`'s async functions.
    */
   handshakeOffload?: boolean;
+  /**
+   * Client: called once OpenSSL verified the server, before anything queued is
+   * sent and before `onsecure`, with the host that was verified (`verifyHost`,
+   * else `servername`) and the server's certificate. Returning or throwing an
+   * Error fails the connection with a CertificateError whose `cause` it is.
+   */
+  checkServerIdentity?: (host: string, certificate: CertificateSummary | null) => Error | undefined | void;
 }
 
 /** The native options of a session; built only from what was given. */
@@ -144,6 +151,8 @@ export class TlsEngine {
   private held_: Buffer[] | undefined = undefined;
   private endHeld_ = false; // the socket's 'end' came during a step: replayed after it
   private onStep_: ((flags: number) => void) | undefined = undefined;
+  private readonly checkIdentity_: TlsEngineOptions['checkServerIdentity'];
+  private readonly identityHost_: string;
 
   /**
    * @param socket A connected (or connecting) socket. The engine owns it from here.
@@ -162,6 +171,10 @@ export class TlsEngine {
     if (typeof idle !== 'number' || !Number.isFinite(idle) || idle < 0)
       throw new InvalidArgumentError('Expected "idleTimeout" to be a number of milliseconds, 0 or more');
     this.idleTimeout_ = idle;
+    if (options.checkServerIdentity !== undefined && typeof options.checkServerIdentity !== 'function')
+      throw new InvalidArgumentError('Expected "checkServerIdentity" to be a function');
+    this.checkIdentity_ = options.isServer ? undefined : options.checkServerIdentity;
+    this.identityHost_ = options.verifyHost || options.servername || '';
     // TLS half-close needs TCP half-close: otherwise Node ends our side as
     // soon as the peer's FIN arrives, before we could answer.
     socket.allowHalfOpen = this.allowHalfOpen_;
@@ -409,7 +422,10 @@ export class TlsEngine {
       this.fail_(err as TlsError);
       return;
     }
-    if (flags & CycleFlag.Secure) this.onSecure_();
+    if (flags & CycleFlag.Secure) {
+      this.onSecure_();
+      if (this.error_) return; // the identity check failed it
+    }
     if (flags & CycleFlag.ClearOut) {
       const clear = out[0]!;
       out[0] = undefined;
@@ -424,6 +440,7 @@ export class TlsEngine {
   }
 
   private onSecure_(): void {
+    if (this.checkIdentity_ !== undefined && !this.identityAccepted_(this.checkIdentity_)) return;
     this.secure_ = true;
     if (this.offload_) {
       this.offload_ = false;
@@ -439,6 +456,20 @@ export class TlsEngine {
     this.flushQueue_();
     this.onsecure?.();
     this.endIfPending_();
+  }
+
+  /** Runs `checkServerIdentity`; a rejection fails the connection. */
+  private identityAccepted_(check: NonNullable<TlsEngineOptions['checkServerIdentity']>): boolean {
+    let rejection: unknown;
+    try {
+      rejection = check(this.identityHost_, this.session_.peerCertificate());
+    } catch (err) {
+      rejection = err ?? new Error('checkServerIdentity threw');
+    }
+    if (rejection === undefined || rejection === null) return true;
+    const reason = rejection instanceof Error ? rejection.message : String(rejection);
+    this.fail_(new CertificateError(`server identity rejected: ${reason}`, { cause: rejection }));
+    return false;
   }
 
   /** Sends what waited for the handshake (or a post-handshake auth) in one native call. */

@@ -18,7 +18,8 @@ export { TLSSocket, TLS_SOCKET_HIGH_WATER_MARK, type SSLLike } from './tls-socke
 export type { SendMessage } from './socket-args.js';
 export { TlsEngine, DEFAULT_HANDSHAKE_TIMEOUT, type TlsEngineOptions } from './engine.js';
 export { connectTls, createTlsServer, clientContext, serverContext, type ClientOptions, type ServerOptions } from './connect.js';
-export { TlsDuplex, connectTlsDuplex } from './duplex.js';
+export { TlsDuplex, connectTlsDuplex, secureDuplexes, type TlsDuplexOptions } from './duplex.js';
+export type { ContextOptions, TlsVersion } from './context-options.js';
 export { generateTicketKeys } from './session-ticket.js';
 export { encodeAlpn, TICKET_KEY_LENGTH, type SessionCacheOptions } from './context-features.js';
 export {

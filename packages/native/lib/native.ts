@@ -290,6 +290,12 @@ export interface Binding {
   setErrorFactory(factory: (code: string, message: string, props: Record<string, unknown>) => Error): void;
   generateCertificate(options?: GenerateCertificateOptions): { cert: string; key: string };
   parseCertificate(certificate: string | Uint8Array): CertificateSummary;
+  /** Loads the key, certificate and chain of a PKCS#12 (PFX) bundle into `context`. */
+  usePkcs12(context: NativeContext, pfx: Uint8Array, passphrase?: string): void;
+  /** `SSL_CTX_set1_groups_list`: key exchange groups, colon separated, most preferred first. */
+  setGroups(context: NativeContext, groups: string): void;
+  /** `SSL_CTX_set1_sigalgs_list`: signature algorithms, colon separated. */
+  setSigalgs(context: NativeContext, sigalgs: string): void;
   /** The OpenSSL version string the addon runs on (equals process.versions.openssl). */
   opensslVersion: string;
   /**

@@ -4,6 +4,7 @@
 
 #include "bio.h"
 #include "context.h"
+#include "context_options.h"
 #include "fd_ssl.h"
 #include "session.h"
 #include "sockopt.h"
@@ -38,6 +39,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("generateCertificate", Napi::Function::New(env, GenerateCertificate, "generateCertificate"));
   exports.Set("parseCertificate", Napi::Function::New(env, ParseCertificate, "parseCertificate"));
   exports.Set("debugCounters", Napi::Function::New(env, DebugCounters, "debugCounters"));
+  exports.Set("usePkcs12", Napi::Function::New(env, UsePkcs12, "usePkcs12"));
+  exports.Set("setGroups", Napi::Function::New(env, SetGroups, "setGroups"));
+  exports.Set("setSigalgs", Napi::Function::New(env, SetSigalgs, "setSigalgs"));
   exports.Set("setsockopt", Napi::Function::New(env, SetSockopt, "setsockopt"));
   exports.Set("getsockopt", Napi::Function::New(env, GetSockopt, "getsockopt"));
   // The version string of the OpenSSL this addon runs on; it must be Node's own.
