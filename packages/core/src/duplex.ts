@@ -73,6 +73,7 @@ export class TlsDuplex extends Duplex {
   private cipher_: { name: string; standardName: string; version: string } | undefined = undefined;
   private verifyResult_ = -1;
   private verifyMessage_ = '';
+  private verifyNodeCode_ = 0;
   private hasPeerCertificate_ = false;
 
   constructor(engine: TlsEngine, options: TlsDuplexOptions = {}) {
@@ -136,7 +137,7 @@ export class TlsDuplex extends Duplex {
   /** Why the peer's certificate did not verify (node:tls's code names where it has one), or null. */
   get authorizationError(): string | null {
     if (this.verifyResult_ <= 0) return null;
-    return verifyErrorNames[this.verifyResult_] ?? this.verifyMessage_;
+    return verifyErrorNames[this.verifyNodeCode_ || this.verifyResult_] ?? this.verifyMessage_;
   }
   /** The protocol ALPN agreed on; false before the handshake and when none was. */
   get alpnProtocol(): string | false {
@@ -229,6 +230,10 @@ export class TlsDuplex extends Duplex {
     this.verifyResult_ = info.verifyResult;
     this.verifyMessage_ = info.verifyMessage;
     this.hasPeerCertificate_ = this.engine.peerCertificate() !== null;
+    // node:tls's verify callback accepts every error and reports the last:
+    // for a lone leaf of an unknown issuer that is "unable to verify the first
+    // certificate" (21) where OpenSSL stopped at "no local issuer" (20).
+    if (this.verifyResult_ === 20 && this.engine.peerCertificateChain().length === 1) this.verifyNodeCode_ = 21;
   }
 
   /** A failed connection: to `onClientError` before the handshake, else 'error' if anyone listens. */
@@ -283,6 +288,10 @@ export function connectTlsDuplex(options: ClientOptions): TlsDuplex {
  * `listener` as a TlsDuplex once its handshake completed, the moment node's
  * servers expect (node:http2 reads `alpnProtocol` at once). Connections that
  * fail earlier go to `onClientError` (default: dropped).
+ *
+ * node:http2 runs a stream that is not a native socket through its own
+ * wrapper, so its `Http2Session` reports `encrypted: false` and
+ * `alpnProtocol: 'h2c'`; the TlsDuplex itself has the real values.
  *
  * @example
  * const h2 = http2.createServer();
