@@ -173,7 +173,7 @@ test('ciphers, ecdhCurve and sigalgs reach the handshake (client and server)', a
     const seen = await withTimeout(
       new Promise<string>((resolve, reject) => {
         const s = tls.connect({ port, host: '127.0.0.1', servername: 'localhost', ca: p.ca.cert, maxVersion: 'TLSv1.2' }, () => {
-          resolve(`${s.getCipher().name} ${s.getEphemeralKeyInfo().name}`);
+          resolve(`${s.getCipher().name} ${(s.getEphemeralKeyInfo() as tls.EphemeralKeyInfo | null)?.name}`);
           s.destroy();
         });
         s.on('error', reject);
