@@ -24,6 +24,7 @@ import {
   type TlsEngine,
   type TlsError,
 } from '@rxtls/core';
+import { binding } from '@rxtls/native';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
@@ -284,6 +285,31 @@ test('a TlsDuplex nobody listens to for errors never throws; early errors go to 
     await new Promise((r) => server.close(r));
     await new Promise((r) => silent.close(r));
   }
+});
+
+test('native usePkcs12 / setGroups / setSigalgs validate their arguments and the context', () => {
+  const code = (f: () => void): string | undefined => {
+    try {
+      f();
+    } catch (e) {
+      return (e as TlsError).code;
+    }
+    return undefined;
+  };
+  const ctx = new binding.Context(binding.methods.TLS_server_method);
+  assert.is(code(() => binding.usePkcs12({} as never, Buffer.alloc(4))), ErrorCode.InvalidArgument);
+  assert.is(code(() => binding.usePkcs12(ctx, 'text' as never)), ErrorCode.InvalidArgument);
+  assert.is(code(() => binding.usePkcs12(ctx, Buffer.alloc(0))), ErrorCode.InvalidArgument);
+  assert.is(code(() => binding.usePkcs12(ctx, Buffer.alloc(4), 7 as never)), ErrorCode.InvalidArgument);
+  assert.is(code(() => binding.usePkcs12(ctx, Buffer.from([0x30, 0x82, 0xff, 0xff, 0]))), ErrorCode.Config);
+  assert.is(code(() => binding.setGroups(ctx, '')), ErrorCode.InvalidArgument);
+  assert.is(code(() => binding.setGroups(ctx, 'P-256\0X25519')), ErrorCode.InvalidArgument);
+  assert.is(code(() => binding.setSigalgs(ctx, 'nonsense+alg')), ErrorCode.Config);
+  assert.is(code(() => binding.setGroups(ctx, 'P-256:X25519')), undefined);
+  assert.is(code(() => binding.setSigalgs(ctx, 'ecdsa_secp256r1_sha256')), undefined);
+  ctx.free();
+  assert.is(code(() => binding.setGroups(ctx, 'P-256')), ErrorCode.Closed);
+  assert.is(code(() => binding.usePkcs12(ctx, Buffer.alloc(4))), ErrorCode.Closed);
 });
 
 /** A port nothing listens on (was free a moment ago). */
