@@ -43,7 +43,8 @@ function curl(port: number, path: string): Promise<{ stdout: string; stderr: str
       'curl',
       ['--silent', '--show-error', '--max-time', '15', '--http2', '--cacert', p.file('ca', 'crt'), '-w', 'version=%{http_version}\n',
         '--resolve', `localhost:${port}:127.0.0.1`, `https://localhost:${port}${path}`],
-      { encoding: 'utf8' },
+      // curl is the peer, not under test: no sanitizer runtime preloaded into it (scripts/asan.sh).
+      { encoding: 'utf8', timeout: 20_000, env: { ...process.env, LD_PRELOAD: '' } },
       (err, stdout, stderr) => (err ? reject(new Error(`curl failed: ${stderr || err.message}`)) : resolve({ stdout, stderr })),
     );
   });
