@@ -74,6 +74,7 @@ export class TlsDuplex extends Duplex {
   private verifyResult_ = -1;
   private verifyMessage_ = '';
   private verifyNodeCode_ = 0;
+  private resumed_ = false;
   private hasPeerCertificate_ = false;
 
   constructor(engine: TlsEngine, options: TlsDuplexOptions = {}) {
@@ -180,6 +181,10 @@ export class TlsDuplex extends Duplex {
   getProtocol(): string | null {
     return this.protocol_;
   }
+  /** The handshake resumed an earlier session. */
+  isSessionReused(): boolean {
+    return this.resumed_;
+  }
   /** The cipher suite, as node:tls's `getCipher()`; undefined before the handshake. */
   getCipher(): { name: string; standardName: string; version: string } | undefined {
     return this.cipher_;
@@ -228,6 +233,7 @@ export class TlsDuplex extends Duplex {
     if (info.cipher && info.protocol)
       this.cipher_ = { name: info.cipher, standardName: info.cipherStandardName ?? info.cipher, version: info.protocol };
     this.verifyResult_ = info.verifyResult;
+    this.resumed_ = info.resumed;
     this.verifyMessage_ = info.verifyMessage;
     this.hasPeerCertificate_ = this.engine.peerCertificate() !== null;
     // node:tls's verify callback accepts every error and reports the last:
