@@ -13,6 +13,7 @@
         "src/ssl_failure.cc",
         "src/session_info.cc",
         "src/session_async.cc",
+        "src/session_store.cc",
         "src/context_data.cc",
         "src/context_features.cc",
         "src/ticket_keys.cc",

@@ -8,6 +8,7 @@ import { setVerifyUnverified } from './context-features.js';
 import { TlsEngine, checkIdleTimeout, type TlsEngineOptions } from './engine.js';
 import { InvalidArgumentError } from './errors.js';
 import { applyFleetOptions, type FleetOptions } from './fleet-options.js';
+import { checkSessionStore, checkSessionStoreTimeout, enableSessionStore } from './session-store.js';
 import { adoptAcceptedSocket, createPausedSocket, startReading } from './net-handle.js';
 import { checkPort } from './socket-args.js';
 import { SSLContext, TLSClientContext, TLSServerContext } from './ssl-context.js';
@@ -70,7 +71,10 @@ export interface ServerOptions extends Omit<TlsEngineOptions, ClientOnly>, Fleet
   sniCallback?: (servername: string) => SSLContext | undefined;
   /** Session ticket keys (`generateTicketKeys()`); servers sharing them resume each other's sessions. */
   ticketKeys?: Uint8Array;
-  /** Issue session tickets (default true); false leaves resumption to the server's session cache. */
+  /**
+   * Issue session tickets (default true, false with `sessionStore`); false
+   * leaves resumption to the server's session cache or `sessionStore`.
+   */
   sessionTickets?: boolean;
   /** Session (and ticket) lifetime in seconds. */
   sessionTimeout?: number;
@@ -121,9 +125,16 @@ function applyServerFeatures(ctx: SSLContext, o: ServerOptions): void {
   }
   if (o.sniCallback) ctx.set_servername_callback(o.sniCallback);
   if (o.ticketKeys) ctx.set_ticket_keys(o.ticketKeys);
-  if (o.sessionTickets !== undefined || o.sessionTimeout !== undefined)
+  // A session store replaces OpenSSL's cache; tickets would bypass it.
+  const tickets = o.sessionTickets ?? (o.sessionStore !== undefined ? false : undefined);
+  if (o.sessionStore !== undefined) {
+    checkSessionStore(o.sessionStore);
+    if (o.sessionStoreTimeout !== undefined) checkSessionStoreTimeout(o.sessionStoreTimeout);
+    enableSessionStore(ctx);
+  }
+  if (tickets !== undefined || o.sessionTimeout !== undefined)
     ctx.set_session_options({
-      ...(o.sessionTickets !== undefined ? { tickets: o.sessionTickets } : {}),
+      ...(tickets !== undefined ? { tickets } : {}),
       ...(o.sessionTimeout !== undefined ? { timeout: o.sessionTimeout } : {}),
     });
   if (o.keylog) ctx.set_keylog_callback(o.keylog);
@@ -201,6 +212,8 @@ export function createTlsServer(options: ServerOptions, onConnection: (engine: T
     ...(options.allowHalfOpen !== undefined ? { allowHalfOpen: options.allowHalfOpen } : {}),
     // Handshake steps on the thread pool (see TlsEngineOptions.handshakeOffload).
     ...(options.handshakeOffload !== undefined ? { handshakeOffload: options.handshakeOffload } : {}),
+    ...(options.sessionStore !== undefined ? { sessionStore: options.sessionStore } : {}),
+    ...(options.sessionStoreTimeout !== undefined ? { sessionStoreTimeout: options.sessionStoreTimeout } : {}),
   };
   const server = net.createServer({ noDelay: true, pauseOnConnect: true }, (accepted) => {
     let engine: TlsEngine | undefined;

@@ -28,6 +28,15 @@ import {
   type SessionOptions,
   type SessionOut,
 } from './native.js';
+import {
+  checkSessionStore,
+  checkSessionStoreTimeout,
+  DEFAULT_SESSION_STORE_TIMEOUT,
+  enableSessionStore,
+  keepSessions,
+  lookupSession,
+  type SessionStore,
+} from './session-store.js';
 import { SSLContext } from './ssl-context.js';
 
 export interface TlsEngineOptions {
@@ -83,6 +92,22 @@ export interface TlsEngineOptions {
    *   `fs`, `dns.lookup` and `crypto`'s async functions.
    */
   handshakeOffload?: boolean;
+  /**
+   * Server: resume sessions through this store (shared by servers that
+   * should resume each other's sessions) instead of OpenSSL's in-process
+   * cache. New sessions are `set` with the session timeout as TTL; a
+   * ClientHello that asks to resume one pauses the handshake while it is
+   * looked up (`get`). A lookup that fails, throws or outlasts
+   * `sessionStoreTimeout` means a full handshake. Covers TLS 1.2 session IDs
+   * and, with session tickets off, TLS 1.3 (OpenSSL's stateful tickets are
+   * session IDs); with tickets on, clients that use them resume from the
+   * ticket instead. Enables the store on the context (`createTlsServer` does
+   * this when given the option, and turns tickets off unless `sessionTickets`
+   * is given).
+   */
+  sessionStore?: SessionStore;
+  /** Milliseconds a `sessionStore` lookup may take. Default 1000 (`DEFAULT_SESSION_STORE_TIMEOUT`). */
+  sessionStoreTimeout?: number;
 }
 
 /** The native options of a session; built only from what was given. */
@@ -191,6 +216,9 @@ export class TlsEngine {
   private userPaused_ = false;
   private endHeld_ = false; // the socket's 'end' came during a step: replayed after it
   private onStep_: ((flags: number) => void) | undefined = undefined;
+  // Server with a session store: the store, and how long a lookup may take.
+  private store_: SessionStore | undefined = undefined;
+  private storeTimeout_ = DEFAULT_SESSION_STORE_TIMEOUT;
 
   /**
    * @param socket A connected (or connecting) socket. The engine owns it from here.
@@ -209,6 +237,11 @@ export class TlsEngine {
     // TLS half-close needs TCP half-close: otherwise Node ends our side as
     // soon as the peer's FIN arrives, before we could answer.
     socket.allowHalfOpen = this.allowHalfOpen_;
+    if (options.sessionStore !== undefined && options.isServer) {
+      this.store_ = checkSessionStore(options.sessionStore);
+      if (options.sessionStoreTimeout !== undefined) this.storeTimeout_ = checkSessionStoreTimeout(options.sessionStoreTimeout);
+      enableSessionStore(context);
+    }
     this.session_ = new binding.Session(context[kNative], options.isServer, this.out_, sessionOptions(options));
     if (options.handshakeOffload === true) {
       this.offload_ = true;
@@ -268,8 +301,24 @@ export class TlsEngine {
   }
 
   private feed_(buffer: Buffer | undefined, length: number): void {
-    if (this.offload_) this.offloadFeed_(buffer, length);
-    else this.cycle_(buffer, length);
+    // One test on the common path: a paused handshake or offloaded steps.
+    if (this.offload_ || this.inFlight_) {
+      if (this.inFlight_) this.hold_(buffer, length);
+      else this.offloadFeed_(buffer, length);
+    } else this.cycle_(buffer, length);
+  }
+
+  /** Keeps a chunk that arrived while the handshake waits (a step on the pool, a session store lookup). */
+  private hold_(chunk: Buffer | undefined, length: number): void {
+    if (chunk === undefined || length <= 0) return;
+    this.heldBytes_ += length;
+    if (this.heldBytes_ > MAX_HELD_DURING_STEP) {
+      this.held_ = undefined;
+      this.fail_(new HandshakeError(`peer sent more than ${MAX_HELD_DURING_STEP} bytes while the handshake was waiting`));
+      return;
+    }
+    // A copy: the socket reuses its read buffer for the next chunk.
+    (this.held_ ??= []).push(Buffer.from(chunk.subarray(0, length)));
   }
 
   /**
@@ -488,20 +537,8 @@ export class TlsEngine {
     this.result_(flags);
   }
 
-  /** handshakeOffload: starts a step on the thread pool, or holds the chunk while one runs. */
+  /** handshakeOffload: starts a step on the thread pool. */
   private offloadFeed_(chunk: Buffer | undefined, length: number): void {
-    if (this.inFlight_) {
-      if (chunk === undefined || length <= 0) return;
-      this.heldBytes_ += length;
-      if (this.heldBytes_ > MAX_HELD_DURING_STEP) {
-        this.held_ = undefined;
-        this.fail_(new HandshakeError(`peer sent more than ${MAX_HELD_DURING_STEP} bytes while a handshake step was running`));
-        return;
-      }
-      // A copy: the socket reuses its read buffer for the next chunk.
-      (this.held_ ??= []).push(Buffer.from(chunk.subarray(0, length)));
-      return;
-    }
     let flags: number;
     try {
       flags = this.session_.cycleAsync(chunk, length, this.onStep_!);
@@ -527,6 +564,47 @@ export class TlsEngine {
       return;
     }
     this.result_(flags);
+    this.afterPause_();
+  }
+
+  /** Sessions store: asks for the session the paused handshake wants to resume. */
+  private lookup_(): void {
+    const id = this.session_.sessionStoreRequest();
+    if (id === null) return;
+    const store = this.store_;
+    if (store === undefined) {
+      // A context with the store on, used by an engine without one: no session.
+      this.answer_(null);
+      return;
+    }
+    this.inFlight_ = true;
+    // Nothing is read until the store answered (as during an offloaded step).
+    this.socket.pause();
+    void lookupSession(store, id, this.storeTimeout_).then((found) => {
+      this.inFlight_ = false;
+      // Destroyed or failed meanwhile: the session is gone, the answer is void.
+      if (this.error_ !== undefined || this.closed_) {
+        this.held_ = undefined;
+        return;
+      }
+      this.answer_(found ?? null);
+      this.afterPause_();
+    });
+  }
+
+  /** Gives the store's answer to the paused handshake and drives it on. */
+  private answer_(found: Uint8Array | null): void {
+    try {
+      this.session_.sessionStoreAnswer(found);
+    } catch (err) {
+      this.fail_(err as TlsError);
+      return;
+    }
+    this.feed_(undefined, 0);
+  }
+
+  /** After a pause (a step on the pool, a store lookup): what arrived meanwhile, then reading again. */
+  private afterPause_(): void {
     const held = this.held_;
     this.held_ = undefined;
     this.heldBytes_ = 0;
@@ -571,7 +649,7 @@ export class TlsEngine {
       this.ondata?.(clear!);
       if (this.error_ !== undefined) return;
     }
-    if (flags & (CycleFlag.Session | CycleFlag.PeerCertificate)) this.onRare_(flags);
+    if (flags & (CycleFlag.Session | CycleFlag.PeerCertificate | CycleFlag.SessionLookup)) this.onRare_(flags);
     if (flags & CycleFlag.PeerClosed && !this.peerEnded_ && this.error_ === undefined) {
       this.peerEnded_ = true;
       this.onend?.();
@@ -615,11 +693,16 @@ export class TlsEngine {
     if (this.endPending_ && !this.queue_) this.end();
   }
 
-  /** Session tickets and post-handshake authentication: off the common path. */
+  /** Session tickets, the session store and post-handshake authentication: off the common path. */
   private onRare_(flags: number): void {
-    if (flags & CycleFlag.Session && this.onsession) {
-      const session = this.session_.getSession();
-      if (session) this.onsession(session);
+    if (flags & CycleFlag.SessionLookup) {
+      this.lookup_();
+      return;
+    }
+    if (flags & CycleFlag.Session) {
+      if (this.store_) keepSessions(this.store_, this.session_.takeStoreSessions());
+      const session = this.onsession ? this.session_.getSession() : null;
+      if (session) this.onsession!(session);
     }
     if (flags & CycleFlag.PeerCertificate && this.pha_) {
       this.pha_ = false;

@@ -47,3 +47,5 @@ export {
   type CertificateOptions,
 } from './certificates.js';
 export type { CertificateSummary, SessionInfo } from './native.js';
+export { DEFAULT_SESSION_STORE_TIMEOUT, type SessionStore } from './session-store.js';
+export { createRedisSessionStore, type RedisSessionClient, type RedisSessionStoreOptions } from './redis-session-store.js';

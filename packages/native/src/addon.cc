@@ -6,6 +6,7 @@
 #include "context.h"
 #include "fd_ssl.h"
 #include "session.h"
+#include "session_store.h"
 #include "sockopt.h"
 #include "util/addon_data.h"
 #include "util/args.h"
@@ -41,6 +42,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("debugCounters", Napi::Function::New(env, DebugCounters, "debugCounters"));
   exports.Set("setsockopt", Napi::Function::New(env, SetSockopt, "setsockopt"));
   exports.Set("getsockopt", Napi::Function::New(env, GetSockopt, "getsockopt"));
+  exports.Set("setSessionStore", Napi::Function::New(env, SetSessionStore, "setSessionStore"));
   exports.Set("setVerifyUnverified", Napi::Function::New(env, SetVerifyUnverified, "setVerifyUnverified"));
   // The version string of the OpenSSL this addon runs on; it must be Node's own.
   exports.Set("opensslVersion", Napi::String::New(env, OpenSSL_version(OPENSSL_VERSION_STRING)));

@@ -49,7 +49,10 @@ Session* Session::FromSSL(const SSL* ssl) {
 }
 
 int Session::OnNewSession(SSL* ssl, SSL_SESSION* session) {
-  if (Session* s = FromSSL(ssl)) s->new_session_ = true;
+  if (Session* s = FromSSL(ssl)) {
+    s->new_session_ = true;
+    if (s->is_server_) KeepForStore(ssl, s->initial_ctx_, session, &s->store_);
+  }
   return 0;  // OpenSSL keeps its reference; getSession() serialises on demand
 }
 
@@ -152,6 +155,9 @@ Napi::Function Session::Init(Napi::Env env) {
                          InstanceMethod("free", &Session::Free),
                          InstanceMethod("isFreed", &Session::IsFreed),
                          InstanceMethod("pointer", &Session::Pointer),
+                         InstanceMethod("sessionStoreRequest", &Session::SessionStoreRequest),
+                         InstanceMethod("sessionStoreAnswer", &Session::SessionStoreAnswer),
+                         InstanceMethod("takeStoreSessions", &Session::TakeStoreSessions),
                      });
 }
 
@@ -252,6 +258,7 @@ void Session::Release() {
   enc_in_ = enc_out_ = nullptr;
   out_.Reset();
   callback_error_.Reset();
+  store_.Clear();
 }
 
 Napi::Value Session::CallbackError(Napi::Env env) {
@@ -286,6 +293,11 @@ bool Session::FailWith(Napi::Env env, int err, int* flags, const char* during) {
       return false;
     case SSL_ERROR_ZERO_RETURN:
       *flags |= kFlagPeerClosed;
+      return false;
+    case SSL_ERROR_WANT_CLIENT_HELLO_CB:
+      // Paused for the session store (session_store.cc); cycle() again once answered.
+      if (store_.phase != SessionStoreState::Phase::kPending) break;
+      *flags |= kFlagSessionLookup;
       return false;
     default:
       break;

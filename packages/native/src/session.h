@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "session_store.h"
 #include "util/call_depth.h"
 
 namespace rxtls {
@@ -26,6 +27,9 @@ enum CycleFlag : int {
   kFlagError = 16,      // out[2] holds the fatal error; the session is dead
   kFlagSession = 32,    // a new resumable session (ticket) arrived: getSession() has it
   kFlagPeerCertificate = 64,  // a post-handshake authentication completed
+  // Server: the handshake is paused at the ClientHello for a session store
+  // lookup (sessionStoreRequest() has the ID; sessionStoreAnswer(), then cycle()).
+  kFlagSessionLookup = 128,
 };
 
 class Session : public Napi::ObjectWrap<Session> {
@@ -44,6 +48,8 @@ class Session : public Napi::ObjectWrap<Session> {
   // A JS callback run by OpenSSL threw: the next result of cycle() is this
   // error (as the cause of a handshake error) instead of OpenSSL's own.
   void RecordCallbackError(Napi::Env env, Napi::Value error, const char* what);
+  // The session store's state of this session (session_store.cc).
+  SessionStoreState& store() { return store_; }
 
  private:
   friend class HandshakeWorker;  // session_async.cc: runs handshake steps on the thread pool
@@ -60,6 +66,10 @@ class Session : public Napi::ObjectWrap<Session> {
   Napi::Value Free(const Napi::CallbackInfo& info);
   Napi::Value IsFreed(const Napi::CallbackInfo& info);
   Napi::Value Pointer(const Napi::CallbackInfo& info);
+  // session_store.cc: the paused lookup and the new sessions to store.
+  Napi::Value SessionStoreRequest(const Napi::CallbackInfo& info);
+  Napi::Value SessionStoreAnswer(const Napi::CallbackInfo& info);
+  Napi::Value TakeStoreSessions(const Napi::CallbackInfo& info);
   // session_async.cc: cycleAsync(chunk, length, callback).
   Napi::Value CycleAsync(const Napi::CallbackInfo& info);
 
@@ -130,6 +140,7 @@ class Session : public Napi::ObjectWrap<Session> {
   bool free_pending_ = false;
   // Inside one of this session's calls (OpenSSL, or reading JS values).
   CallDepth depth_;
+  SessionStoreState store_;
 };
 
 }  // namespace rxtls
