@@ -110,7 +110,7 @@ store('a lookup that never settles: a full handshake after sessionStoreTimeout, 
   assert.is(hanging.gets.length, 2);
 });
 
-store('a store that throws, rejects or answers garbage: full handshakes, no crash', async () => {
+store('a store that throws, rejects or answers garbage: full handshakes, no crash; a garbage entry is deleted', async () => {
   const map = mapStore();
   const answers: Array<() => Promise<Buffer | undefined>> = [
     () => {
@@ -130,10 +130,15 @@ store('a store that throws, rejects or answers garbage: full handshakes, no cras
     assert.match(again.answer, /^full /);
   }
   assert.is(broken.gets.length, answers.length);
-  // The same session resumes once the store answers properly.
-  next = 0;
-  const good = await server({ sessionStore: map });
-  const resumed = await visit({ ...rxtls12, port: good.port, session: first.session! });
+  // Only the entry that answered bytes that are no session was deleted; nothing else was.
+  assert.equal(broken.deletes, [broken.gets[2]]);
+  assert.not.ok(map.map.has(broken.gets[2]!.toString('hex')));
+  // A store that answers properly resumes.
+  const goodStore = recorded(map);
+  const good = await server({ sessionStore: goodStore });
+  const fresh = await visit({ ...rxtls12, port: good.port });
+  await goodStore.settled();
+  const resumed = await visit({ ...rxtls12, port: good.port, session: fresh.session! });
   assert.match(resumed.answer, /^resumed /);
   // A set that throws is only a session not kept.
   const noSet = await server({ sessionStore: { ...map, set: () => { throw new Error('read-only'); } } });

@@ -19,8 +19,11 @@ export function mapStore(map = new Map<string, Buffer>()): SessionStore & { map:
 }
 
 /** Wraps a store, recording lookups and the writes (to wait for them). */
-export function recorded(inner: SessionStore): SessionStore & { gets: Buffer[]; sets: Array<Promise<unknown>>; ttls: number[]; settled(): Promise<void> } {
+export function recorded(
+  inner: SessionStore,
+): SessionStore & { gets: Buffer[]; sets: Array<Promise<unknown>>; ttls: number[]; deletes: Buffer[]; settled(): Promise<void> } {
   const gets: Buffer[] = [];
+  const deletes: Buffer[] = [];
   const sets: Array<Promise<unknown>> = [];
   const ttls: number[] = [];
   return {
@@ -34,7 +37,8 @@ export function recorded(inner: SessionStore): SessionStore & { gets: Buffer[]; 
       sets.push(p.catch(() => {}));
       return p;
     },
-    delete: (id) => inner.delete(id),
+    deletes,
+    delete: (id) => (deletes.push(Buffer.from(id)), inner.delete(id)),
     settled: async () => void (await Promise.all(sets)),
   };
 }

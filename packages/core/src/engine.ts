@@ -33,6 +33,7 @@ import {
   checkSessionStoreTimeout,
   DEFAULT_SESSION_STORE_TIMEOUT,
   enableSessionStore,
+  forgetSession,
   keepSessions,
   lookupSession,
   type SessionStore,
@@ -587,20 +588,23 @@ export class TlsEngine {
         this.held_ = undefined;
         return;
       }
-      this.answer_(found ?? null);
+      // An entry that is not that ID's session (corrupt, foreign) is dropped from the store.
+      if (!this.answer_(found ?? null) && found !== undefined) forgetSession(store, id);
       this.afterPause_();
     });
   }
 
-  /** Gives the store's answer to the paused handshake and drives it on. */
-  private answer_(found: Uint8Array | null): void {
+  /** Gives the store's answer to the paused handshake and drives it on; true when OpenSSL got a session. */
+  private answer_(found: Uint8Array | null): boolean {
+    let usable: boolean;
     try {
-      this.session_.sessionStoreAnswer(found);
+      usable = this.session_.sessionStoreAnswer(found);
     } catch (err) {
       this.fail_(err as TlsError);
-      return;
+      return false;
     }
     this.feed_(undefined, 0);
+    return usable;
   }
 
   /** After a pause (a step on the pool, a store lookup): what arrived meanwhile, then reading again. */

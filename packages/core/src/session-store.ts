@@ -95,3 +95,12 @@ export function keepSessions(store: SessionStore, sessions: ReadonlyArray<StoreS
     }
   }
 }
+
+/** Deletes an entry, without waiting; a failure leaves it to its TTL. */
+export function forgetSession(store: SessionStore, id: Buffer): void {
+  try {
+    Promise.resolve(store.delete(id)).catch(() => {});
+  } catch {
+    // A store that throws: the entry expires by itself.
+  }
+}
