@@ -9,13 +9,15 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { CycleFlag } from '@rxtls/native';
+import * as net from 'node:net';
+
+import { binding, CycleFlag, type SessionOut } from '@rxtls/native';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import type { RunningServer } from '../helpers/features.js';
 import { visit } from '../helpers/fleet.js';
-import { withTimeout } from '../helpers/net.js';
+import { sleep, withTimeout } from '../helpers/net.js';
 import { runSClient } from '../helpers/openssl.js';
 import { pki } from '../helpers/pki.js';
 import { answeringServer, mapStore, recorded, tls12Client } from '../helpers/session-store.js';
@@ -175,6 +177,41 @@ store('a connection destroyed while its lookup runs ignores the late answer; the
   asked = () => release!(undefined);
   const next = await withTimeout(visit({ ...rxtls12, port: a.port, session: first.session! }), 10_000, 'next visit');
   assert.match(next.answer, /^resumed /);
+});
+
+store('a peer that sends on while its lookup runs: the server stops reading (the kernel holds it) and the handshake timeout ends the wait', async () => {
+  const map = mapStore();
+  const hanging = recorded({ ...map, get: () => new Promise<Buffer | undefined>(() => {}) });
+  const a = await server({ sessionStore: hanging, sessionStoreTimeout: 30_000, handshakeTimeout: 500 });
+  const first = await visit({ ...rxtls12, port: a.port });
+  await hanging.settled();
+  // A ClientHello that asks to resume, from a native client session, then junk.
+  const ctx = new binding.Context(binding.methods.TLS_client_method);
+  ctx.setProtocolVersions(0, 0x0303);
+  const out: SessionOut = [undefined, undefined, undefined];
+  const client = new binding.Session(ctx, false, out, { session: first.session!, verifyPeer: false });
+  assert.ok(client.cycle() & CycleFlag.EncOut);
+  const hello = out[1]!;
+  client.free();
+  const socket = net.connect(a.port, '127.0.0.1');
+  socket.on('error', () => {});
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.write(hello);
+  await withTimeout(
+    (async () => {
+      while (hanging.gets.length === 0) await sleep(5);
+    })(),
+    10_000,
+    'lookup',
+  );
+  const junk = Buffer.alloc(64 * 1024, 0x17);
+  for (let i = 0; i < 64 && !socket.destroyed; i++) socket.write(junk);
+  await withTimeout(closed, 10_000, 'peer dropped');
+  assert.is(a.errors.length, 1);
+  // Not a protocol error: nothing of the junk reached OpenSSL while the lookup ran.
+  assert.match(a.errors[0]!.message, /handshake timed out after 500 ms/);
+  const read = a.engines.at(-1)!.socket.bytesRead;
+  assert.ok(read > 0 && read < 256 * 1024, `the server read ${read} of ${hello.length + 64 * junk.length} bytes`);
 });
 
 store('CycleFlag: the TypeScript table is the C++ enum', () => {
