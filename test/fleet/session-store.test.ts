@@ -147,37 +147,39 @@ store('a store that throws, rejects or answers garbage: full handshakes, no cras
   assert.match((await visit({ ...rxtls12, port: noSet.port })).answer, /^full /);
 });
 
-store('a connection destroyed while its lookup runs ignores the late answer; the server serves the next one', async () => {
-  const map = mapStore();
-  let release: ((v: Buffer | undefined) => void) | undefined;
-  let asked: (() => void) | undefined;
-  const slow = recorded({
-    ...map,
-    get: (id) =>
-      new Promise<Buffer | undefined>((resolve) => {
-        release = () => resolve(map.map.get(id.toString('hex')));
-        asked?.();
-      }),
+for (const offload of [false, true]) {
+  store(`a connection destroyed while its lookup runs ignores the late answer; the server serves the next one${offload ? ' (handshakeOffload)' : ''}`, async () => {
+    const map = mapStore();
+    let release: ((v: Buffer | undefined) => void) | undefined;
+    let asked: (() => void) | undefined;
+    const slow = recorded({
+      ...map,
+      get: (id) =>
+        new Promise<Buffer | undefined>((resolve) => {
+          release = () => resolve(map.map.get(id.toString('hex')));
+          asked?.();
+        }),
+    });
+    const a = await server({ sessionStore: slow, sessionStoreTimeout: 5000, handshakeOffload: offload });
+    const first = await visit({ ...rxtls12, port: a.port });
+    await slow.settled();
+    const waiting = new Promise<void>((resolve) => (asked = resolve));
+    const doomed = visit({ ...rxtls12, port: a.port, session: first.session! }).then(
+      () => 'completed',
+      (err: Error) => err.name,
+    );
+    await withTimeout(waiting, 10_000, 'lookup');
+    a.engines.at(-1)!.destroy();
+    assert.is.not(await withTimeout(doomed, 10_000, 'destroyed visit'), 'completed');
+    release!(undefined);
+    release = undefined;
+    // The answer arrives after the connection (and its native session) is gone.
+    await new Promise((r) => setImmediate(r));
+    asked = () => release!(undefined);
+    const next = await withTimeout(visit({ ...rxtls12, port: a.port, session: first.session! }), 10_000, 'next visit');
+    assert.match(next.answer, /^resumed /);
   });
-  const a = await server({ sessionStore: slow, sessionStoreTimeout: 5000 });
-  const first = await visit({ ...rxtls12, port: a.port });
-  await slow.settled();
-  const waiting = new Promise<void>((resolve) => (asked = resolve));
-  const doomed = visit({ ...rxtls12, port: a.port, session: first.session! }).then(
-    () => 'completed',
-    (err: Error) => err.name,
-  );
-  await withTimeout(waiting, 10_000, 'lookup');
-  a.engines.at(-1)!.destroy();
-  assert.is.not(await withTimeout(doomed, 10_000, 'destroyed visit'), 'completed');
-  release!(undefined);
-  release = undefined;
-  // The answer arrives after the connection (and its native session) is gone.
-  await new Promise((r) => setImmediate(r));
-  asked = () => release!(undefined);
-  const next = await withTimeout(visit({ ...rxtls12, port: a.port, session: first.session! }), 10_000, 'next visit');
-  assert.match(next.answer, /^resumed /);
-});
+}
 
 store('a peer that sends on while its lookup runs: the server stops reading (the kernel holds it) and the handshake timeout ends the wait', async () => {
   const map = mapStore();
