@@ -8,9 +8,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
+import { numberValue, parseCommandLine, UsageError } from '@rxtls/bench';
 import { createSelfSignedCertificate } from '@rxtls/core';
 
-import { parseFlags, UsageError } from './lib/args.js';
 import { findOpenssl, findWrk } from './lib/c-clients.js';
 import { pinSelf, planPinning } from './lib/cpu-pinning.js';
 import { Harness, type EngineId, type Settings } from './lib/harness.js';
@@ -45,20 +45,24 @@ TCP (node:net / node:http), nginx (one process, the C reference) and
 rxtls / nginx. Rows marked (s_time) and (wrk) come from the C load generators.`;
 
 async function main(): Promise<void> {
-  const { flags } = parseFlags(process.argv.slice(2), {
-    quick: 'boolean',
-    tiny: 'boolean',
-    'no-pin': 'boolean',
-    json: 'string',
-    only: 'string',
-    skip: 'string',
-    'cpu-prof': 'string',
-    perf: 'string',
-    cores: 'number',
-    repeat: 'number',
-    'no-system-ca': 'boolean',
-    help: 'boolean',
+  const { values } = parseCommandLine({
+    args: process.argv.slice(2),
+    options: {
+      quick: { type: 'boolean' },
+      tiny: { type: 'boolean' },
+      'no-pin': { type: 'boolean' },
+      json: { type: 'string' },
+      only: { type: 'string' },
+      skip: { type: 'string' },
+      'cpu-prof': { type: 'string' },
+      perf: { type: 'string' },
+      cores: { type: 'string' },
+      repeat: { type: 'string' },
+      'no-system-ca': { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
   });
+  const flags = { ...values, cores: numberValue('cores', values.cores), repeat: numberValue('repeat', values.repeat) };
   if (flags.help) {
     process.stdout.write(HELP + '\n');
     return;

@@ -13,18 +13,16 @@ import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 
-import { parseFlags, UsageError } from './lib/args.js';
+import { parseCommandLine, UsageError } from '@rxtls/bench';
+
 import { WindowProfiler } from './lib/window-profiler.js';
 import { SERVERS } from './servers/table.js';
 import { PROTOCOLS, type BenchServer, type HttpImpl, type Protocol } from './servers/types.js';
 
 async function main(): Promise<void> {
-  const { flags } = parseFlags(process.argv.slice(2), {
-    engine: 'string',
-    protocol: 'string',
-    cert: 'string',
-    key: 'string',
-    http: 'string',
+  const { values: flags } = parseCommandLine({
+    args: process.argv.slice(2),
+    options: { engine: { type: 'string' }, protocol: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' }, http: { type: 'string' } },
   });
   const engine = flags.engine ?? '';
   const entry = SERVERS.find((e) => e.id === engine && e.start);

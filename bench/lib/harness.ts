@@ -5,10 +5,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 
+import { DEFAULTS, runLoad, StatusLine, type LoadOptions, type LoadResult } from '@rxtls/bench';
+
 import { SERVERS, serverEntry, type ScenarioId } from '../servers/table.js';
 import type { HttpImpl, Protocol } from '../servers/types.js';
 import type { Pinning } from './cpu-pinning.js';
-import { DEFAULTS, runLoad, type LoadOptions, type LoadResult } from './loadgen-core.js';
 import { cpuSeconds, rssBytes } from './proc.js';
 import { HELLO_BODY } from './protocols.js';
 import { NginxProcess, NodeServerProcess, type ServerStats, type ServerTarget } from './server-process.js';
@@ -69,7 +70,7 @@ export interface Measured extends Window {
 }
 
 export class Progress {
-  private readonly tty = process.stderr.isTTY === true;
+  private readonly line_ = new StatusLine(process.stderr);
   private step_ = 0;
   private total_ = 0;
   private label_ = '';
@@ -88,17 +89,16 @@ export class Progress {
   show(detail: string): void {
     const t = ((Date.now() - this.started_) / 1000).toFixed(0).padStart(3);
     const text = `[${t}s ${String(this.step_).padStart(2)}/${this.total_}] ${this.label_} · ${detail}`;
-    if (this.tty) process.stderr.write(`\r\x1b[K${text}`);
-    else if (detail === 'starting') process.stderr.write(text + '\n');
+    // Off a terminal, one line per step rather than one per update.
+    if (this.line_.tty || detail === 'starting') this.line_.show(text);
   }
 
   done(): void {
-    if (this.tty) process.stderr.write('\r\x1b[K');
+    this.line_.clear();
   }
 
   log(text: string): void {
-    if (this.tty) process.stderr.write('\r\x1b[K');
-    process.stderr.write(text + '\n');
+    this.line_.log(text);
   }
 }
 
@@ -198,11 +198,13 @@ export class Harness {
       duration: this.s.duration,
       host: '127.0.0.1',
       port: server.port,
+      // The bench certificate is self-signed, made for the run.
+      insecure: true,
       ...load,
       onEvent: (e) => {
         if (e.event === 'measure-start') end = this.windowStart(server, load.mode);
         else if (e.event === 'measure-end') window = end?.();
-        else if (e.event === 'progress' && e.elapsedSec > 0) this.progress.show(`measuring ${e.elapsedSec.toFixed(0)}/${load.duration ?? this.s.duration} s`);
+        else if (e.event === 'progress' && e.phase === 'measuring') this.progress.show(`measuring ${e.elapsedSec.toFixed(0)}/${load.duration ?? this.s.duration} s`);
       },
     });
     const w = (await window) ?? { cpuSec: 0, stats: null };
@@ -233,6 +235,7 @@ export class Harness {
       ...DEFAULTS,
       host: '127.0.0.1',
       port: server.port,
+      insecure: true,
       mode: 'hold',
       connections,
       warmup: 0,

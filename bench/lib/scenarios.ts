@@ -1,13 +1,13 @@
 // The scenarios of the benchmark: each runs its engines one after the other
 // (a fresh server process per engine) and turns the figures into table rows.
+import { sessionSupport, type LoadOptions } from '@rxtls/bench';
+
 import { findDuplexAdapter } from '../servers/duplex.js';
 import { SERVERS, serverEntry, type ScenarioId } from '../servers/table.js';
 import type { HttpImpl, Protocol } from '../servers/types.js';
 import { parseWrk, runClient, runSTimeGroup, sTimeArgs, wrkArgs, type STimeGroup, type WrkResult } from './c-clients.js';
 import { ENGINE_LABEL, type ClientMeasured, type EngineId, type Harness, type Measured, type Window } from './harness.js';
-import type { LoadOptions } from './loadgen-core.js';
 import { makeRow, round, type Row, type Target } from './report.js';
-import { sessionSupport } from './session-support.js';
 
 const MiB = 1024 * 1024;
 

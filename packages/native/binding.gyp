@@ -13,6 +13,7 @@
         "src/ssl_failure.cc",
         "src/session_info.cc",
         "src/session_async.cc",
+        "src/session_store.cc",
         "src/context_data.cc",
         "src/context_features.cc",
         "src/context_options.cc",
@@ -23,7 +24,8 @@
         "src/session_der.cc",
         "src/bio.cc",
         "src/bio_params.cc",
-        "src/sockopt.cc"
+        "src/sockopt.cc",
+        "src/verify_unverified.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [

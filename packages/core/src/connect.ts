@@ -4,10 +4,14 @@ import { isIP } from 'node:net';
 import * as net from 'node:net';
 
 import { SSL_VERIFY_FAIL_IF_NO_PEER_CERT, SSL_VERIFY_PEER } from './constants.js';
+import { setVerifyUnverified } from './context-features.js';
 import { applyContextOptions, type ContextOptions } from './context-options.js';
-import { TlsEngine, type TlsEngineOptions } from './engine.js';
+import { TlsEngine, checkIdleTimeout, type TlsEngineOptions } from './engine.js';
 import { InvalidArgumentError } from './errors.js';
+import { applyFleetOptions, type FleetOptions } from './fleet-options.js';
+import { checkSessionStore, checkSessionStoreTimeout, enableSessionStore } from './session-store.js';
 import { adoptAcceptedSocket, createPausedSocket, startReading } from './net-handle.js';
+import { checkPort } from './socket-args.js';
 import { SSLContext, TLSClientContext, TLSServerContext } from './ssl-context.js';
 
 /**
@@ -40,16 +44,28 @@ type ClientOnly = 'isServer' | 'servername' | 'verifyHost' | 'verifyPeer' | 'alp
  * `ticketKeys`, `requestCert`, …) are applied to the context, also to a
  * `context` you pass in.
  */
-export interface ServerOptions extends Omit<TlsEngineOptions, ClientOnly | 'checkServerIdentity'>, ContextOptions {
+export interface ServerOptions extends Omit<TlsEngineOptions, ClientOnly | 'checkServerIdentity'>, FleetOptions, ContextOptions {
   /** A server (or generic) context; or give `cert` and `key` (or `pfx`). */
   context?: SSLContext;
   cert?: string | Buffer;
   key?: string | Buffer;
   /** CA certificates to verify client certificates with, PEM. */
   ca?: string | Buffer;
-  /** Ask clients for a certificate (verified against `ca`). Default false. */
-  requestCert?: boolean;
-  /** With `requestCert`: refuse clients that send no certificate. Default true. A certificate that fails verification is always refused. */
+  /**
+   * Ask clients for a certificate. Default false.
+   * - `true`: the certificate is verified against `ca`; one that fails is
+   *   refused (and, unless `rejectUnauthorized: false`, so is a client
+   *   that sends none).
+   * - `'unverified'`: ask, but serve every client, with a certificate that
+   *   verifies, one that does not (self-signed, unknown CA, expired) or none
+   *   (as node:tls's `requestCert` with `rejectUnauthorized: false`, nginx's
+   *   `ssl_verify_client optional_no_ca`). The application decides per
+   *   connection from `engine.authorized`, `engine.authorizationError` and
+   *   `engine.peerCertificate()` (pinning a fingerprint, say).
+   *   `rejectUnauthorized` does not apply.
+   */
+  requestCert?: boolean | 'unverified';
+  /** With `requestCert: true`: refuse clients that send no certificate. Default true. A certificate that fails verification is always refused. */
   rejectUnauthorized?: boolean;
   /** ALPN protocols in order of preference; the first the client also offers is chosen. */
   alpnProtocols?: ReadonlyArray<string>;
@@ -61,17 +77,15 @@ export interface ServerOptions extends Omit<TlsEngineOptions, ClientOnly | 'chec
   sniCallback?: (servername: string) => SSLContext | undefined;
   /** Session ticket keys (`generateTicketKeys()`); servers sharing them resume each other's sessions. */
   ticketKeys?: Uint8Array;
-  /** Issue session tickets (default true); false leaves resumption to the server's session cache. */
+  /**
+   * Issue session tickets (default true, false with `sessionStore`); false
+   * leaves resumption to the server's session cache or `sessionStore`.
+   */
   sessionTickets?: boolean;
   /** Session (and ticket) lifetime in seconds. */
   sessionTimeout?: number;
   /** Receives the key material of every connection as NSS key log lines. */
   keylog?: (line: string) => void;
-}
-
-function checkPort(port: unknown): asserts port is number {
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535)
-    throw new InvalidArgumentError('Expected "port" to be an integer from 0 to 65535');
 }
 
 /** Builds the context a client uses when none is given. */
@@ -108,7 +122,11 @@ export function serverContext(options: ServerOptions): SSLContext {
 
 /** Puts the TLS feature options of a server on its context. */
 function applyServerFeatures(ctx: SSLContext, o: ServerOptions): void {
-  if (o.requestCert) ctx.set_verify(SSL_VERIFY_PEER | (o.rejectUnauthorized === false ? 0 : SSL_VERIFY_FAIL_IF_NO_PEER_CERT));
+  const rc = o.requestCert;
+  if (rc !== undefined && typeof rc !== 'boolean' && rc !== 'unverified')
+    throw new InvalidArgumentError('Expected "requestCert" to be a boolean or \'unverified\'');
+  if (rc === 'unverified') setVerifyUnverified(ctx);
+  else if (rc) ctx.set_verify(SSL_VERIFY_PEER | (o.rejectUnauthorized === false ? 0 : SSL_VERIFY_FAIL_IF_NO_PEER_CERT));
   if (o.alpnProtocols) ctx.set_alpn_protocols(o.alpnProtocols, o.rejectUnknownAlpn ?? true);
   if (o.sni) {
     const entries = o.sni instanceof Map ? [...o.sni.entries()] : Object.entries(o.sni);
@@ -116,9 +134,16 @@ function applyServerFeatures(ctx: SSLContext, o: ServerOptions): void {
   }
   if (o.sniCallback) ctx.set_servername_callback(o.sniCallback);
   if (o.ticketKeys) ctx.set_ticket_keys(o.ticketKeys);
-  if (o.sessionTickets !== undefined || o.sessionTimeout !== undefined)
+  // A session store replaces OpenSSL's cache; tickets would bypass it.
+  const tickets = o.sessionTickets ?? (o.sessionStore !== undefined ? false : undefined);
+  if (o.sessionStore !== undefined) {
+    checkSessionStore(o.sessionStore);
+    if (o.sessionStoreTimeout !== undefined) checkSessionStoreTimeout(o.sessionStoreTimeout);
+    enableSessionStore(ctx);
+  }
+  if (tickets !== undefined || o.sessionTimeout !== undefined)
     ctx.set_session_options({
-      ...(o.sessionTickets !== undefined ? { tickets: o.sessionTickets } : {}),
+      ...(tickets !== undefined ? { tickets } : {}),
       ...(o.sessionTimeout !== undefined ? { timeout: o.sessionTimeout } : {}),
     });
   if (o.keylog) ctx.set_keylog_callback(o.keylog);
@@ -188,6 +213,8 @@ export function connectTls(options: ClientOptions): TlsEngine {
  */
 export function createTlsServer(options: ServerOptions, onConnection: (engine: TlsEngine) => void): net.Server {
   const context = serverContext(options);
+  // Checked once here: an engine refusing it would drop every connection unseen.
+  if (options.idleTimeout !== undefined) checkIdleTimeout(options.idleTimeout);
   const engineOptions: TlsEngineOptions = {
     isServer: true,
     ...(options.handshakeTimeout !== undefined ? { handshakeTimeout: options.handshakeTimeout } : {}),
@@ -195,8 +222,10 @@ export function createTlsServer(options: ServerOptions, onConnection: (engine: T
     ...(options.allowHalfOpen !== undefined ? { allowHalfOpen: options.allowHalfOpen } : {}),
     // Handshake steps on the thread pool (see TlsEngineOptions.handshakeOffload).
     ...(options.handshakeOffload !== undefined ? { handshakeOffload: options.handshakeOffload } : {}),
+    ...(options.sessionStore !== undefined ? { sessionStore: options.sessionStore } : {}),
+    ...(options.sessionStoreTimeout !== undefined ? { sessionStoreTimeout: options.sessionStoreTimeout } : {}),
   };
-  return net.createServer({ noDelay: true, pauseOnConnect: true }, (accepted) => {
+  const server = net.createServer({ noDelay: true, pauseOnConnect: true }, (accepted) => {
     let engine: TlsEngine | undefined;
     const socket = adoptAcceptedSocket(accepted, (n, buf) => (engine?.feed(buf, n), true));
     try {
@@ -209,4 +238,6 @@ export function createTlsServer(options: ServerOptions, onConnection: (engine: T
     onConnection(engine);
     startReading(socket);
   });
+  // ticketSecret (rotating ticket keys) and proxyProtocol (a gate before the handler above).
+  return applyFleetOptions(server, context, options);
 }

@@ -6,6 +6,7 @@ import { Duplex } from 'node:stream';
 
 import { connectTls, type ClientOptions } from './connect.js';
 import type { TlsEngine } from './engine.js';
+import { ClosedError, type CertificateError } from './errors.js';
 import type { CertificateSummary, SessionInfo } from './native.js';
 
 type WriteCallback = (error?: Error | null) => void;
@@ -37,8 +38,8 @@ const noop = (): void => {};
 
 /**
  * Presents a `TlsEngine` as a Duplex stream of plaintext. Reading pauses the
- * socket when the stream's buffer is full; writing waits for the socket's
- * 'drain'. A clean TLS close ends the readable side; a failure destroys the
+ * socket when the stream's buffer is full; writing waits for the engine's
+ * `whenDrained()`. A clean TLS close ends the readable side; a failure destroys the
  * stream with the engine's error. Emits 'secureConnect' (and 'secure') when
  * the handshake is done.
  *
@@ -46,10 +47,11 @@ const noop = (): void => {};
  * `setTimeout`, `setNoDelay`, `setKeepAlive`, `encrypted`, …) and the TLS
  * ones of `tls.TLSSocket` (`authorized`, `authorizationError`,
  * `alpnProtocol`, `getPeerCertificate`, `getProtocol`, `getCipher`,
- * `getSession`), with node:tls's values: `alpnProtocol` is false until the
- * handshake is done or when none was agreed. So hand it to node:http2 (which
- * drops a connection whose `alpnProtocol` is false) only once secure: see
- * `secureDuplexes`.
+ * `getSession`, `isSessionReused`): `alpnProtocol` is false until the
+ * handshake is done or when none was agreed, as in node:tls. So hand it to
+ * node:http2 (which drops a connection whose `alpnProtocol` is false) only
+ * once secure: see `secureDuplexes`. `authorizationError` is a
+ * CertificateError here (`@rxtls/core/tls` sockets give node:tls's string).
  *
  * An error with no 'error' listener never throws: the stream is destroyed
  * and the error stays readable as `engine.error`.
@@ -106,7 +108,6 @@ export class TlsDuplex extends Duplex {
         else this.once('end', () => this.destroy());
       }
     };
-    engine.socket.on('drain', () => this.onDrain_());
     engine.socket.on('timeout', () => this.emit('timeout'));
     if (engine.secure) queueMicrotask(() => this.emit('secureConnect'));
   }
@@ -131,14 +132,29 @@ export class TlsDuplex extends Duplex {
   get localPort(): number | undefined {
     return this.engine.socket.localPort;
   }
-  /** The peer sent a certificate and it verified (as node:tls: false on a server that did not ask for one). */
+  /** The peer sent a certificate and it verified: `TlsEngine.authorized`. */
   get authorized(): boolean {
-    return this.verifyResult_ === 0 && this.hasPeerCertificate_;
+    return this.engine.authorized;
   }
-  /** Why the peer's certificate did not verify (node:tls's code names where it has one), or null. */
-  get authorizationError(): string | null {
-    if (this.verifyResult_ <= 0) return null;
+  /**
+   * Why not `authorized` (`TlsEngine.authorizationError`): a CertificateError
+   * with `verifyCode`/`verifyMessage`, or null. node:tls gives a string code here.
+   */
+  get authorizationError(): CertificateError | null {
+    return this.engine.authorizationError;
+  }
+  /**
+   * node:tls's `authorizationError` string: why the certificate the peer sent
+   * did not verify (node:tls's code names where it has one), or null. Read
+   * at the handshake, so it stays after the connection closed.
+   */
+  protected get nodeAuthorizationError(): string | null {
+    if (this.verifyResult_ <= 0 || !this.hasPeerCertificate_) return null;
     return verifyErrorNames[this.verifyNodeCode_ || this.verifyResult_] ?? this.verifyMessage_;
+  }
+  /** node:tls's `authorized`, read at the handshake. */
+  protected get nodeAuthorized(): boolean {
+    return this.verifyResult_ === 0 && this.hasPeerCertificate_;
   }
   /** The protocol ALPN agreed on; false before the handshake and when none was. */
   get alpnProtocol(): string | false {
@@ -218,10 +234,9 @@ export class TlsDuplex extends Duplex {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    const cb = this.writeCallback_;
-    this.writeCallback_ = undefined;
     if (!this.engine.closed) this.engine.destroy();
-    cb?.(error ?? new Error('stream destroyed'));
+    // A write still waiting for the socket fails now, with a typed error.
+    this.settleWrite_(error ?? new ClosedError('stream destroyed before the write was sent'));
     callback(error);
   }
 
@@ -263,19 +278,24 @@ export class TlsDuplex extends Duplex {
       callback(err as Error);
       return;
     }
-    if (more) callback();
-    else this.writeCallback_ = callback;
+    if (more) return callback();
+    this.writeCallback_ = callback;
+    this.engine.whenDrained().then(
+      () => this.settleWrite_(),
+      (err: Error) => this.settleWrite_(err),
+    );
+  }
+
+  /** Completes the write waiting for the socket, once (a later settle finds none). */
+  private settleWrite_(error?: Error): void {
+    const cb = this.writeCallback_;
+    this.writeCallback_ = undefined;
+    cb?.(error);
   }
 
   private onFinal_(): void {
     const cb = this.finalCallback_;
     this.finalCallback_ = undefined;
-    cb?.();
-  }
-
-  private onDrain_(): void {
-    const cb = this.writeCallback_;
-    this.writeCallback_ = undefined;
     cb?.();
   }
 }

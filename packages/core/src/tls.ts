@@ -1,5 +1,5 @@
 // `@rxtls/core/tls`: node:tls's createServer and connect, with node:tls's
-// option names and events, over rxtls. Sockets are TlsDuplex streams, so
+// option names and events, over rxtls. Sockets are TLSSocket (TlsDuplex) streams, so
 // code written for node:tls (https-style servers, undici, ws, node:http2)
 // moves to rxtls by changing its import.
 //
@@ -14,13 +14,32 @@ import type * as net from 'node:net';
 
 import { connectTls, createTlsServer, serverContext, type ClientOptions, type ServerOptions } from './connect.js';
 import { applyContextOptions, type ContextOptions } from './context-options.js';
-import { secureDuplexes, TlsDuplex } from './duplex.js';
+import { TlsDuplex } from './duplex.js';
+import type { TlsEngine } from './engine.js';
 import { InvalidArgumentError } from './errors.js';
 import type { CertificateSummary } from './native.js';
 import { TICKET_KEY_LENGTH } from './context-features.js';
 import { TLSClientContext, type SSLContext } from './ssl-context.js';
 
-export { TlsDuplex, TlsDuplex as TLSSocket };
+export { TlsDuplex } from './duplex.js';
+/** node:tls's name for the socket class (not the documented ssl API's `TLSSocket` of `@rxtls/core`). */
+export type TLSSocket = NodeTlsSocket;
+
+/**
+ * The socket of `createServer` and `connect`: a TlsDuplex whose
+ * `authorized` and `authorizationError` are node:tls's (a string code such
+ * as `'DEPTH_ZERO_SELF_SIGNED_CERT'`, null when the peer sent no
+ * certificate or it verified), read at the handshake.
+ */
+export class NodeTlsSocket extends TlsDuplex {
+  override get authorized(): boolean {
+    return this.nodeAuthorized;
+  }
+  // @ts-expect-error node:tls's string replaces TlsDuplex's CertificateError here.
+  override get authorizationError(): string | null {
+    return this.nodeAuthorizationError;
+  }
+}
 
 type Pem = string | Buffer;
 type PemList = Pem | ReadonlyArray<Pem>;
@@ -87,8 +106,8 @@ export interface Server extends net.Server {
   addContext(hostname: string, context: TlsServerOptions | SSLContext): void;
   setTicketKeys(keys: Uint8Array): void;
   getTicketKeys(): Buffer | null;
-  on(event: 'secureConnection', listener: (socket: TlsDuplex) => void): this;
-  on(event: 'tlsClientError', listener: (error: Error, socket: TlsDuplex) => void): this;
+  on(event: 'secureConnection', listener: (socket: TLSSocket) => void): this;
+  on(event: 'tlsClientError', listener: (error: Error, socket: TLSSocket) => void): this;
   /** `line` ends with a newline; rxtls cannot tell which connection it belongs to (`socket` is undefined). */
   on(event: 'keylog', listener: (line: Buffer, socket: undefined) => void): this;
   on(event: string, listener: (...args: any[]) => void): this;
@@ -174,7 +193,7 @@ export function createSecureContext(options: TlsServerOptions): SSLContext {
 
 /**
  * node:tls's `createServer`: `listener` (on 'secureConnection') receives
- * each connection as a TlsDuplex once its handshake is done; connections
+ * each connection as a TLSSocket once its handshake is done; connections
  * that fail before go to 'tlsClientError' (and are then dropped, without an
  * 'error' event).
  *
@@ -182,11 +201,11 @@ export function createSecureContext(options: TlsServerOptions): SSLContext {
  * import * as tls from '@rxtls/core/tls';
  * tls.createServer({ key, cert }, (socket) => socket.pipe(socket)).listen(8443);
  */
-export function createServer(options: TlsServerOptions, listener?: (socket: TlsDuplex) => void): Server;
-export function createServer(listener?: (socket: TlsDuplex) => void): Server;
+export function createServer(options: TlsServerOptions, listener?: (socket: TLSSocket) => void): Server;
+export function createServer(listener?: (socket: TLSSocket) => void): Server;
 export function createServer(
-  a?: TlsServerOptions | ((socket: TlsDuplex) => void),
-  b?: (socket: TlsDuplex) => void,
+  a?: TlsServerOptions | ((socket: TLSSocket) => void),
+  b?: (socket: TLSSocket) => void,
 ): Server {
   const options = typeof a === 'function' || a === undefined ? {} : a;
   const listener = typeof a === 'function' ? a : b;
@@ -197,13 +216,11 @@ export function createServer(
     ...(options.handshakeTimeout !== undefined ? { handshakeTimeout: options.handshakeTimeout } : {}),
     ...(options.allowHalfOpen !== undefined ? { allowHalfOpen: options.allowHalfOpen } : {}),
   };
-  const tcp = createTlsServer(
-    engineOptions,
-    secureDuplexes(
-      (socket) => server!.emit('secureConnection', socket),
-      (err, socket) => server!.emit('tlsClientError', err, socket),
-    ),
-  );
+  // As secureDuplexes, with node:tls's sockets.
+  const tcp = createTlsServer(engineOptions, (engine: TlsEngine) => {
+    const socket = new NodeTlsSocket(engine, { onClientError: (err, s) => server!.emit('tlsClientError', err, s) });
+    socket.once('secure', () => server!.emit('secureConnection', socket));
+  });
   server = Object.assign(tcp, {
     addContext(hostname: string, ctx: TlsServerOptions | SSLContext): void {
       context.set_servername_context(hostname, isContext(ctx) ? ctx : createSecureContext(ctx));
@@ -249,7 +266,7 @@ function parseConnectArgs(args: unknown[]): { options: TlsConnectionOptions; cal
 }
 
 /**
- * node:tls's `connect`: a client connection as a TlsDuplex; 'secureConnect'
+ * node:tls's `connect`: a client connection as a TLSSocket; 'secureConnect'
  * (and `callback`) once the handshake is done, 'session' when a resumable
  * session arrives, 'keylog' with each secret.
  *
@@ -257,14 +274,14 @@ function parseConnectArgs(args: unknown[]): { options: TlsConnectionOptions; cal
  * import * as tls from '@rxtls/core/tls';
  * const socket = tls.connect(8443, 'localhost', { ca }, () => socket.end('hello'));
  */
-export function connect(...args: ConnectArgs): TlsDuplex {
+export function connect(...args: ConnectArgs): TLSSocket {
   const { options: o, callback } = parseConnectArgs(args);
   const host = o.host ?? 'localhost';
   const key = first(o.key, 'key');
   const cert = first(o.cert, 'cert');
   const ca = joined(o.ca);
   const context = new TLSClientContext();
-  let duplex: TlsDuplex | undefined;
+  let duplex: TLSSocket | undefined;
   context.set_keylog_callback((line) => duplex?.emit('keylog', Buffer.from(`${line}\n`, 'latin1')));
   const strict = o.rejectUnauthorized !== false;
   const check = o.checkServerIdentity;
@@ -290,7 +307,7 @@ export function connect(...args: ConnectArgs): TlsDuplex {
   applyContextOptions(context, contextOptions(o));
   const engine = connectTls(options);
   engine.onsession = (session) => duplex?.emit('session', session);
-  duplex = new TlsDuplex(engine);
+  duplex = new NodeTlsSocket(engine);
   if (callback) duplex.once('secureConnect', callback);
   return duplex;
 }

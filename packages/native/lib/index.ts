@@ -11,5 +11,6 @@ export type {
   SessionInfo,
   SessionOptions,
   SessionOut,
+  StoreSession,
 } from './native.js';
 export { candidatePaths } from './binding.js';

@@ -18,7 +18,23 @@ export const CycleFlag = {
   Session: 32,
   /** A post-handshake client authentication completed (server). */
   PeerCertificate: 64,
+  /**
+   * Server with a session store (`setSessionStore`): the handshake is paused
+   * at the ClientHello. Look up `sessionStoreRequest()`, give the result to
+   * `sessionStoreAnswer()`, then `cycle()` (or `cycleAsync()`) again.
+   */
+  SessionLookup: 128,
 } as const;
+
+/** A new session of a server with a session store, to keep (`takeStoreSessions`). */
+export interface StoreSession {
+  /** The session ID (TLS 1.2), or the TLS 1.3 stateful ticket (it is the ID). */
+  id: Buffer;
+  /** The serialised SSL_SESSION (secret: it holds the resumption secret). */
+  session: Buffer;
+  /** Seconds it may be resumed for (the context's session timeout). */
+  ttl: number;
+}
 
 /** The array a session writes its results into: plaintext, ciphertext, error. */
 export type SessionOut = [clear: Buffer | undefined, enc: Buffer | undefined, error: Error | undefined];
@@ -67,10 +83,11 @@ export interface SessionInfo {
   receivedShutdown: boolean;
 }
 
+/** Options of `new Session`; each is read once, before the SSL exists. */
 export interface SessionOptions {
-  /** SNI to send (clients). Ignored for IP literals. */
+  /** SNI to send (clients). Ignored for IP literals. No NUL byte, no leading dot; one trailing dot is stripped. */
   servername?: string;
-  /** Host name or IP address the server's certificate must match (clients). */
+  /** Host name or IP address the server's certificate must match (clients). Read as `servername` is. */
   verifyHost?: string;
   /** Overrides the verify mode. Default: a client verifies the server unless `setVerify` was called on the context. */
   verifyPeer?: boolean;
@@ -82,7 +99,15 @@ export interface SessionOptions {
   postHandshakeAuth?: boolean;
 }
 
-/** One SSL over a pair of memory BIOs. */
+/**
+ * One SSL over a pair of memory BIOs.
+ *
+ * Re-entrancy: while one of its calls runs (OpenSSL calling an SNI or keylog
+ * callback, a getter in an argument, the error factory), `cycle`,
+ * `cycleAsync`, `write`, `shutdown` and `verifyClientPostHandshake` throw
+ * ERR_TLS_STATE, and `free()` is deferred to the end of the outermost call,
+ * which then throws ERR_TLS_CLOSED. Queries answer.
+ */
 export interface NativeSession {
   /**
    * Feeds ciphertext that arrived (optional), advances the handshake and
@@ -99,7 +124,12 @@ export interface NativeSession {
    * the CycleFlag bits.
    */
   cycleAsync(chunk: Uint8Array | null | undefined, length: number | undefined, callback: (flags: number) => void): number;
-  /** Encrypts plaintext; the ciphertext lands in `out[1]`. Throws before the handshake completes. */
+  /**
+   * Encrypts plaintext; the ciphertext lands in `out[1]`. Every chunk is read
+   * before any is written. Throws ERR_TLS_STATE before the handshake completes
+   * and ERR_TLS_INVALID_ARGUMENT for a bad chunk (nothing written either way);
+   * when OpenSSL fails to write, throws that error and the session is dead.
+   */
   write(data: Uint8Array | string | ReadonlyArray<Uint8Array | string>): number;
   /** Queues close_notify in `out[1]`; no-op before the handshake completes. */
   shutdown(): number;
@@ -113,11 +143,27 @@ export interface NativeSession {
   getSession(): Buffer | null;
   /** Server, TLS 1.3: sends a CertificateRequest (in `out[1]`); `cycle` reports CycleFlag.PeerCertificate when answered. */
   verifyClientPostHandshake(): number;
+  /** Server: the session ID the paused handshake asks the store for (after CycleFlag.SessionLookup), else null. */
+  sessionStoreRequest(): Buffer | null;
+  /**
+   * Server: the store's answer (DER, or null for none) to the pending lookup;
+   * true when it is that ID's session. Then `cycle()` goes on. ERR_TLS_STATE
+   * when no lookup is pending.
+   */
+  sessionStoreAnswer(session: Uint8Array | null): boolean;
+  /** Server: the new sessions to store since the last call (CycleFlag.Session reports them). */
+  takeStoreSessions(): StoreSession[];
   free(): void;
   isFreed(): boolean;
   pointer(): bigint;
 }
 
+/**
+ * One SSL_CTX. `free()` during one of its own calls (a getter, a prototype
+ * setter) is deferred to the end of that call; sessions made from it keep
+ * their own reference, so freeing it under live sessions (also from one of
+ * their callbacks) is safe. Setters may be called from a handshake callback.
+ */
 export interface NativeContext {
   /** SSL_CTX_set_verify with the documented SSL_VERIFY_* flags. */
   setVerify(mode: number): void;
@@ -218,8 +264,12 @@ export interface NativeFdSsl {
   shutdown(): number;
   /** SSL_get_error of the last attempt, or of `ret`. */
   error(ret?: number): number;
-  /** Resolves with the events that fired (WaitFor bits); rejects on free() or a poll error. */
-  wait(events: number): Promise<number>;
+  /**
+   * Resolves with the events that fired (WaitFor bits; a wait for both ends on
+   * the first); rejects on free(), a poll error, or (ERR_TLS_TIMEOUT) after
+   * `timeoutMs` (0 or absent: no deadline).
+   */
+  wait(events: number, timeoutMs?: number): Promise<number>;
   info(): FdSslInfo;
   free(): void;
   isFreed(): boolean;
@@ -265,7 +315,8 @@ export interface NativeBio {
   /** BIO_do_connect / BIO_do_accept / BIO_do_handshake: 1 when done, or a negative wait mask. */
   doHandshake(): number;
   shouldRetry(): boolean;
-  wait(events: number): Promise<number>;
+  /** As NativeFdSsl.wait. */
+  wait(events: number, timeoutMs?: number): Promise<number>;
   /** OpenSSL error number of the last failed call (0 after success), or the reason part of `code`. */
   lastError(code?: number): number;
   errorString(code?: number): string;
@@ -310,6 +361,20 @@ export interface Binding {
   setsockopt(fd: number, level: number, name: number, value: number): void;
   /** getsockopt(2) of one of the options `setsockopt` accepts. */
   getsockopt(fd: number, level: number, name: number): number;
+  /**
+   * Server contexts: ask every client for a certificate and finish the
+   * handshake whatever it sends (none, verified or not); the session's
+   * `verifyResult` and `peerCertificate()` tell which. `setVerify` replaces it.
+   */
+  setVerifyUnverified(context: NativeContext): void;
+  /**
+   * Server contexts: resume only through an external session store (OpenSSL's
+   * internal cache neither stores nor looks up). Sessions' handshakes pause
+   * at a ClientHello that asks to resume (CycleFlag.SessionLookup) and report
+   * new sessions (CycleFlag.Session, `takeStoreSessions()`). False restores
+   * the internal cache.
+   */
+  setSessionStore(context: NativeContext, enabled: boolean): void;
 }
 
 /** The loaded addon. */

@@ -7,11 +7,13 @@
 #include "context_options.h"
 #include "fd_ssl.h"
 #include "session.h"
+#include "session_store.h"
 #include "sockopt.h"
 #include "util/addon_data.h"
 #include "util/args.h"
 #include "util/counters.h"
 #include "util/errors.h"
+#include "verify_unverified.h"
 #include "x509.h"
 
 namespace rxtls {
@@ -44,6 +46,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setSigalgs", Napi::Function::New(env, SetSigalgs, "setSigalgs"));
   exports.Set("setsockopt", Napi::Function::New(env, SetSockopt, "setsockopt"));
   exports.Set("getsockopt", Napi::Function::New(env, GetSockopt, "getsockopt"));
+  exports.Set("setSessionStore", Napi::Function::New(env, SetSessionStore, "setSessionStore"));
+  exports.Set("setVerifyUnverified", Napi::Function::New(env, SetVerifyUnverified, "setVerifyUnverified"));
   // The version string of the OpenSSL this addon runs on; it must be Node's own.
   exports.Set("opensslVersion", Napi::String::New(env, OpenSSL_version(OPENSSL_VERSION_STRING)));
   return exports;

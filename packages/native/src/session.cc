@@ -15,6 +15,7 @@
 #include "util/args.h"
 #include "util/counters.h"
 #include "util/errors.h"
+#include "util/host_name.h"
 #include "x509.h"
 
 namespace rxtls {
@@ -27,11 +28,6 @@ constexpr size_t kClearOutChunkSize = 16384;
 std::vector<char>& ClearScratch() {
   thread_local std::vector<char> scratch(4 * kClearOutChunkSize);
   return scratch;
-}
-
-bool IsIpAddress(const std::string& host) {
-  unsigned char buf[sizeof(struct in6_addr)];
-  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
 BIO* NewMemBio() {
@@ -53,7 +49,10 @@ Session* Session::FromSSL(const SSL* ssl) {
 }
 
 int Session::OnNewSession(SSL* ssl, SSL_SESSION* session) {
-  if (Session* s = FromSSL(ssl)) s->new_session_ = true;
+  if (Session* s = FromSSL(ssl)) {
+    s->new_session_ = true;
+    if (s->is_server_) KeepForStore(ssl, s->initial_ctx_, session, &s->store_);
+  }
   return 0;  // OpenSSL keeps its reference; getSession() serialises on demand
 }
 
@@ -64,26 +63,79 @@ void Session::RecordCallbackError(Napi::Env env, Napi::Value error, const char* 
   callback_what_ = what;
 }
 
-void Session::ApplyClientOptions(Napi::Env env, Napi::Object opts) {
-  Napi::Value alpn = opts.Get("alpnProtocols");
-  if (!IsMissing(alpn)) {
-    Bytes wire;
-    if (!alpn.IsTypedArray() || !ToBytes(alpn, &wire) || (wire.size > 0 && !ValidAlpnWire(wire.data, wire.size)))
-      ThrowExpected(env, "alpnProtocols", "a Buffer in ALPN wire format");
-    // Returns 0 on success.
-    if (wire.size > 0 && SSL_set_alpn_protos(ssl_, wire.data, static_cast<unsigned int>(wire.size)) != 0)
-      ThrowOpenSSLError(env, kErrInvalidArgument, "could not set ALPN protocols");
+struct Session::Options {
+  std::string servername;
+  std::string verify_host;
+  int verify_peer = -1;  // -1: not given
+  std::string alpn;      // wire format; empty: not given
+  std::string session;   // DER; empty: not given
+  int pha = -1;          // -1: not given
+};
+
+// Every option is read once (a getter may answer differently each time, or
+// free anything) and copied, before the SSL exists.
+Session::Options Session::ReadOptions(Napi::Env env, Napi::Value opts_v, bool is_server) {
+  Options o;
+  if (IsMissing(opts_v)) return o;
+  if (!opts_v.IsObject()) ThrowExpected(env, "options", "an object");
+  Napi::Object opts = opts_v.As<Napi::Object>();
+  Napi::Value v = opts.Get("servername");
+  if (!IsMissing(v)) o.servername = HostNameValue(env, v, "servername");
+  v = opts.Get("verifyHost");
+  if (!IsMissing(v)) o.verify_host = HostNameValue(env, v, "verifyHost");
+  v = opts.Get("verifyPeer");
+  if (!IsMissing(v)) {
+    if (!v.IsBoolean()) ThrowExpected(env, "verifyPeer", "a boolean");
+    o.verify_peer = v.As<Napi::Boolean>().Value() ? 1 : 0;
   }
-  Napi::Value saved = opts.Get("session");
-  if (!IsMissing(saved)) {
+  if (is_server) return o;  // the rest are client options
+  v = opts.Get("alpnProtocols");
+  if (!IsMissing(v)) {
+    Bytes wire;
+    if (!v.IsTypedArray() || !ToBytes(v, &wire) || (wire.size > 0 && !ValidAlpnWire(wire.data, wire.size)))
+      ThrowExpected(env, "alpnProtocols", "a Buffer in ALPN wire format");
+    o.alpn.assign(reinterpret_cast<const char*>(wire.data), wire.size);
+  }
+  v = opts.Get("session");
+  if (!IsMissing(v)) {
     Bytes der;
-    if (!saved.IsTypedArray() || !ToBytes(saved, &der) || der.size == 0)
-      ThrowExpected(env, "session", "a Buffer from getSession()");
+    if (!v.IsTypedArray() || !ToBytes(v, &der) || der.size == 0) ThrowExpected(env, "session", "a Buffer from getSession()");
+    o.session.assign(reinterpret_cast<const char*>(der.data), der.size);
+  }
+  v = opts.Get("postHandshakeAuth");
+  if (!IsMissing(v)) {
+    if (!v.IsBoolean()) ThrowExpected(env, "postHandshakeAuth", "a boolean");
+    o.pha = v.As<Napi::Boolean>().Value() ? 1 : 0;
+  }
+  return o;
+}
+
+void Session::ApplyOptions(Napi::Env env, const Options& o, bool verify_explicit) {
+  if (is_server_) {
+    SSL_set_accept_state(ssl_);
+    return;
+  }
+  SSL_set_connect_state(ssl_);
+  bool verify = o.verify_peer >= 0 ? o.verify_peer == 1 : !verify_explicit;
+  if (o.verify_peer >= 0 || !verify_explicit) SSL_set_verify(ssl_, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
+  if (!o.servername.empty() && !IsIpAddress(o.servername) && SSL_set_tlsext_host_name(ssl_, o.servername.c_str()) != 1)
+    ThrowOpenSSLError(env, kErrInvalidArgument, "could not set server name '" + o.servername + "'");
+  if (!o.verify_host.empty()) {
+    int ok = IsIpAddress(o.verify_host) ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), o.verify_host.c_str())
+                                        : SSL_set1_host(ssl_, o.verify_host.c_str());
+    if (ok != 1) ThrowOpenSSLError(env, kErrInvalidArgument, "could not set host to verify '" + o.verify_host + "'");
+  }
+  // Returns 0 on success.
+  if (!o.alpn.empty() && SSL_set_alpn_protos(ssl_, reinterpret_cast<const unsigned char*>(o.alpn.data()),
+                                             static_cast<unsigned int>(o.alpn.size())) != 0)
+    ThrowOpenSSLError(env, kErrInvalidArgument, "could not set ALPN protocols");
+  if (!o.session.empty()) {
+    Bytes der;
+    der.data = reinterpret_cast<const uint8_t*>(o.session.data());
+    der.size = o.session.size();
     OfferSessionDer(env, ssl_, der, "session");
   }
-  Napi::Value pha = opts.Get("postHandshakeAuth");
-  if (!IsMissing(pha) && !pha.IsBoolean()) ThrowExpected(env, "postHandshakeAuth", "a boolean");
-  bool offer = pha.IsBoolean() ? pha.As<Napi::Boolean>().Value() : SSL_get_certificate(ssl_) != nullptr;
+  bool offer = o.pha >= 0 ? o.pha == 1 : SSL_get_certificate(ssl_) != nullptr;
   SSL_set_post_handshake_auth(ssl_, offer ? 1 : 0);
 }
 
@@ -103,6 +155,9 @@ Napi::Function Session::Init(Napi::Env env) {
                          InstanceMethod("free", &Session::Free),
                          InstanceMethod("isFreed", &Session::IsFreed),
                          InstanceMethod("pointer", &Session::Pointer),
+                         InstanceMethod("sessionStoreRequest", &Session::SessionStoreRequest),
+                         InstanceMethod("sessionStoreAnswer", &Session::SessionStoreAnswer),
+                         InstanceMethod("takeStoreSessions", &Session::TakeStoreSessions),
                      });
 }
 
@@ -118,32 +173,28 @@ Napi::Function Session::Init(Napi::Env env) {
 //                                 (clients; default: when the context has a certificate)
 Session::Session(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Session>(info) {
   Napi::Env env = info.Env();
+  // JS values first: an options getter may run anything, free the context included.
   Context* context = UnwrapChecked<Context>(env, GetAddonData(env)->context_ctor, Arg(info, 0));
   if (context == nullptr) ThrowExpected(env, "context", "a Context");
-  SSL_CTX* ctx = context->Get(env);
   is_server_ = BoolArg(info, 1, "isServer");
   Napi::Value out = Arg(info, 2);
   if (!out.IsArray()) ThrowExpected(env, "out", "an Array");
-  Napi::Value opts_v = Arg(info, 3);
-  if (!IsMissing(opts_v) && !opts_v.IsObject()) ThrowExpected(env, "options", "an object");
-  Napi::Object opts = IsMissing(opts_v) ? Napi::Object::New(env) : opts_v.As<Napi::Object>();
+  Options opts = ReadOptions(env, Arg(info, 3), is_server_);
 
   if (is_server_ && context->role() == Role::kClient)
     ThrowError(env, kErrState, "a server session needs a server or generic context, not a client context");
   if (!is_server_ && context->role() == Role::kServer)
     ThrowError(env, kErrState, "a client session needs a client or generic context, not a server context");
-
-  std::string servername, verify_host;
-  if (!IsMissing(opts.Get("servername"))) {
-    if (!opts.Get("servername").IsString()) ThrowExpected(env, "servername", "a string");
-    servername = opts.Get("servername").As<Napi::String>().Utf8Value();
-  }
-  if (!IsMissing(opts.Get("verifyHost"))) {
-    if (!opts.Get("verifyHost").IsString()) ThrowExpected(env, "verifyHost", "a string");
-    verify_host = opts.Get("verifyHost").As<Napi::String>().Utf8Value();
-  }
-  Napi::Value verify_peer = opts.Get("verifyPeer");
-  if (!IsMissing(verify_peer) && !verify_peer.IsBoolean()) ThrowExpected(env, "verifyPeer", "a boolean");
+  // Checked after the getters ran: ERR_TLS_CLOSED if one freed the context.
+  SSL_CTX* ctx = context->Get(env);
+  // Our own reference for the constructor: whatever runs from here on (the
+  // error factory is JS) cannot free the SSL_CTX under SSL_new and the setup.
+  if (SSL_CTX_up_ref(ctx) != 1) ThrowOpenSSLError(env, kErrCrypto, "could not reference the context");
+  struct CtxRef {
+    SSL_CTX* ctx;
+    ~CtxRef() { SSL_CTX_free(ctx); }
+  } hold{ctx};
+  bool verify_explicit = context->verify_explicit();
 
   ERR_clear_error();
   ssl_ = SSL_new(ctx);
@@ -154,35 +205,20 @@ Session::Session(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Session>(inf
     BIO_free(enc_out_);
     if (ssl_ != nullptr) SSL_free(ssl_);
     ssl_ = nullptr;
+    enc_in_ = enc_out_ = nullptr;
     ThrowOpenSSLError(env, kErrCrypto, "could not create SSL session");
   }
   SSL_set_bio(ssl_, enc_in_, enc_out_);  // ssl_ owns both from here
-  initial_ctx_ = ctx;
+  initial_ctx_ = ctx;  // the SSL holds its own reference (its session context)
   try {
-  if (SSL_set_ex_data(ssl_, SessionIndex(), this) != 1)
-    ThrowOpenSSLError(env, kErrCrypto, "could not attach the session to its SSL");
-  if (is_server_) {
-    SSL_set_accept_state(ssl_);
-  } else {
-    SSL_set_connect_state(ssl_);
-    bool verify = verify_peer.IsBoolean() ? verify_peer.As<Napi::Boolean>().Value() : !context->verify_explicit();
-    if (verify_peer.IsBoolean() || !context->verify_explicit())
-      SSL_set_verify(ssl_, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
-    if (!servername.empty() && !IsIpAddress(servername) &&
-        SSL_set_tlsext_host_name(ssl_, servername.c_str()) != 1)
-      ThrowOpenSSLError(env, kErrInvalidArgument, "could not set server name '" + servername + "'");
-    if (!verify_host.empty()) {
-      int ok = IsIpAddress(verify_host)
-                   ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), verify_host.c_str())
-                   : SSL_set1_host(ssl_, verify_host.c_str());
-      if (ok != 1) ThrowOpenSSLError(env, kErrInvalidArgument, "could not set host to verify '" + verify_host + "'");
-    }
-    ApplyClientOptions(env, opts);
-  }
+    if (SSL_set_ex_data(ssl_, SessionIndex(), this) != 1)
+      ThrowOpenSSLError(env, kErrCrypto, "could not attach the session to its SSL");
+    ApplyOptions(env, opts, verify_explicit);
   } catch (...) {
     // A constructor that throws runs no destructor: free what is made here.
     SSL_free(ssl_);
     ssl_ = nullptr;
+    enc_in_ = enc_out_ = nullptr;
     throw;
   }
   out_ = Napi::Reference<Napi::Array>::New(out.As<Napi::Array>(), 1);
@@ -198,20 +234,52 @@ Session::~Session() {
 }
 
 SSL* Session::Get(Napi::Env env) const {
-  if (ssl_ == nullptr || free_pending_) ThrowError(env, kErrClosed, "session has been freed");
+  if (ssl_ == nullptr || free_pending_ || depth_.free_deferred()) ThrowError(env, kErrClosed, "session has been freed");
   if (in_flight_) ThrowError(env, kErrState, "a handshake step is running on the thread pool; wait for its callback");
   return ssl_;
 }
 
-void Session::ReportCallbackError(Napi::Env env) {
+SSL* Session::GetIdle(Napi::Env env, const char* what) const {
+  SSL* ssl = Get(env);
+  if (depth_.inside())
+    ThrowError(env, kErrState, std::string(what) + "() while this session is inside another of its calls (from a callback or getter)");
+  if (dead_) ThrowError(env, kErrState, "session has failed; create a new one");
+  return ssl;
+}
+
+void Session::ThrowIfFreedDuring(Napi::Env env) const {
+  if (depth_.free_deferred()) ThrowError(env, kErrClosed, "session was freed during the call; its results are void");
+}
+
+void Session::Release() {
+  if (ssl_ == nullptr) return;
+  SSL_free(ssl_);  // frees both BIOs
+  ssl_ = nullptr;
+  enc_in_ = enc_out_ = nullptr;
+  out_.Reset();
+  callback_error_.Reset();
+  store_.Clear();
+}
+
+Napi::Value Session::CallbackError(Napi::Env env) {
+  dead_ = true;
   Napi::Object extra = Napi::Object::New(env);
   Napi::Value cause = callback_error_.Value();
-  if (!cause.IsUndefined()) extra.Set("cause", cause);
   callback_error_.Reset();
+  if (!cause.IsUndefined()) extra.Set("cause", cause);
+  return MakeOpenSSLError(env, handshake_done_ ? kErrProtocol : kErrHandshake,
+                          "TLS handshake aborted: the " + callback_what_ + " threw", extra)
+      .Value();
+}
+
+Napi::Value Session::FatalError(Napi::Env env, int err, const char* during) {
   dead_ = true;
-  out_.Value().Set(2u, MakeOpenSSLError(env, handshake_done_ ? kErrProtocol : kErrHandshake,
-                                         "TLS handshake aborted: the " + callback_what_ + " threw", extra)
-                           .Value());
+  if (!callback_error_.IsEmpty()) return CallbackError(env);
+  // Memory BIOs never report EOF; a syscall error with an empty queue is the nearest thing.
+  bool eof = (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) || IsUnexpectedEof(ERR_peek_last_error());
+  Napi::Object extra = Napi::Object::New(env);
+  SslFailure failure = DescribeSslFailure(env, ssl_, during, eof, extra);
+  return MakeOpenSSLError(env, failure.code, failure.what, extra).Value();
 }
 
 bool Session::Fail(Napi::Env env, int ret, int* flags, const char* during) {
@@ -226,20 +294,17 @@ bool Session::FailWith(Napi::Env env, int err, int* flags, const char* during) {
     case SSL_ERROR_ZERO_RETURN:
       *flags |= kFlagPeerClosed;
       return false;
+    case SSL_ERROR_WANT_CLIENT_HELLO_CB:
+      // Paused for the session store (session_store.cc); cycle() again once answered.
+      if (store_.phase != SessionStoreState::Phase::kPending) break;
+      *flags |= kFlagSessionLookup;
+      return false;
     default:
       break;
   }
-  dead_ = true;
   *flags |= kFlagError;
-  if (!callback_error_.IsEmpty()) {
-    ReportCallbackError(env);
-    return true;
-  }
-  Napi::Object extra = Napi::Object::New(env);
-  // Memory BIOs never report EOF; a syscall error with an empty queue is the nearest thing.
-  bool eof = (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) || IsUnexpectedEof(ERR_peek_last_error());
-  SslFailure failure = DescribeSslFailure(env, ssl_, during, eof, extra);
-  out_.Value().Set(2u, MakeOpenSSLError(env, failure.code, failure.what, extra).Value());
+  Napi::Value error = FatalError(env, err, during);
+  out_.Value().Set(2u, error);
   return true;
 }
 
@@ -261,6 +326,7 @@ void Session::FeedArgs(const Napi::CallbackInfo& info, size_t index) {
   Napi::Env env = info.Env();
   Napi::Value chunk = Arg(info, index);
   if (IsMissing(chunk)) return;
+  // Type checks only (no getter, no valueOf runs): the view stays valid up to BIO_write.
   Bytes in;
   if (!chunk.IsTypedArray() || !ToBytes(chunk, &in)) ThrowExpected(env, "chunk", "a Buffer or Uint8Array");
   size_t len = in.size;
@@ -275,7 +341,8 @@ bool Session::AfterHandshakeStep(Napi::Env env, int r, int err, int* flags) {
   // A callback OpenSSL cannot fail (keylog) may have thrown all the same.
   if (!failed && !callback_error_.IsEmpty()) {
     *flags |= kFlagError;
-    ReportCallbackError(env);
+    Napi::Value error = CallbackError(env);
+    out_.Value().Set(2u, error);
     failed = true;
   }
   if (failed) {
@@ -291,10 +358,12 @@ bool Session::AfterHandshakeStep(Napi::Env env, int r, int err, int* flags) {
 
 Napi::Value Session::Cycle(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Get(env);
-  if (dead_) ThrowError(env, kErrState, "session has failed; create a new one");
+  GetIdle(env, "cycle");
+  auto busy = Busy();
   FeedArgs(info, 0);
-  return Napi::Number::New(env, Step(env));
+  int flags = Step(env);
+  ThrowIfFreedDuring(env);
+  return Napi::Number::New(env, flags);
 }
 
 int Session::Step(Napi::Env env) {
@@ -315,6 +384,7 @@ void Session::FinishCycle(Napi::Env env, int* flags_out) {
   if (handshake_done_ && (SSL_get_shutdown(ssl_) & SSL_RECEIVED_SHUTDOWN) == 0) {
     std::vector<char>& scratch = ClearScratch();
     size_t used = 0;
+    int err = SSL_ERROR_NONE;
     for (;;) {
       if (scratch.size() - used < kClearOutChunkSize) scratch.resize(scratch.size() * 2);
       size_t n = 0;
@@ -322,15 +392,21 @@ void Session::FinishCycle(Napi::Env env, int* flags_out) {
         used += n;
         continue;
       }
-      Fail(env, 0, &flags, "read");
+      err = SSL_get_error(ssl_, 0);
       break;
     }
-    if (used > 0) {
-      out_.Value().Set(0u, Napi::Buffer<char>::Copy(env, scratch.data(), used));
-      flags |= kFlagClearOut;
-    }
+    // Copied out of the shared scratch area before anything can run JS (the
+    // error factory, a setter on `out`), which could cycle another session.
+    Napi::Value clear = used > 0 ? Napi::Value(Napi::Buffer<char>::Copy(env, scratch.data(), used)) : Napi::Value();
     // A burst of large records should not pin a large scratch area forever.
     if (scratch.size() > 64 * kClearOutChunkSize) std::vector<char>(4 * kClearOutChunkSize).swap(scratch);
+    FailWith(env, err, &flags, "read");
+    // Records decrypted before a fatal error are the peer's data: they are
+    // delivered with it (ClearOut and Error together).
+    if (used > 0) {
+      out_.Value().Set(0u, clear);
+      flags |= kFlagClearOut;
+    }
   }
   // Rare events, tested together so the common cycle pays one branch.
   if (pha_pending_ | new_session_) {
@@ -347,35 +423,64 @@ void Session::FinishCycle(Napi::Env env, int* flags_out) {
   *flags_out = flags;
 }
 
-// write(data | data[]): encrypt plaintext; ciphertext goes to out[1].
+namespace {
+
+bool IsChunk(const Napi::Value& v) {
+  return v.IsString() || (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array);
+}
+
+}  // namespace
+
+// write(data | data[]): encrypt plaintext; ciphertext goes to out[1]. Either
+// returns the flags or throws: a bad argument or state (nothing is written,
+// the session is as it was), or a failed SSL_write (the session is dead and
+// `out` untouched).
 Napi::Value Session::Write(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Get(env);
-  if (dead_) ThrowError(env, kErrState, "session has failed; create a new one");
-  if (!handshake_done_) ThrowError(env, kErrState, "cannot write before the handshake completes");
-  if (pha_pending_) ThrowError(env, kErrState, "cannot write while a post-handshake authentication is running");
-  if (SSL_get_shutdown(ssl_) & SSL_SENT_SHUTDOWN) ThrowError(env, kErrState, "cannot write after shutdown");
-  int flags = 0;
-  auto write_one = [&](const Napi::Value& v) {
+  GetIdle(env, "write");
+  // State first (so a misuse reads as one whatever the arguments), and again
+  // after the arguments were read.
+  auto check_state = [&] {
+    Get(env);
+    if (dead_) ThrowError(env, kErrState, "session has failed; create a new one");
+    if (!handshake_done_) ThrowError(env, kErrState, "cannot write before the handshake completes");
+    if (pha_pending_) ThrowError(env, kErrState, "cannot write while a post-handshake authentication is running");
+    if (SSL_get_shutdown(ssl_) & SSL_SENT_SHUTDOWN) ThrowError(env, kErrState, "cannot write after shutdown");
+  };
+  check_state();
+  auto busy = Busy();
+  // Every chunk is read (array getters run here) and type-checked before any
+  // byte is written; their bytes are viewed only when no JS can run any more.
+  std::vector<Napi::Value> chunks;
+  Napi::Value data = Arg(info, 0);
+  if (data.IsArray()) {
+    Napi::Array arr = data.As<Napi::Array>();
+    uint32_t n = arr.Length();
+    chunks.reserve(n);
+    for (uint32_t i = 0; i < n; ++i) chunks.push_back(arr.Get(i));
+  } else {
+    chunks.push_back(data);
+  }
+  for (const Napi::Value& v : chunks)
+    if (!IsChunk(v)) ThrowExpected(env, "data", "a Buffer, Uint8Array, string or an array of them");
+  // Again: a getter may have freed, failed or shut down the session meanwhile.
+  ThrowIfFreedDuring(env);
+  check_state();
+  for (const Napi::Value& v : chunks) {
     Bytes b;
-    if (!ToBytes(v, &b)) ThrowExpected(env, "data", "a Buffer, Uint8Array, string or an array of them");
-    if (b.size == 0) return;
+    ToBytes(v, &b);
+    if (b.size == 0) continue;
     ERR_clear_error();
     size_t written = 0;
     // Memory BIOs grow as needed, so one call writes the whole chunk.
     if (SSL_write_ex(ssl_, b.data, b.size, &written) != 1 || written != b.size) {
-      int ret = 0;
-      if (!Fail(env, ret, &flags, "write")) ThrowOpenSSLError(env, kErrProtocol, "TLS write did not complete");
-      throw Napi::Error(env, out_.Value().Get(2u));
+      int err = SSL_get_error(ssl_, 0);
+      // Part of the data may be encrypted already: nothing more can be sent
+      // consistently, so the session is dead, whatever OpenSSL's answer was.
+      throw Napi::Error(env, FatalError(env, err, "write"));
     }
-  };
-  Napi::Value data = Arg(info, 0);
-  if (data.IsArray()) {
-    Napi::Array arr = data.As<Napi::Array>();
-    for (uint32_t i = 0, n = arr.Length(); i < n; ++i) write_one(arr.Get(i));
-  } else {
-    write_one(data);
   }
+  int flags = 0;
   DrainEncOut(env, &flags);
   return Napi::Number::New(env, flags);
 }
@@ -385,41 +490,49 @@ Napi::Value Session::Write(const Napi::CallbackInfo& info) {
 Napi::Value Session::Shutdown(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Get(env);
+  if (depth_.inside())
+    ThrowError(env, kErrState, "shutdown() while this session is inside another of its calls (from a callback or getter)");
   int flags = 0;
   // Before the handshake completes there is no session to close: nothing to send.
   if (dead_ || !handshake_done_) return Napi::Number::New(env, flags);
+  auto busy = Busy();
   if ((SSL_get_shutdown(ssl_) & SSL_SENT_SHUTDOWN) == 0) {
     ERR_clear_error();
     int r = SSL_shutdown(ssl_);
     if (r < 0) {
       int err = SSL_get_error(ssl_, r);
-      if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE)
-        ThrowOpenSSLError(env, kErrProtocol, "TLS shutdown failed");
+      if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) throw Napi::Error(env, FatalError(env, err, "shutdown"));
     }
     ERR_clear_error();
   }
   if (SSL_get_shutdown(ssl_) & SSL_RECEIVED_SHUTDOWN) flags |= kFlagPeerClosed;
   DrainEncOut(env, &flags);
+  ThrowIfFreedDuring(env);
   return Napi::Number::New(env, flags);
 }
 
+// free(): at once, or, while the session is inside one of its calls (a
+// callback or getter called free()), at the end of the outermost call, which
+// then throws ERR_TLS_CLOSED. From then on the session reads as freed.
 Napi::Value Session::Free(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (ssl_ == nullptr || free_pending_) ThrowError(env, kErrClosed, "session has already been freed");
+  if (ssl_ == nullptr || free_pending_ || depth_.free_deferred())
+    ThrowError(env, kErrClosed, "session has already been freed");
   if (in_flight_) {
     // The worker owns the SSL until it completes; its completion frees it.
     free_pending_ = true;
     return env.Undefined();
   }
-  SSL_free(ssl_);  // frees both BIOs
-  ssl_ = nullptr;
-  enc_in_ = enc_out_ = nullptr;
-  out_.Reset();
+  if (depth_.inside()) {
+    depth_.DeferFree();
+    return env.Undefined();
+  }
+  Release();
   return env.Undefined();
 }
 
 Napi::Value Session::IsFreed(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), ssl_ == nullptr || free_pending_);
+  return Napi::Boolean::New(info.Env(), ssl_ == nullptr || free_pending_ || depth_.free_deferred());
 }
 
 Napi::Value Session::Pointer(const Napi::CallbackInfo& info) {

@@ -10,6 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "session_store.h"
+#include "util/call_depth.h"
+
 namespace rxtls {
 
 class HandshakeWorker;
@@ -24,6 +27,9 @@ enum CycleFlag : int {
   kFlagError = 16,      // out[2] holds the fatal error; the session is dead
   kFlagSession = 32,    // a new resumable session (ticket) arrived: getSession() has it
   kFlagPeerCertificate = 64,  // a post-handshake authentication completed
+  // Server: the handshake is paused at the ClientHello for a session store
+  // lookup (sessionStoreRequest() has the ID; sessionStoreAnswer(), then cycle()).
+  kFlagSessionLookup = 128,
 };
 
 class Session : public Napi::ObjectWrap<Session> {
@@ -42,6 +48,8 @@ class Session : public Napi::ObjectWrap<Session> {
   // A JS callback run by OpenSSL threw: the next result of cycle() is this
   // error (as the cause of a handshake error) instead of OpenSSL's own.
   void RecordCallbackError(Napi::Env env, Napi::Value error, const char* what);
+  // The session store's state of this session (session_store.cc).
+  SessionStoreState& store() { return store_; }
 
  private:
   friend class HandshakeWorker;  // session_async.cc: runs handshake steps on the thread pool
@@ -58,10 +66,29 @@ class Session : public Napi::ObjectWrap<Session> {
   Napi::Value Free(const Napi::CallbackInfo& info);
   Napi::Value IsFreed(const Napi::CallbackInfo& info);
   Napi::Value Pointer(const Napi::CallbackInfo& info);
+  // session_store.cc: the paused lookup and the new sessions to store.
+  Napi::Value SessionStoreRequest(const Napi::CallbackInfo& info);
+  Napi::Value SessionStoreAnswer(const Napi::CallbackInfo& info);
+  Napi::Value TakeStoreSessions(const Napi::CallbackInfo& info);
   // session_async.cc: cycleAsync(chunk, length, callback).
   Napi::Value CycleAsync(const Napi::CallbackInfo& info);
 
+  // The SSL, or throws: ERR_TLS_CLOSED once freed (also a free() deferred
+  // while busy), ERR_TLS_STATE while a handshake step is on the thread pool.
   SSL* Get(Napi::Env env) const;
+  // Get(), and refuses (ERR_TLS_STATE) a call that would re-drive OpenSSL
+  // while this session is already inside one of its calls, or after it failed.
+  SSL* GetIdle(Napi::Env env, const char* what) const;
+  // Marks the session busy for one entry point (util/call_depth.h): a free()
+  // meanwhile is deferred to the end of the outermost call.
+  auto Busy() {
+    return CallScope(depth_, [this] { Release(); });
+  }
+  // After work that may have run JS (callbacks, getters, the error factory):
+  // ERR_TLS_CLOSED when the session was freed meanwhile; its results are void.
+  void ThrowIfFreedDuring(Napi::Env env) const;
+  // Frees the SSL (and both BIOs) and drops the out array.
+  void Release();
   // Handles a failed SSL_do_handshake/SSL_read: false for want-read/write,
   // true after recording a fatal error in out[2].
   bool Fail(Napi::Env env, int ret, int* flags, const char* during);
@@ -80,12 +107,18 @@ class Session : public Napi::ObjectWrap<Session> {
   // True when OpenSSL could call into JS during this session's handshake
   // (SNI or keylog callback): such steps must stay on the loop thread.
   bool HasJsCallbacks() const;
-  // Puts the recorded callback error in out[2] as the session's fatal error.
-  void ReportCallbackError(Napi::Env env);
+  // The recorded callback error as the session's fatal error (marks it dead).
+  Napi::Value CallbackError(Napi::Env env);
+  // The fatal error of a failed SSL operation (`err` from SSL_get_error);
+  // marks the session dead. The recorded callback error wins, if any.
+  Napi::Value FatalError(Napi::Env env, int err, const char* during);
   // Moves pending ciphertext into out[1].
   void DrainEncOut(Napi::Env env, int* flags);
-  // Applies the client-only constructor options (ALPN, session, PHA).
-  void ApplyClientOptions(Napi::Env env, Napi::Object opts);
+  // The constructor options, read (getters run) and copied before any OpenSSL state exists.
+  struct Options;
+  static Options ReadOptions(Napi::Env env, Napi::Value opts_v, bool is_server);
+  // Applies them to the new SSL.
+  void ApplyOptions(Napi::Env env, const Options& o, bool verify_explicit);
 
   SSL* ssl_ = nullptr;
   BIO* enc_in_ = nullptr;   // owned by ssl_
@@ -105,6 +138,9 @@ class Session : public Napi::ObjectWrap<Session> {
   // ssl_ (Get() refuses), and free() is deferred to the worker's completion.
   bool in_flight_ = false;
   bool free_pending_ = false;
+  // Inside one of this session's calls (OpenSSL, or reading JS values).
+  CallDepth depth_;
+  SessionStoreState store_;
 };
 
 }  // namespace rxtls

@@ -42,6 +42,11 @@ export const SERVER_FIELDS = [
   'sessionTickets',
   'sessionTimeout',
   'keylog',
+  'ticketSecret',
+  'ticketWindowMs',
+  'proxyProtocol',
+  'sessionStore',
+  'sessionStoreTimeout',
 ] as const;
 
 /**
@@ -78,7 +83,8 @@ export interface RemoteAddress {
 /**
  * Options of {@link listen}. Besides the socket settings it takes core's
  * server features: `requestCert` (client certificates, checked against
- * `ca`), `alpnProtocols` / `rejectUnknownAlpn`, `sni` / `sniCallback`,
+ * `ca`; or `'unverified'`: asked for, any or none accepted, the connection's
+ * `authorized` / `authorizationError` tell the application), `alpnProtocols` / `rejectUnknownAlpn`, `sni` / `sniCallback`,
  * `ticketKeys` / `sessionTickets` / `sessionTimeout` (resumption), `keylog`.
  * They are applied to the context, also to a `context` you pass in.
  */
