@@ -20,6 +20,7 @@ test('the same program observes the same on node:tls and @rxtls/core/tls', async
   // The baseline says what the program exercises; rxtls must match it.
   assert.ok(node.client.includes('trusting data HELLO'), node.client.join('\n'));
   assert.ok(node.server.includes('tlsClientError'), node.server.join('\n'));
+  assert.ok(node.server.includes('keylog') && node.client.includes('trusting keylog'), 'keylog events on both sides');
   assert.equal(rxtls, node);
 });
 

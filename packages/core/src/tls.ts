@@ -282,7 +282,6 @@ export function connect(...args: ConnectArgs): TLSSocket {
   const ca = joined(o.ca);
   const context = new TLSClientContext();
   let duplex: TLSSocket | undefined;
-  context.set_keylog_callback((line) => duplex?.emit('keylog', Buffer.from(`${line}\n`, 'latin1')));
   const strict = o.rejectUnauthorized !== false;
   const check = o.checkServerIdentity;
   const options: ClientOptions = {
@@ -308,6 +307,12 @@ export function connect(...args: ConnectArgs): TLSSocket {
   const engine = connectTls(options);
   engine.onsession = (session) => duplex?.emit('session', session);
   duplex = new NodeTlsSocket(engine);
+  // Key logging costs a JS call per secret: on once someone listens (the
+  // handshake starts after the TCP connect, so listeners added now see every line).
+  duplex.on('newListener', (event) => {
+    if (event === 'keylog' && duplex!.listenerCount('keylog') === 0)
+      context.set_keylog_callback((line) => duplex!.emit('keylog', Buffer.from(`${line}\n`, 'latin1')));
+  });
   if (callback) duplex.once('secureConnect', callback);
   return duplex;
 }
