@@ -273,6 +273,7 @@ test('a TlsDuplex nobody listens to for errors never throws; early errors go to 
     client.engine.socket.end(); // FIN without close_notify
     await withTimeout(closed, 10_000, 'server side close');
     assert.is(serverSide.engine.error?.code, ErrorCode.Truncated);
+    assert.is(clientErrors.length, 1, 'after the hand-over errors stay on the stream');
 
     // A client whose connection is refused, with no 'error' listener either.
     const refused = connectTlsDuplex({ host: '127.0.0.1', port: (await closedPort()), ca: p.ca.cert });
