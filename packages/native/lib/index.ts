@@ -17,5 +17,6 @@ export type {
   TransportCallbacks,
   TransportConnectOptions,
   TransportSettings,
+  StoreSession,
 } from './native.js';
 export { candidatePaths } from './binding.js';
