@@ -43,7 +43,11 @@ class Session : public Napi::ObjectWrap<Session>, public SslOwner {
   // initial_ctx(), RecordCallbackError(), OnNewSession (kFlagSession).
   // The Session that owns `ssl` (the session store's callbacks); nullptr for
   // any other owner (a native-transport connection) or none.
-  static Session* FromSSL(const SSL* ssl) { return dynamic_cast<Session*>(SslOwner::FromSSL(ssl)); }
+  static Session* FromSSL(const SSL* ssl) {
+    SslOwner* owner = SslOwner::FromSSL(ssl);
+    return owner != nullptr && owner->is_memory_session() ? static_cast<Session*>(owner) : nullptr;
+  }
+  bool is_memory_session() const override { return true; }
   // The session store's state of this session (session_store.cc).
   SessionStoreState& store() { return store_; }
   // A new session (ticket) arrived: kFlagSession, and a server keeps it for its store.
