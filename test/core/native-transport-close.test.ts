@@ -245,7 +245,8 @@ reentry('client side: destroy / end / write from inside onsecure, ondata, onclos
         let closes = 0;
         const act = () => {
           try {
-            c[action](...((action === 'write' ? ['again'] : []) as []));
+            if (action === 'write') c.write('again');
+            else c[action]();
           } catch (e) {
             assert.ok(['ERR_TLS_STATE', 'ERR_TLS_CLOSED'].includes((e as TlsError).code), String(e));
           }
