@@ -105,14 +105,20 @@ function rows<T>(
       ),
     );
   }
-  // Variants of rxtls (bench/servers/table.ts), each compared with node:tls: rows marked [suffix].
+  // Variants of rxtls (bench/servers/table.ts), each compared with node:tls (and nginx, tcp where they ran): rows marked [suffix].
   for (const variant of SERVERS.filter((e) => e.column === 'variant' && m[e.id] !== undefined)) {
     for (const metric of metrics) {
       const target = variant.targetVsRxtls !== undefined ? { base: variant.targetVsRxtls } : metric.target;
       out.push(
         makeRow(
           { name: `${metric.name} [${variant.suffix ?? variant.id}]`, unit: metric.unit, higherIsBetter: metric.higherIsBetter },
-          { rxtls: get(metric, variant.id), node: get(metric, 'node'), ...(variant.targetVsRxtls !== undefined ? { base: get(metric, 'rxtls') } : {}) },
+          {
+            rxtls: get(metric, variant.id),
+            node: get(metric, 'node'),
+            ...(columns.nginx ? { openssl: get(metric, 'nginx') } : {}),
+            ...(columns.tcp ? { tcp: get(metric, 'tcp') } : {}),
+            ...(variant.targetVsRxtls !== undefined ? { base: get(metric, 'rxtls') } : {}),
+          },
           target,
         ),
       );

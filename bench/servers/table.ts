@@ -1,12 +1,15 @@
 // The servers the bench compares: one entry each. A new rxtls variant (a
 // transport, an option) is one entry with `column: 'variant'`: it then runs
 // in the scenarios it lists, in its own server process, and gets rows of its
-// own marked `[suffix]`, compared with node:tls. For example, once
-// createTlsServer has a `transport` option:
+// own marked `[suffix]`, compared with node:tls (and nginx and tcp where the
+// scenario runs them). For example, an option of createTlsServer:
 //
-//   { id: 'native', label: 'rxtls [native]', column: 'variant', suffix: 'native',
-//     protocols: ALL, scenarios: EVERY, start: rxtlsWith({ transport: 'native' }) },
-import { hasHandshakeOffload, hasRxListen } from './features.js';
+//   { id: 'x', label: 'rxtls [x]', column: 'variant', suffix: 'x',
+//     protocols: ALL, scenarios: EVERY, tls: true, start: rxtlsWith({ x: true }) },
+//
+// `rxtls` is createTlsServer's default, the JS transport (TlsEngine over
+// net.Socket); there is no separate `[js]` entry, it would be the same server.
+import { hasHandshakeOffload, hasNativeTransport, hasRxListen } from './features.js';
 import type { Protocol, ServerSetup, StartServer } from './types.js';
 
 /** The columns of the table; variants get rows of their own instead. */
@@ -71,6 +74,19 @@ export const SERVERS: readonly ServerEntry[] = [
     unavailable: async () => ((await hasRxListen()) ? null : '@rxtls/rx has no listen() yet: the [rx] rows are skipped'),
     note: '[rx] rows (listen + read(conn).pipe(write(conn))) exist for handshakes, small messages and idle memory; bulk and HTTPS answer interactively and have no rx variant',
     start: async (setup) => (await import('./rx.js')).start(setup),
+  },
+  {
+    id: 'native',
+    label: 'rxtls [native]',
+    column: 'variant',
+    suffix: 'native',
+    protocols: ALL,
+    // Not 'https': its node:http rows run over TlsDuplex, which the native transport has no adapter for yet (its HTTPS rows are wrk's).
+    scenarios: ['handshake', 'resume', 'stime', 'bulk', 'small', 'memory', 'wrk'],
+    tls: true,
+    unavailable: async () => ((await hasNativeTransport()) ? null : "@rxtls/core has no transport: 'native': the [native] rows are skipped"),
+    note: "[native] rows (createTlsServer({ transport: 'native' })) exist for every scenario but the JS HTTPS one (node:http over TlsDuplex, which the native transport has no adapter for yet; its HTTPS rows are wrk's); rx and handshake offload are not on the native transport yet",
+    start: async (setup) => (await import('./native.js')).start(setup),
   },
   { id: 'node', label: 'node:tls', column: 'node', protocols: ALL, scenarios: EVERY, tls: true, start: async (setup) => (await import('./node.js')).start(setup) },
   {
