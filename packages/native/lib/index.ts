@@ -17,5 +17,6 @@ export type {
   TransportCallbacks,
   TransportConnectOptions,
   TransportSettings,
+  ListenSettings,
 } from './native.js';
 export { candidatePaths } from './binding.js';
