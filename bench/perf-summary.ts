@@ -5,7 +5,7 @@
 //   node --import tsx bench/perf-summary.ts FILE.perf.data [--top N]
 import { execFileSync } from 'node:child_process';
 
-import { parseFlags } from './lib/args.js';
+import { numberValue, parseCommandLine } from '@rxtls/bench';
 
 const OPENSSL = /^(_?aesni|_?vpaes|_?gcm|_?ghash|_x86_64|ecp_nistz|__ecp|_?sha\d|KECCAK|ssl|tls|dtls|SSL_|TLS|EVP_|BIO_|ERR_|OPENSSL_|ossl_|CRYPTO_|OBJ_|ASN1_|asn1_|X509|x509|PEM_|EC_|ec_|ecp_|__ecp_|bn_|BN_|RAND_|rand_|aes|gcm_|AES_|sha|SHA|x25519|X25519|fe_|fe51_|fe64_|ge_|cmov|HMAC|hmac|evp_|OSSL_|PKCS|i2d_|d2i_|do_ssl3|ssl3_|tls1|tls13|WPACKET|PACKET|CRYPTO|lh_|OPENSSL_LH|ChaCha|chacha|poly1305|Poly1305|KDF|kdf|ECDSA|ecdsa|engine_|ENGINE|DH_|dh_|RSA|rsa|ct_|do_name|a2i|c2i|decoder|encoder|provider|property|ossl)/;
 
@@ -30,8 +30,9 @@ function category(dso: string, sym: string): string {
 }
 
 function main(): void {
-  const { flags, rest } = parseFlags(process.argv.slice(2), { top: 'number' });
-  const file = rest[0];
+  const { values, positionals } = parseCommandLine({ args: process.argv.slice(2), options: { top: { type: 'string' } }, allowPositionals: true });
+  const flags = { top: numberValue('top', values.top) };
+  const file = positionals[0];
   if (!file) throw new Error('usage: perf-summary FILE.perf.data [--top N]');
   const out = execFileSync('perf', ['report', '-i', file, '--no-children', '--sort', 'dso,sym', '--stdio', '-g', 'none', '--percent-limit', '0'], {
     encoding: 'utf8',

@@ -5,7 +5,7 @@
 //   node --import tsx bench/profile-summary.ts FILE.cpuprofile [--top N]
 import { readFileSync } from 'node:fs';
 
-import { parseFlags } from './lib/args.js';
+import { numberValue, parseCommandLine } from '@rxtls/bench';
 
 interface ProfileNode {
   id: number;
@@ -32,8 +32,9 @@ function area(url: string, name: string): string {
 }
 
 function main(): void {
-  const { flags, rest } = parseFlags(process.argv.slice(2), { top: 'number' });
-  const file = rest[0];
+  const { values, positionals } = parseCommandLine({ args: process.argv.slice(2), options: { top: { type: 'string' } }, allowPositionals: true });
+  const flags = { top: numberValue('top', values.top) };
+  const file = positionals[0];
   if (!file) throw new Error('usage: profile-summary FILE.cpuprofile [--top N]');
   const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));

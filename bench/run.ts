@@ -1,29 +1,35 @@
-// `pnpm bench`: every scenario for rxtls (engine, and its rx layer where
-// there is one), node:tls, plain TCP and nginx, one after the other, each
-// server in its own process and the rxtls load generator in this one.
+// `pnpm bench`: every scenario for rxtls (engine, and its variants where
+// they apply), node:tls, plain TCP and nginx, one after the other, each
+// server in its own process pinned to one core; the load generators (the
+// rxtls one in this process, wrk, openssl s_time) on the other cores.
 // See --help and docs/PERFORMANCE.md.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
+import { numberValue, parseCommandLine, UsageError } from '@rxtls/bench';
 import { createSelfSignedCertificate } from '@rxtls/core';
 
-import { parseFlags, UsageError } from './lib/args.js';
+import { findOpenssl, findWrk } from './lib/c-clients.js';
+import { pinSelf, planPinning } from './lib/cpu-pinning.js';
 import { Harness, type EngineId, type Settings } from './lib/harness.js';
 import { table, type Row } from './lib/report.js';
 import { SCENARIOS } from './lib/scenarios.js';
 import { findNginx, killAllServers } from './lib/server-process.js';
-import { hasHandshakeOffload, hasRxListen } from './servers/features.js';
+import { SERVERS } from './servers/table.js';
 
 const HELP = `usage: pnpm bench [-- options]   (or: node --import tsx bench/run.ts [options])
 
-  --quick            short windows, fewer connections: under 90 s on 2 cores
+  --quick            short windows, fewer connections: about 2 minutes on 2 cores
+  --tiny             1 s windows, no warm-up, 100 idle connections: checks that every row
+                     produces figures (the harness test), not a measurement
   --json FILE        also write { "scenarios": [ { name, unit, higherIsBetter, rxtls, node, ratio, openssl?, ... } ] }
   --repeat N         rounds per engine in the rate scenarios, interleaved; the median is kept
                      (default 1 with --quick, else 3)
   --only LIST        scenarios to run, comma separated: ${SCENARIOS.map((s) => s.id).join(',')}
-  --skip LIST        engines to leave out, comma separated: offload,rx,tcp,nginx
+  --skip LIST        servers to leave out, comma separated: ${SERVERS.filter((e) => e.id !== 'rxtls' && e.id !== 'node').map((e) => e.id).join(',')}
+  --no-pin           do not pin servers and load generators to separate cores (taskset)
   --cpu-prof DIR     write a V8 CPU profile of each node server's measured window into DIR
                      (summarise one with: node --import tsx bench/profile-summary.ts FILE)
   --perf DIR         record each measured window of every server with \`perf record -g\` into DIR
@@ -35,47 +41,59 @@ const HELP = `usage: pnpm bench [-- options]   (or: node --import tsx bench/run.
 
 The table prints to stdout, progress to stderr. Columns: rxtls, node:tls,
 ratio = rxtls / node:tls, the issue's target and whether it is met, plain
-TCP (node:net / node:http), nginx (one process, the C reference).`;
+TCP (node:net / node:http), nginx (one process, the C reference) and
+rxtls / nginx. Rows marked (s_time) and (wrk) come from the C load generators.`;
 
 async function main(): Promise<void> {
-  const { flags } = parseFlags(process.argv.slice(2), {
-    quick: 'boolean',
-    json: 'string',
-    only: 'string',
-    skip: 'string',
-    'cpu-prof': 'string',
-    perf: 'string',
-    cores: 'number',
-    repeat: 'number',
-    'no-system-ca': 'boolean',
-    help: 'boolean',
+  const { values } = parseCommandLine({
+    args: process.argv.slice(2),
+    options: {
+      quick: { type: 'boolean' },
+      tiny: { type: 'boolean' },
+      'no-pin': { type: 'boolean' },
+      json: { type: 'string' },
+      only: { type: 'string' },
+      skip: { type: 'string' },
+      'cpu-prof': { type: 'string' },
+      perf: { type: 'string' },
+      cores: { type: 'string' },
+      repeat: { type: 'string' },
+      'no-system-ca': { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
   });
+  const flags = { ...values, cores: numberValue('cores', values.cores), repeat: numberValue('repeat', values.repeat) };
   if (flags.help) {
     process.stdout.write(HELP + '\n');
     return;
   }
-  const quick = flags.quick ?? false;
+  const tiny = flags.tiny ?? false;
+  const quick = (flags.quick ?? false) || tiny;
   const repeat = flags.repeat ?? (quick ? 1 : 3);
   if (!Number.isInteger(repeat) || repeat < 1 || repeat > 9) throw new UsageError('--repeat must be an integer from 1 to 9');
   const only = flags.only ? new Set(flags.only.split(',')) : null;
   if (only) for (const id of only) if (!SCENARIOS.some((s) => s.id === id)) throw new UsageError(`unknown scenario "${id}"`);
   const skip = new Set((flags.skip ?? '').split(',').filter(Boolean));
+  for (const id of skip) if (!SERVERS.some((e) => e.id === id)) throw new UsageError(`unknown server "${id}"`);
 
   const startNotes: string[] = [];
-  const engines = new Set<EngineId>(['rxtls', 'offload', 'node', 'rx', 'tcp', 'nginx']);
-  for (const e of skip) engines.delete(e as EngineId);
-  const nginx = findNginx();
-  if (!nginx && engines.delete('nginx')) startNotes.push('nginx is not installed: the nginx column is skipped (apt-get install -y nginx-light)');
-  if (engines.has('rx') && !(await hasRxListen())) {
-    engines.delete('rx');
-    startNotes.push('@rxtls/rx has no listen() yet: the [rx] rows are skipped');
-  } else if (engines.has('rx')) {
-    startNotes.push('[rx] rows (listen + read(conn).pipe(write(conn))) exist for handshakes, small messages and idle memory; bulk and HTTPS answer interactively and have no rx variant');
+  const engines = new Set<EngineId>();
+  for (const entry of SERVERS) {
+    if (skip.has(entry.id)) continue;
+    const why = entry.unavailable ? await entry.unavailable() : null;
+    if (why) startNotes.push(why);
+    else {
+      engines.add(entry.id);
+      if (entry.note) startNotes.push(entry.note);
+    }
   }
-  if (engines.has('offload') && !hasHandshakeOffload()) {
-    engines.delete('offload');
-    startNotes.push('@rxtls/core has no handshakeOffload: the [offload] rows are skipped');
-  }
+  const nginx = engines.has('nginx') ? findNginx() : null;
+  const pinning = planPinning(flags['no-pin'] ?? false);
+  if (pinning.warning) startNotes.push(`not pinned: ${pinning.warning}`);
+  else startNotes.push(`servers pinned to CPU ${pinning.server}, load generators (this process, wrk, s_time) to CPU ${pinning.client} (taskset)`);
+  pinSelf(pinning.client);
+  const c = { wrk: findWrk(), openssl: findOpenssl(), warmup: tiny ? 0 : quick ? 0.5 : 1, seconds: quick ? 1 : 5 };
+  if (!c.wrk) startNotes.push('wrk is not installed: the (wrk) rows are empty (apt-get install -y wrk)');
   const serverEnv: NodeJS.ProcessEnv = {};
   if (flags['no-system-ca']) {
     serverEnv['SSL_CERT_FILE'] = '/nonexistent/rxtls-bench';
@@ -120,12 +138,14 @@ async function main(): Promise<void> {
     }
     const settings: Settings = {
       quick,
-      warmup: quick ? 0.5 : 1,
-      duration: quick ? 1.2 : 5,
-      bulkBytes: (quick ? 128 : 256) * 1024 * 1024,
-      idleConnections: quick ? 800 : 5000,
+      warmup: tiny ? 0 : quick ? 0.5 : 1,
+      duration: tiny ? 1 : quick ? 1.2 : 5,
+      bulkBytes: (tiny ? 8 : quick ? 128 : 256) * 1024 * 1024,
+      idleConnections: tiny ? 100 : quick ? 800 : 5000,
       repeat,
       engines,
+      pinning,
+      c,
       nginx,
       tmp,
       certFile,
@@ -137,8 +157,8 @@ async function main(): Promise<void> {
     const h = new Harness(settings);
     const scenarios = SCENARIOS.filter((s) => !only || only.has(s.id));
     h.progress.plan(scenarios.reduce((n, s) => n + s.steps(h), 0));
-    const machine = describeMachine(nginx);
-    process.stdout.write(`rxtls bench${quick ? ' --quick' : ''}: ${machine.summary}\n`);
+    const machine = describeMachine(findNginx());
+    process.stdout.write(`rxtls bench${tiny ? ' --tiny' : quick ? ' --quick' : ''}: ${machine.summary}\n`);
     for (const n of startNotes) process.stdout.write(`note: ${n}\n`);
     const started = Date.now();
     const rows: Row[] = [];
@@ -151,11 +171,20 @@ async function main(): Promise<void> {
       const out = {
         machine: machine.details,
         quick,
+        tiny,
         repeat,
+        pinning,
         noSystemCa: flags['no-system-ca'] ?? false,
         seconds: Math.round(seconds),
         notes: startNotes,
-        columns: { rxtls: 'rxtls (TlsEngine; [rx] rows: @rxtls/rx)', node: 'node:tls', ratio: 'rxtls / node', openssl: nginx ? 'nginx (one process)' : 'not run', tcp: 'plain TCP (node:net / node:http)' },
+        columns: {
+          rxtls: 'rxtls (TlsEngine; rows marked [suffix]: that variant of bench/servers/table.ts)',
+          node: 'node:tls',
+          ratio: 'rxtls / node',
+          openssl: nginx ? 'nginx (one process)' : 'not run',
+          ratioNginx: 'rxtls / nginx',
+          tcp: 'plain TCP (node:net / node:http)',
+        },
         scenarios: rows,
       };
       writeFileSync(flags.json, JSON.stringify(out, null, 2) + '\n');
@@ -174,15 +203,19 @@ function describeMachine(nginx: string | null): { summary: string; details: Reco
     const r = spawnSync(nginx, ['-v'], { encoding: 'utf8' });
     nginxVersion = (r.stderr ?? '').trim().replace(/^nginx version: /, '') || nginx;
   }
+  const wrk = findWrk();
+  // `wrk -v` prints its version line and usage, and exits non-zero.
+  const wrkVersion = wrk ? (spawnSync(wrk, ['-v'], { encoding: 'utf8' }).stdout ?? '').split('\n')[0]!.replace(/^wrk /, '').replace(/ Copyright.*/, '').trim() || wrk : 'not installed';
   const details = {
     cpus: cpus().length,
     cpuModel: model,
     node: process.version,
     openssl: process.versions.openssl ?? 'unknown',
     nginx: nginxVersion,
+    wrk: wrkVersion,
   };
   return {
-    summary: `${details.cpus} x ${model}, Node ${details.node}, OpenSSL ${details.openssl}, nginx ${nginxVersion}`,
+    summary: `${details.cpus} x ${model}, Node ${details.node}, OpenSSL ${details.openssl}, nginx ${nginxVersion}, wrk ${wrkVersion}`,
     details,
   };
 }

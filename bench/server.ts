@@ -1,9 +1,11 @@
 // One bench server in its own process:
-//   node --import tsx bench/server.ts --engine rxtls|rx|node|tcp --protocol echo|stream|http
+//   node --import tsx bench/server.ts --engine ID --protocol echo|stream|http
+//        (ID: a node server of bench/servers/table.ts)
 //        --cert FILE --key FILE [--http node|minimal]
 // Prints one JSON line {"ready":port,"pid":pid}, then answers commands on
 // stdin, one JSON line each: `stats` (memory, loop delay, connections),
-// `gc` (collect, then stats), `reset` (restart the loop-delay histogram),
+// `gc` (collect, then stats), `reset` (restart the loop-delay histogram and
+// the handshake counts),
 // `profile-start` / `profile-stop` (a V8 CPU profile of just the measured
 // window, written to $BENCH_CPU_PROF_DIR).
 // Exits when stdin ends.
@@ -11,48 +13,26 @@ import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 
-import { parseFlags, UsageError } from './lib/args.js';
+import { parseCommandLine, UsageError } from '@rxtls/bench';
+
 import { WindowProfiler } from './lib/window-profiler.js';
-import { PROTOCOLS, type BenchServer, type HttpImpl, type Protocol, type StartServer } from './servers/types.js';
-
-/** `offload`: the rxtls server with `handshakeOffload` (handshake steps on libuv's pool). */
-export const ENGINES = ['rxtls', 'offload', 'rx', 'node', 'tcp'] as const;
-export type Engine = (typeof ENGINES)[number];
-
-async function loadEngine(engine: Engine): Promise<StartServer> {
-  switch (engine) {
-    case 'rxtls':
-      return (await import('./servers/rxtls.js')).start;
-    case 'offload': {
-      const { start } = await import('./servers/rxtls.js');
-      return (setup) => start({ ...setup, offload: true });
-    }
-    case 'rx':
-      return (await import('./servers/rx.js')).start;
-    case 'node':
-      return (await import('./servers/node.js')).start;
-    case 'tcp':
-      return (await import('./servers/tcp.js')).start;
-  }
-}
+import { SERVERS } from './servers/table.js';
+import { PROTOCOLS, type BenchServer, type HttpImpl, type Protocol } from './servers/types.js';
 
 async function main(): Promise<void> {
-  const { flags } = parseFlags(process.argv.slice(2), {
-    engine: 'string',
-    protocol: 'string',
-    cert: 'string',
-    key: 'string',
-    http: 'string',
+  const { values: flags } = parseCommandLine({
+    args: process.argv.slice(2),
+    options: { engine: { type: 'string' }, protocol: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' }, http: { type: 'string' } },
   });
-  const engine = flags.engine as Engine;
-  if (!ENGINES.includes(engine)) throw new UsageError(`--engine must be one of ${ENGINES.join(', ')}`);
+  const engine = flags.engine ?? '';
+  const entry = SERVERS.find((e) => e.id === engine && e.start);
+  if (!entry?.start) throw new UsageError(`--engine must be one of ${SERVERS.filter((e) => e.start).map((e) => e.id).join(', ')}`);
   const protocol = flags.protocol as Protocol;
   if (!PROTOCOLS.includes(protocol)) throw new UsageError(`--protocol must be one of ${PROTOCOLS.join(', ')}`);
   const http = (flags.http ?? 'minimal') as HttpImpl;
   if (http !== 'node' && http !== 'minimal') throw new UsageError('--http must be node or minimal');
   if (!flags.cert || !flags.key) throw new UsageError('--cert and --key are required');
-  const start = await loadEngine(engine);
-  const server: BenchServer = await start({
+  const server: BenchServer = await entry.start({
     protocol,
     http,
     cert: readFileSync(flags.cert, 'utf8'),
@@ -60,6 +40,9 @@ async function main(): Promise<void> {
   });
   const loop = monitorEventLoopDelay({ resolution: 1 });
   loop.enable();
+  // Handshakes since the last `reset` (the start of a measured window).
+  let since = { total: 0, resumed: 0 };
+  const counted = () => server.handshakes?.() ?? null;
   const stats = () => {
     const m = process.memoryUsage();
     return {
@@ -72,6 +55,10 @@ async function main(): Promise<void> {
       // Nanoseconds to milliseconds; the histogram reports NaN-free zeros when empty.
       loopDelayMaxMs: loop.max / 1e6,
       loopDelayP99Ms: loop.percentile(99) / 1e6,
+      ...(() => {
+        const c = counted();
+        return c ? { handshakes: c.total - since.total, resumed: c.resumed - since.resumed } : {};
+      })(),
     };
   };
   const profiler = new WindowProfiler(process.env['BENCH_CPU_PROF_DIR'], process.env['BENCH_CPU_PROF_NAME'] ?? `${engine}-${protocol}`);
@@ -91,6 +78,7 @@ async function main(): Promise<void> {
         break;
       case 'reset':
         loop.reset();
+        since = { ...(counted() ?? since) };
         reply({ ok: true });
         break;
       case 'profile-start':

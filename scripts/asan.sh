@@ -65,9 +65,12 @@ filters=("$@")
 if [ ${#filters[@]} -eq 0 ]; then
   # The native tests (sessions, fd SSL, fuzz), the engine against real peers,
   # and the hostile-socket tests; test/core/ssl and test/core/bio drive the
-  # fd-based native objects (FdSsl, Bio, the readiness waits);
+  # fd-based native objects (FdSsl, Bio, the readiness waits); reentry,
+  # ssl-reentry, verify-host and data-before-error call back into sessions
+  # and fd objects mid-call; ssl-wait times their waits out;
   # test/core/native-transport* the native transport (tcp_*.cc, buffer_bio.cc).
-  filters=(test/native/ test/core/interop test/core/failures test/core/ssl.test test/core/bio.test test/hostile/sockets test/hostile/misuse test/core/native-transport)
+  filters=(test/native/ test/core/interop test/core/failures test/core/ssl.test test/core/bio.test test/hostile/sockets test/hostile/misuse
+    test/core/reentry test/core/ssl-reentry test/core/ssl-wait test/core/verify-host test/core/data-before-error test/core/native-transport)
 fi
 
 status=0

@@ -1,12 +1,15 @@
 // The harness's moving parts: its settings, the progress line, starting a
 // server for an engine, and one measured load run against it (with the
-// server's CPU time from /proc sampled at the load's own window markers).
+// server's CPU time from /proc sampled at the load's own window markers, or
+// around a C load generator's whole run).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 
-import type { Engine } from '../server.js';
+import { DEFAULTS, runLoad, StatusLine, type LoadOptions, type LoadResult } from '@rxtls/bench';
+
+import { SERVERS, serverEntry, type ScenarioId } from '../servers/table.js';
 import type { HttpImpl, Protocol } from '../servers/types.js';
-import { DEFAULTS, runLoad, type LoadOptions, type LoadResult } from './loadgen-core.js';
+import type { Pinning } from './cpu-pinning.js';
 import { cpuSeconds, rssBytes } from './proc.js';
 import { HELLO_BODY } from './protocols.js';
 import { NginxProcess, NodeServerProcess, type ServerStats, type ServerTarget } from './server-process.js';
@@ -16,16 +19,10 @@ function startPerf(pid: number, file: string): ChildProcess {
   return spawn('perf', ['record', '-F', '997', '-g', '-p', String(pid), '-o', file], { stdio: 'ignore' });
 }
 
-export type EngineId = Engine | 'nginx';
+/** An id of bench/servers/table.ts. */
+export type EngineId = string;
 
-export const ENGINE_LABEL: Record<EngineId, string> = {
-  rxtls: 'rxtls',
-  offload: 'rxtls [offload]',
-  rx: 'rxtls [rx]',
-  node: 'node:tls',
-  tcp: 'tcp',
-  nginx: 'nginx',
-};
+export const ENGINE_LABEL: Readonly<Record<EngineId, string>> = Object.fromEntries(SERVERS.map((e) => [e.id, e.label]));
 
 export interface Settings {
   quick: boolean;
@@ -35,8 +32,12 @@ export interface Settings {
   idleConnections: number;
   /** Rounds per engine in the rate scenarios (the median run is kept). */
   repeat: number;
-  /** Engines to run (rxtls and node always; rx if present; tcp; nginx if installed). */
+  /** Engines to run (rxtls and node always; variants if present; tcp; nginx if installed). */
   engines: ReadonlySet<EngineId>;
+  /** Where servers and load generators run. */
+  pinning: Pinning;
+  /** The C load generators (null: not installed) and their whole-second windows. */
+  c: { wrk: string | null; openssl: string | null; warmup: number; seconds: number };
   nginx: string | null;
   tmp: string;
   certFile: string;
@@ -48,16 +49,28 @@ export interface Settings {
   serverEnv: NodeJS.ProcessEnv;
 }
 
-export interface Measured {
-  result: LoadResult;
-  /** Server CPU seconds (user + system, all threads) within the load's measured window. */
+/** Server-side figures of one measured window. */
+export interface Window {
+  /** Server CPU seconds (user + system, all threads) within the window. */
   cpuSec: number;
   /** Server stats at the end of the window (node servers). */
   stats: ServerStats | null;
 }
 
+/** One C load generator run and the server's window around it. */
+export interface ClientMeasured<T> extends Window {
+  value: T;
+  /** Wall seconds of the window. */
+  seconds: number;
+}
+
+/** One JS load generator run and the server's window within it. */
+export interface Measured extends Window {
+  result: LoadResult;
+}
+
 export class Progress {
-  private readonly tty = process.stderr.isTTY === true;
+  private readonly line_ = new StatusLine(process.stderr);
   private step_ = 0;
   private total_ = 0;
   private label_ = '';
@@ -76,17 +89,16 @@ export class Progress {
   show(detail: string): void {
     const t = ((Date.now() - this.started_) / 1000).toFixed(0).padStart(3);
     const text = `[${t}s ${String(this.step_).padStart(2)}/${this.total_}] ${this.label_} · ${detail}`;
-    if (this.tty) process.stderr.write(`\r\x1b[K${text}`);
-    else if (detail === 'starting') process.stderr.write(text + '\n');
+    // Off a terminal, one line per step rather than one per update.
+    if (this.line_.tty || detail === 'starting') this.line_.show(text);
   }
 
   done(): void {
-    if (this.tty) process.stderr.write('\r\x1b[K');
+    this.line_.clear();
   }
 
   log(text: string): void {
-    if (this.tty) process.stderr.write('\r\x1b[K');
-    process.stderr.write(text + '\n');
+    this.line_.log(text);
   }
 }
 
@@ -103,14 +115,31 @@ export class Harness {
     return this.s.engines.has(engine);
   }
 
+  /**
+   * The engines a scenario runs, in table order: of `base` (the columns it
+   * fills) those present, plus every variant that lists the scenario; each
+   * must serve `protocol` (null: no application data, any server will do).
+   */
+  engines(scenario: ScenarioId, base: readonly EngineId[], protocol: Protocol | null): EngineId[] {
+    return SERVERS.filter(
+      (e) =>
+        this.has(e.id) &&
+        e.scenarios.includes(scenario) &&
+        (e.column === 'variant' || base.includes(e.id)) &&
+        (protocol === null || e.protocols.includes(protocol)),
+    ).map((e) => e.id);
+  }
+
   async startServer(engine: EngineId, protocol: Protocol, http: HttpImpl, profileName: string): Promise<ServerTarget> {
-    if (engine === 'nginx') {
+    const entry = serverEntry(engine);
+    if (!entry.start) {
       if (!this.s.nginx) throw new Error('nginx is not installed');
-      return NginxProcess.start(this.s.nginx, this.s.tmp, this.s.certFile, this.s.keyFile, HELLO_BODY);
+      return NginxProcess.start(this.s.nginx, this.s.tmp, this.s.certFile, this.s.keyFile, HELLO_BODY, this.s.pinning.server);
     }
     return NodeServerProcess.start({
       engine,
-      protocol,
+      // A server that cannot serve the protocol serves its first one (handshake and idle scenarios send no data).
+      protocol: entry.protocols.includes(protocol) ? protocol : entry.protocols[0]!,
       http,
       certFile: this.s.certFile,
       keyFile: this.s.keyFile,
@@ -118,6 +147,7 @@ export class Harness {
       // JIT symbols for perf (a /tmp/perf-PID.map file).
       ...(this.s.perfDir ? { nodeFlags: ['--perf-basic-prof-only-functions'] } : {}),
       env: this.s.serverEnv,
+      cpus: this.s.pinning.server,
     });
   }
 
@@ -137,40 +167,57 @@ export class Harness {
     }
   }
 
-  /** One load run; the server's CPU is sampled at the load's measure-start and measure-end. */
-  async measure(server: ServerTarget, load: Partial<LoadOptions> & Pick<LoadOptions, 'mode'>): Promise<Measured> {
-    let cpu0 = 0;
-    let cpu1 = 0;
-    let stats: Promise<ServerStats | null> = Promise.resolve(null);
+  /** Starts a measured window: CPU sample, loop-delay reset, profilers. */
+  private windowStart(server: ServerTarget, mode: string): () => Promise<Window> {
+    const cpu0 = cpuSeconds(server.pid);
+    void server.command('reset').catch(() => null);
     let profiling: Promise<unknown> | undefined;
     let perf: ChildProcess | undefined;
+    if (this.s.cpuProfDir && server instanceof NodeServerProcess) profiling = server.command('profile-start').catch(() => null);
+    if (this.s.perfDir) perf = startPerf(server.pid, join(this.s.perfDir, `${String(++this.perfRuns).padStart(2, '0')}-${server.label.replace(/\W+/g, '-')}-${mode}.perf.data`));
+    this.progress.show('measuring');
+    // Ends the window: CPU at once, then the stats and profiles it asked for.
+    return async () => {
+      const cpuSec = cpuSeconds(server.pid) - cpu0;
+      const stats = server.command('stats').catch(() => null);
+      if (profiling) profiling = profiling.then(() => server.command('profile-stop')).catch(() => null);
+      perf?.kill('SIGINT');
+      await profiling;
+      if (perf && perf.exitCode === null) await new Promise((r) => perf!.once('exit', r));
+      return { cpuSec, stats: await stats };
+    };
+  }
+
+  /** One load run; the server's CPU is sampled at the load's measure-start and measure-end. */
+  async measure(server: ServerTarget, load: Partial<LoadOptions> & Pick<LoadOptions, 'mode'>): Promise<Measured> {
+    let end: (() => Promise<Window>) | undefined;
+    let window: Promise<Window> | undefined;
     const result = await runLoad({
       ...DEFAULTS,
       warmup: this.s.warmup,
       duration: this.s.duration,
       host: '127.0.0.1',
       port: server.port,
+      // The bench certificate is self-signed, made for the run.
+      insecure: true,
       ...load,
       onEvent: (e) => {
-        if (e.event === 'measure-start') {
-          cpu0 = cpuSeconds(server.pid);
-          void server.command('reset').catch(() => null);
-          if (this.s.cpuProfDir && server instanceof NodeServerProcess) profiling = server.command('profile-start').catch(() => null);
-          if (this.s.perfDir) perf = startPerf(server.pid, join(this.s.perfDir, `${String(++this.perfRuns).padStart(2, '0')}-${server.label.replace(/\W+/g, '-')}-${load.mode}.perf.data`));
-          this.progress.show('measuring');
-        } else if (e.event === 'measure-end') {
-          cpu1 = cpuSeconds(server.pid);
-          stats = server.command('stats').catch(() => null);
-          if (profiling) profiling = profiling.then(() => server.command('profile-stop')).catch(() => null);
-          perf?.kill('SIGINT');
-        } else if (e.event === 'progress' && e.elapsedSec > 0) {
-          this.progress.show(`measuring ${e.elapsedSec.toFixed(0)}/${load.duration ?? this.s.duration} s`);
-        }
+        if (e.event === 'measure-start') end = this.windowStart(server, load.mode);
+        else if (e.event === 'measure-end') window = end?.();
+        else if (e.event === 'progress' && e.phase === 'measuring') this.progress.show(`measuring ${e.elapsedSec.toFixed(0)}/${load.duration ?? this.s.duration} s`);
       },
     });
-    await profiling;
-    if (perf && perf.exitCode === null) await new Promise((r) => perf!.once('exit', r));
-    return { result, cpuSec: cpu1 - cpu0, stats: await stats };
+    const w = (await window) ?? { cpuSec: 0, stats: null };
+    return { result, ...w };
+  }
+
+  /** A C load generator's run as the measured window: the server's CPU from just before it starts to just after it ends. */
+  async measureClient<T>(server: ServerTarget, mode: string, run: () => Promise<T>): Promise<ClientMeasured<T>> {
+    const started = performance.now();
+    const end = this.windowStart(server, mode);
+    const value = await run();
+    const seconds = (performance.now() - started) / 1000;
+    return { value, seconds, ...(await end()) };
   }
 
   /**
@@ -188,6 +235,7 @@ export class Harness {
       ...DEFAULTS,
       host: '127.0.0.1',
       port: server.port,
+      insecure: true,
       mode: 'hold',
       connections,
       warmup: 0,

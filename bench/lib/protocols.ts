@@ -90,6 +90,14 @@ const RESPONSE_CLOSE = Buffer.from(
 );
 const CRLF2 = Buffer.from('\r\n\r\n');
 
+/** Whether a request head asks the server to close after its response: `Connection: close`, or HTTP/1.0 without keep-alive (openssl s_time -www). */
+function closesAfter(head: string): boolean {
+  if (/\r\nconnection:\s*close/i.test(head)) return true;
+  const lineEnd = head.indexOf('\r\n');
+  const requestLine = lineEnd < 0 ? head : head.slice(0, lineEnd);
+  return requestLine.endsWith(' HTTP/1.0') && !/\r\nconnection:\s*keep-alive/i.test(head);
+}
+
 /**
  * A minimal HTTP/1.1 responder: answers every GET (no request bodies) with
  * the fixed hello response, and closes after one that asked for it.
@@ -110,7 +118,7 @@ export class MinimalHttp {
       if (end < 0) break;
       const head = data.toString('latin1', 0, end);
       data = data.subarray(end + 4);
-      if (/\r\nconnection:\s*close/i.test(head)) {
+      if (closesAfter(head)) {
         this.sink_.write(RESPONSE_CLOSE);
         this.sink_.end();
         return;

@@ -11,6 +11,8 @@ export interface Row {
   ratio: number | null;
   /** The C reference on the same OpenSSL family (nginx), where the scenario allows it. */
   openssl?: number | null;
+  /** rxtls / nginx, where nginx ran. */
+  ratioNginx?: number | null;
   /** Plain TCP (node:net / node:http): the ceiling of a TLS engine on net.Socket. */
   tcp?: number | null;
   /** The issue's target, as text (e.g. ">= 1.5x"). */
@@ -24,28 +26,54 @@ export interface Target {
   /** ratio (rxtls/node) bound, or an absolute bound on the rxtls figure. */
   ratio?: number;
   absolute?: number;
+  /** Also a bound on rxtls / nginx (met only when nginx ran), or on rxtls / tcp. */
+  nginx?: number;
+  tcp?: number;
+  /** For a variant's row: a bound on variant / plain rxtls (as good as: for lower-is-better rows the bound is inverted). */
+  base?: number;
 }
 
 export function makeRow(
   base: { name: string; unit: string; higherIsBetter: boolean },
-  values: { rxtls: number | null; node: number | null; openssl?: number | null; tcp?: number | null },
+  values: { rxtls: number | null; node: number | null; openssl?: number | null; tcp?: number | null; base?: number | null },
   target?: Target,
   note?: string,
 ): Row {
-  const ratio = values.rxtls !== null && values.node !== null && values.node !== 0 ? values.rxtls / values.node : null;
-  const row: Row = { ...base, rxtls: values.rxtls, node: values.node, ratio: ratio === null ? null : round(ratio, 3) };
-  if (values.openssl !== undefined) row.openssl = values.openssl;
+  const ratioOf = (other: number | null | undefined) => (values.rxtls !== null && other !== null && other !== undefined && other !== 0 ? round(values.rxtls / other, 3) : null);
+  const ratio = ratioOf(values.node);
+  const row: Row = { ...base, rxtls: values.rxtls, node: values.node, ratio };
+  if (values.openssl !== undefined) {
+    row.openssl = values.openssl;
+    row.ratioNginx = ratioOf(values.openssl);
+  }
   if (values.tcp !== undefined) row.tcp = values.tcp;
   if (target) {
     const cmp = base.higherIsBetter ? '>=' : '<=';
+    const holds = (r: number | null, bound: number) => (r === null ? null : base.higherIsBetter ? r >= bound : r <= bound);
+    const parts: string[] = [];
+    const checks: Array<boolean | null> = [];
     if (target.ratio !== undefined) {
-      row.target = `${cmp} ${target.ratio}x`;
-      row.met = ratio === null ? null : base.higherIsBetter ? ratio >= target.ratio : ratio <= target.ratio;
+      parts.push(`${cmp} ${target.ratio}x`);
+      checks.push(holds(ratio, target.ratio));
     } else if (target.absolute !== undefined) {
-      row.target = `${base.higherIsBetter ? '>=' : '<'} ${target.absolute} ${base.unit}`;
-      row.met =
-        values.rxtls === null ? null : base.higherIsBetter ? values.rxtls >= target.absolute : values.rxtls < target.absolute;
+      parts.push(`${base.higherIsBetter ? '>=' : '<'} ${target.absolute} ${base.unit}`);
+      checks.push(values.rxtls === null ? null : base.higherIsBetter ? values.rxtls >= target.absolute : values.rxtls < target.absolute);
     }
+    if (target.nginx !== undefined) {
+      parts.push(`${cmp} ${target.nginx}x nginx`);
+      checks.push(holds(ratioOf(values.openssl), target.nginx));
+    }
+    if (target.tcp !== undefined) {
+      parts.push(`${cmp} ${target.tcp}x tcp`);
+      checks.push(holds(ratioOf(values.tcp), target.tcp));
+    }
+    if (target.base !== undefined) {
+      const bound = base.higherIsBetter ? target.base : round(1 / target.base, 2);
+      parts.push(`${cmp} ${bound}x rxtls`);
+      checks.push(holds(ratioOf(values.base), bound));
+    }
+    row.target = parts.join(', ');
+    row.met = checks.includes(false) ? false : checks.includes(null) ? null : true;
   }
   if (note) row.note = note;
   return row;
@@ -68,7 +96,7 @@ export function fmt(v: number | null | undefined): string {
 }
 
 export function table(rows: readonly Row[]): string {
-  const head = ['scenario', 'unit', 'rxtls', 'node:tls', 'ratio', 'target', 'met', 'tcp', 'nginx'];
+  const head = ['scenario', 'unit', 'rxtls', 'node:tls', 'ratio', 'target', 'met', 'tcp', 'nginx', 'vs nginx'];
   const body = rows.map((r) => [
     r.name,
     r.unit,
@@ -79,9 +107,10 @@ export function table(rows: readonly Row[]): string {
     r.met === undefined ? '' : r.met === null ? 'n/a' : r.met ? 'yes' : 'NO',
     fmt(r.tcp),
     fmt(r.openssl),
+    r.ratioNginx === null || r.ratioNginx === undefined ? '-' : `${r.ratioNginx.toFixed(2)}x`,
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const numeric = new Set([2, 3, 4, 7, 8]);
+  const numeric = new Set([2, 3, 4, 7, 8, 9]);
   const line = (cells: string[]) =>
     cells.map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
   const out = [line(head), widths.map((w) => '-'.repeat(w)).join('  ')];

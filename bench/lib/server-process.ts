@@ -6,8 +6,8 @@ import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
-import type { Engine } from '../server.js';
 import type { HttpImpl, Protocol } from '../servers/types.js';
+import { pinnedCommand } from './cpu-pinning.js';
 
 /** What bench/server.ts answers to `stats` and `gc`. */
 export interface ServerStats {
@@ -19,6 +19,9 @@ export interface ServerStats {
   connections: number;
   loopDelayMaxMs: number;
   loopDelayP99Ms: number;
+  /** TLS handshakes in the window, and how many resumed (servers that count them). */
+  handshakes?: number;
+  resumed?: number;
 }
 
 export type Command = 'stats' | 'gc' | 'reset' | 'profile-start' | 'profile-stop';
@@ -33,7 +36,8 @@ export interface ServerTarget {
 }
 
 export interface SpawnOptions {
-  engine: Engine;
+  /** An id of bench/servers/table.ts. */
+  engine: string;
   protocol: Protocol;
   http?: HttpImpl;
   certFile: string;
@@ -44,6 +48,8 @@ export interface SpawnOptions {
   /** Extra node flags. */
   nodeFlags?: string[];
   env?: NodeJS.ProcessEnv;
+  /** CPUs to pin the server to (taskset -c); null: not pinned. */
+  cpus: string | null;
 }
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -52,16 +58,16 @@ const READY_TIMEOUT_MS = 20_000;
 /** Raises the fd limit to the hard limit (the memory scenario holds thousands of sockets), then execs. */
 const ULIMIT_WRAPPER = 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"';
 
-/** Every server child still running, so that an interrupted run leaves none behind. */
+/** Every child (server or C load generator) still running, so that an interrupted run leaves none behind. */
 const live = new Set<ChildProcess>();
 
-function track(child: ChildProcess): ChildProcess {
+export function track(child: ChildProcess): ChildProcess {
   live.add(child);
   child.once('exit', () => live.delete(child));
   return child;
 }
 
-/** Kills every server child at once (an interrupted run). */
+/** Kills every child of the harness at once (an interrupted run). */
 export function killAllServers(): void {
   for (const child of live) child.kill('SIGKILL');
 }
@@ -123,7 +129,7 @@ export class NodeServerProcess implements ServerTarget {
       o.keyFile,
     ];
     const child = track(
-      spawn('sh', ['-c', ULIMIT_WRAPPER, 'sh', process.execPath, ...args], {
+      spawn('sh', ['-c', ULIMIT_WRAPPER, 'sh', ...pinnedCommand(o.cpus, process.execPath, args).flat()], {
         cwd: ROOT,
         stdio: ['pipe', 'pipe', 'pipe'],
         env: { ...process.env, ...o.env, ...profileEnv },
@@ -213,7 +219,8 @@ export function findNginx(): string | null {
 
 /**
  * nginx as the C reference: one process (master_process off, so the pid we
- * spawn is the one serving, and its /proc figures are the server's), TLS 1.3,
+ * spawn is the one serving, and its /proc figures are the server's; pinned
+ * to the server core like every other server), TLS 1.3,
  * X25519, the bench certificate, `return 200` with the same body.
  */
 export class NginxProcess implements ServerTarget {
@@ -228,14 +235,14 @@ export class NginxProcess implements ServerTarget {
     this.child_ = child;
   }
 
-  static async start(binary: string, dir: string, certFile: string, keyFile: string, body: string): Promise<NginxProcess> {
+  static async start(binary: string, dir: string, certFile: string, keyFile: string, body: string, cpus: string | null): Promise<NginxProcess> {
     const port = await freePort();
     const prefix = join(dir, `nginx-${port}`);
     mkdirSync(join(prefix, 'tmp'), { recursive: true });
     const conf = join(prefix, 'nginx.conf');
     writeFileSync(conf, nginxConfig(prefix, port, certFile, keyFile, body));
     const child = track(
-      spawn('sh', ['-c', ULIMIT_WRAPPER, 'sh', binary, '-p', prefix, '-c', conf, '-g', 'daemon off;'], {
+      spawn('sh', ['-c', ULIMIT_WRAPPER, 'sh', ...pinnedCommand(cpus, binary, ['-p', prefix, '-c', conf, '-g', 'daemon off;']).flat()], {
         stdio: ['ignore', 'ignore', 'pipe'],
       }),
     );

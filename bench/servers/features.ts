@@ -1,6 +1,6 @@
 // Features of the packages under test that are written separately: the
 // harness runs the rows that need them only when they are there.
-import { nativeBinding } from '@rxtls/core';
+import { binding as nativeBinding } from '@rxtls/native';
 
 /** Whether TlsEngine can run handshake steps on the thread pool (`handshakeOffload`). */
 export function hasHandshakeOffload(): boolean {

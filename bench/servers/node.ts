@@ -3,7 +3,7 @@ import * as https from 'node:https';
 import * as tls from 'node:tls';
 
 import { HELLO_BODY, MinimalHttp, StreamProtocol, type Sink } from '../lib/protocols.js';
-import { closeServer, listenLoopback, type BenchServer, type ServerSetup } from './types.js';
+import { closeServer, listenLoopback, type BenchServer, type HandshakeCount, type ServerSetup } from './types.js';
 
 function sinkOf(socket: tls.TLSSocket): Sink {
   return {
@@ -15,6 +15,13 @@ function sinkOf(socket: tls.TLSSocket): Sink {
 
 export async function start(setup: ServerSetup): Promise<BenchServer> {
   let open = 0;
+  const handshakes: HandshakeCount = { total: 0, resumed: 0 };
+  // Called from the secure-connection handler each server already has (no extra listener).
+  const counted = (socket: tls.TLSSocket) => {
+    open++;
+    handshakes.total++;
+    if (socket.isSessionReused()) handshakes.resumed++;
+  };
   const options: tls.TlsOptions = { cert: setup.cert, key: setup.key };
   let server: tls.Server;
   if (setup.protocol === 'http' && setup.http === 'node') {
@@ -23,12 +30,12 @@ export async function start(setup: ServerSetup): Promise<BenchServer> {
       res.end(HELLO_BODY);
     });
     server.on('secureConnection', (socket: tls.TLSSocket) => {
-      open++;
+      counted(socket);
       socket.once('close', () => open--);
     });
   } else {
     server = tls.createServer(options, (socket) => {
-      open++;
+      counted(socket);
       socket.setNoDelay(true);
       socket.once('close', () => open--);
       // Errors (a client that resets) must not crash the server.
@@ -52,5 +59,5 @@ export async function start(setup: ServerSetup): Promise<BenchServer> {
   }
   server.on('tlsClientError', () => {});
   const port = await listenLoopback(server);
-  return { port, connections: () => open, close: () => closeServer(server) };
+  return { port, connections: () => open, handshakes: () => handshakes, close: () => closeServer(server) };
 }

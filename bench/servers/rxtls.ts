@@ -3,7 +3,7 @@ import { createTlsServer, TLSServerContext, type ServerOptions, type TlsEngine }
 
 import { MinimalHttp, StreamProtocol, type Sink } from '../lib/protocols.js';
 import { findDuplexAdapter } from './duplex.js';
-import { closeServer, listenLoopback, type BenchServer, type ServerSetup } from './types.js';
+import { closeServer, listenLoopback, type BenchServer, type HandshakeCount, type ServerSetup } from './types.js';
 
 function sinkOf(engine: TlsEngine): Sink {
   return {
@@ -17,6 +17,7 @@ export async function start(setup: ServerSetup): Promise<BenchServer> {
   const context = new TLSServerContext();
   context.load_certs(setup.cert, setup.key);
   let open = 0;
+  const handshakes: HandshakeCount = { total: 0, resumed: 0 };
   let onHttp: ((engine: TlsEngine) => void) | undefined;
   if (setup.protocol === 'http' && setup.http === 'node') {
     const adapter = await findDuplexAdapter();
@@ -29,12 +30,22 @@ export async function start(setup: ServerSetup): Promise<BenchServer> {
     });
     onHttp = (engine) => httpServer.emit('connection', adapter(engine));
   }
-  // Passed only when asked for, so that this file also runs against a core without the option.
-  const options = { context, ...(setup.offload ? { handshakeOffload: true } : {}) } as ServerOptions;
+  // A variant's options are passed only for that variant, so that this file also runs against a core without them.
+  const options = { ...setup.options, context } as ServerOptions;
   const server = createTlsServer(options, (engine) => {
     open++;
     engine.onclose = () => open--;
-    if (onHttp) return onHttp(engine);
+    if (onHttp) onHttp(engine);
+    else serve(engine);
+    // Counted after the handlers are set, keeping any onsecure they (the Duplex adapter) installed.
+    const secure = engine.onsecure;
+    engine.onsecure = () => {
+      handshakes.total++;
+      if (engine.info().resumed) handshakes.resumed++;
+      secure?.();
+    };
+  });
+  function serve(engine: TlsEngine): void {
     switch (setup.protocol) {
       case 'echo':
         engine.ondata = (chunk) => engine.write(chunk);
@@ -50,11 +61,12 @@ export async function start(setup: ServerSetup): Promise<BenchServer> {
         break;
       }
     }
-  });
+  }
   const port = await listenLoopback(server);
   return {
     port,
     connections: () => open,
+    handshakes: () => handshakes,
     close: () => closeServer(server),
   };
 }

@@ -9,8 +9,8 @@ export type HttpImpl = 'node' | 'minimal';
 export interface ServerSetup {
   protocol: Protocol;
   http: HttpImpl;
-  /** rxtls: run handshake steps on the thread pool (`handshakeOffload`). */
-  offload?: boolean;
+  /** rxtls: extra createTlsServer options of a variant (`handshakeOffload`, a transport, …). */
+  options?: Record<string, unknown>;
   /** PEM certificate and key (ignored by plain TCP). */
   cert: string;
   key: string;
@@ -20,7 +20,14 @@ export interface BenchServer {
   port: number;
   /** Connections open now. */
   connections(): number;
+  /** TLS handshakes completed so far, and how many of them resumed a session (where the server can tell). */
+  handshakes?(): HandshakeCount;
   close(): Promise<void>;
+}
+
+export interface HandshakeCount {
+  total: number;
+  resumed: number;
 }
 
 export type StartServer = (setup: ServerSetup) => Promise<BenchServer>;

@@ -23,6 +23,7 @@
         "src/bio.cc",
         "src/bio_params.cc",
         "src/sockopt.cc",
+        "src/verify_unverified.cc",
         "src/ssl_owner.cc",
         "src/ssl_queries.cc",
         "src/ssl_client_options.cc",

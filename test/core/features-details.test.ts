@@ -3,7 +3,8 @@
 // exported keying material. Checked against node:tls and openssl s_server.
 import * as tls from 'node:tls';
 
-import { createCertificateAuthority, issueCertificate, nativeBinding, TLSClientContext } from '@rxtls/core';
+import { createCertificateAuthority, issueCertificate, TLSClientContext } from '@rxtls/core';
+import { binding as nativeBinding } from '@rxtls/native';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 

@@ -9,7 +9,8 @@ import * as tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
-import { nativeBinding } from '@rxtls/core';
+import '@rxtls/core'; // installs the error classes
+import { binding as nativeBinding } from '@rxtls/native';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 

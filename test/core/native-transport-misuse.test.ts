@@ -7,7 +7,8 @@ import * as net from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
-import { nativeBinding, TLSClientContext, TLSServerContext, type NativeTlsConnection, type TlsError } from '@rxtls/core';
+import { TLSClientContext, TLSServerContext, type NativeTlsConnection, type TlsError } from '@rxtls/core';
+import { binding as nativeBinding } from '@rxtls/native';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
@@ -131,12 +132,14 @@ misuse('a server and a connection JS dropped while open keep working; after clos
   const before = nativeBinding.debugCounters();
   let port = 0;
   let serverConns = 0;
+  let weak: WeakRef<import('@rxtls/core').NativeTlsServer> | undefined;
   await (async () => {
     const srv = await startNative({ ...p.server }, (c) => {
       serverConns++;
       c.ondata = (d) => c.write(d);
     });
     port = srv.port;
+    weak = new WeakRef(srv.server);
   })(); // every JS reference to the server is gone here
   const echo = (): Promise<string> =>
     new Promise((resolve, reject) => {
@@ -176,6 +179,10 @@ misuse('a server and a connection JS dropped while open keep working; after clos
   assert.is(after.TcpConnection, before.TcpConnection, 'every connection freed');
   assert.is(after.TcpServer, before.TcpServer! + 1, 'the dropped server still listens');
   assert.ok(after.TcpConnectionWrap! <= before.TcpConnectionWrap! + 1, `wrappers collected (${before.TcpConnectionWrap} -> ${after.TcpConnectionWrap})`);
+  // The native side holds the listening server's JS object: it is still there to close.
+  const server = weak!.deref();
+  assert.ok(server, 'a listening server is kept alive natively');
+  await new Promise<void>((r) => server!.close(() => r()));
 });
 
 misuse.run();

@@ -30,9 +30,9 @@ import {
   StateError,
   TCP_NODELAY,
   TimeoutError,
-  nativeBinding,
   type TlsError,
 } from '@rxtls/core';
+import { binding as nativeBinding } from '@rxtls/native';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
@@ -201,24 +201,62 @@ Props('bind() then connect(): the connection leaves from the bound port', async 
   }
 });
 
+/**
+ * Whether this machine has an IPv6 loopback: node:net (not the Socket under
+ * test) can listen on ::1. Asked separately so that a Socket that fails on
+ * ::1 fails the test instead of passing for a machine without IPv6.
+ */
+function hasIpv6Loopback(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(0, '::1', () => probe.close(() => resolve(true)));
+  });
+}
+
 Props('AF_INET6 over ::1', async () => {
+  if (!(await hasIpv6Loopback())) {
+    // CI machines have ::1 on lo (as the machine this test was written on
+    // does): there a missing loopback is a broken setup, not a reason to skip.
+    if (process.env.CI === 'true') assert.unreachable('CI=true but node:net cannot listen on ::1: this machine has no IPv6 loopback');
+    console.log('  skipped: no IPv6 loopback (::1) on this machine (AF_INET6 over ::1 not tested)');
+    return;
+  }
   const s = new Socket(AF_INET6);
+  const c = new Socket(AF_INET6);
+  let peer: Socket | undefined;
+  const netPeer = new net.Socket();
   try {
     await s.bind(0, '::1');
-  } catch {
+    await s.listen();
+    assert.is(s.family, AF_INET6);
+    assert.equal(s.info(), { address: '::1', port: s.port, family: AF_INET6 });
+    await c.connect('::1', s.port);
+    peer = await withTimeout(s.accept(), 5000, 'accept over ::1');
+    assert.equal(c.info(), { address: '::1', port: (c.info() as { port: number }).port, family: AF_INET6 });
+    assert.is(peer.host, '::1');
+    await c.send('v6');
+    assert.is(await peer.read(2), 'v6');
+    await peer.send('back');
+    assert.is(await c.read(4), 'back');
+    // A node:net client reaches the same listener over ::1.
+    const reached = new Promise<void>((resolve, reject) => {
+      netPeer.once('error', reject);
+      netPeer.connect({ host: '::1', port: s.port, family: 6 }, () => {
+        netPeer.end('from node:net');
+        resolve();
+      });
+    });
+    await withTimeout(reached, 5000, 'node:net connect over ::1');
+    const fromNet = await withTimeout(s.accept(), 5000, 'accept of the node:net client');
+    assert.is(await fromNet.read(-1), 'from node:net');
+    fromNet.close();
+  } finally {
+    netPeer.destroy();
+    c.close();
+    peer?.close();
     s.close();
-    return; // no IPv6 loopback on this machine
   }
-  await s.listen();
-  const c = new Socket(AF_INET6);
-  await c.connect('::1', s.port);
-  const peer = await s.accept();
-  assert.is((c.info() as { family: number }).family, AF_INET6);
-  await c.send('v6');
-  assert.is(await peer.read(2), 'v6');
-  c.close();
-  peer.close();
-  s.close();
 });
 
 Props('the constructor refuses other families, types and protocols', () => {

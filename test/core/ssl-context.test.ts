@@ -39,6 +39,7 @@ import {
   TLS_client_method,
   TLS_method,
   TLS_server_method,
+  issueCertificate,
   type TlsError,
 } from '@rxtls/core';
 import { suite } from 'uvu';
@@ -288,6 +289,8 @@ async function sClientAgainst(ctx: SSLContext, extra: string[] = []): Promise<st
       await peer.read(5).catch(() => '');
       peer.close();
     })();
+    // A refused handshake rejects before s_client is done: handled here, not unhandled.
+    served.catch(() => {});
     const r = await runSClient(server.port, ['-CAfile', P.file('ca', 'crt'), '-servername', 'localhost', '-verify_return_error', '-ign_eof', ...extra], 'ping\n');
     await withTimeout(served.catch(() => {}), 10_000, 'served');
     return r.stdout + r.stderr;
@@ -355,6 +358,23 @@ Ciphers('a TLS 1.2 cipher list is what gets negotiated (openssl s_client)', asyn
   assert.is(ctx.set_ciphers('ECDHE-ECDSA-AES128-GCM-SHA256'), true);
   const out = await sClientAgainst(ctx, ['-tls1_2']);
   assert.match(out, /Cipher is ECDHE-ECDSA-AES128-GCM-SHA256/);
+});
+
+Ciphers('CBC suites are off by default (ECDHE-RSA-AES128-SHA…); set_ciphers turns one back on (AES128-SHA, openssl s_client -tls1_2)', async () => {
+  // AES128-SHA is RSA key transport: it needs an RSA certificate.
+  const rsa = issueCertificate(P.ca, { commonName: 'localhost', keyType: 'rsa' });
+  const byDefault = new TLSServerContext();
+  byDefault.load_certs(rsa.cert, rsa.key);
+  const refused = await sClientAgainst(byDefault, ['-tls1_2', '-cipher', 'ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES256-SHA384:AES128-SHA']);
+  assert.not.match(refused, 'served by rxtls');
+  assert.match(refused, /handshake failure|alert/);
+
+  const ctx = new TLSServerContext();
+  ctx.load_certs(rsa.cert, rsa.key);
+  assert.is(ctx.set_ciphers('AES128-SHA'), true);
+  const out = await sClientAgainst(ctx, ['-tls1_2', '-cipher', 'AES128-SHA']);
+  assert.match(out, 'served by rxtls');
+  assert.match(out, /Cipher is AES128-SHA\n/);
 });
 
 Ciphers('TLS 1.3 suite names set the TLS 1.3 suites', async () => {

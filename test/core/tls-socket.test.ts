@@ -176,6 +176,9 @@ Props('server, client and accepted peer: every flag true to the state at each st
   assert.is(await client.shutdown(), true);
   assert.equal([client.is_shutdown, client.shutdown_reason], [true, SHUT_WR]);
   assert.is(await peer.receive(), '');
+  // The peer may still send after the client's close_notify, until it shuts down itself.
+  assert.is(peer.is_connected, true);
+  assert.is(await peer.shutdown(), true);
   assert.is(await client.receive(), '');
   assert.is(client.close(), true);
   assert.is(client.close(), false);

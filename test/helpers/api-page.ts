@@ -1,18 +1,28 @@
-// A structured reading of the documented API page
-// (../shared/reference/blade-ssl-api.md): its module constants, its classes
-// with their parents, properties, constructor and methods, each with the
-// anchor and heading the page gives it and the line it is on. The page has
-// slips (a heading that names another class, an anchor copied from another
-// method, a heading that lost its name); `KNOWN_SLIPS` names each one and
-// `resolveMember` applies them, so an unexplained mismatch is an error.
+// A structured reading of the upstream Blade `ssl` API page: its module
+// constants, its classes with their parents, properties, constructor and
+// methods, each with the anchor and heading the page gives it and the line
+// it is on. The page has slips (a heading that names another class, an
+// anchor copied from another method, a heading that lost its name);
+// `KNOWN_SLIPS` names each one and `resolveMember` applies them, so an
+// unexplained mismatch is an error.
+//
+// The page is not part of this repository. Where a copy is at hand its path
+// is in RXTLS_API_PAGE (.ci/run sets it when the page sits beside the
+// clone); the coverage test then checks test/fixtures/ssl-api-members.ts
+// against it. Without it, nothing here reads any file.
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The repository root (this file is test/helpers/api-page.ts). */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-/** The page, found relative to the repository: ../shared/reference/blade-ssl-api.md. */
-export const apiPagePath = resolve(repoRoot, '..', 'shared', 'reference', 'blade-ssl-api.md');
+/** The upstream page's path, from RXTLS_API_PAGE; undefined when unset. */
+export const apiPagePath: string | undefined = process.env.RXTLS_API_PAGE || undefined;
+
+/** The upstream page, parsed; undefined when RXTLS_API_PAGE is unset. Throws when it is set but unreadable. */
+export function readApiPage(): ApiPage | undefined {
+  return apiPagePath === undefined ? undefined : parseApiPage(readFileSync(apiPagePath, 'utf8'));
+}
 
 export type MemberKind = 'constant' | 'property' | 'constructor' | 'method';
 
@@ -52,8 +62,8 @@ const PROPERTY_RE = /^\{:#(\w+)\} _(\w+)\._\*\*(\w+)\*\*\s*$/;
 const METHOD_RE = /^\{:#(\w+)\} \*\*(\w+)\*\*\((.*)\)\s*$/;
 const BARE_RE = /^\{:#(\w+)\} (.*?)\s*$/;
 
-/** Parses the page text (default: the file at `apiPagePath`). */
-export function parseApiPage(text: string = readFileSync(apiPagePath, 'utf8')): ApiPage {
+/** Parses the page's text. */
+export function parseApiPage(text: string): ApiPage {
   const page: ApiPage = { constants: [], classes: [] };
   let current: PageClass | undefined;
   const lines = text.split('\n');
@@ -179,17 +189,4 @@ export function allEntries(page: ApiPage): Array<{ entry: PageEntry; cls: PageCl
   for (const cls of page.classes)
     for (const entry of [...cls.properties, ...cls.constructors, ...cls.methods]) out.push({ entry, cls });
   return out;
-}
-
-/**
- * The BIO family (issue 4): the BIO class, the classes derived from it, and
- * the BIO method constants (`BIO_f_*`, `BIO_s_*`). `BIO_CLOSE`/`BIO_NOCLOSE`
- * are plain flags that the core constants already carry.
- */
-export function isBioClass(cls: PageClass): boolean {
-  return cls.name === 'BIO' || cls.parent === 'BIO';
-}
-
-export function isBioConstant(entry: PageEntry): boolean {
-  return /^BIO_[fs]_/.test(entry.heading);
 }

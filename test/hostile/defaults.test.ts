@@ -6,8 +6,10 @@
 //   client refuses a server's HelloRequest (openssl s_server, then `r`);
 // - no NULL, export, RC4, 3DES or anonymous suite is accepted (s_client
 //   -cipher) or offered by an rxtls client (openssl s_server offering only those);
-// - sslscan (Debian's package) sees only TLS 1.2/1.3, AEAD-or-ECDHE suites and
-//   no renegotiation; skipped with a message when sslscan is not installed;
+// - no CBC suite is accepted (TLS 1.2 is AEAD only: GCM, ChaCha20-Poly1305);
+// - sslscan (Debian's package) sees only TLS 1.2/1.3, forward-secret AEAD
+//   suites and no renegotiation; skipped with a message when sslscan is not
+//   installed (testssl.sh's verdict: test/hostile/testssl.test.ts);
 // - a handshake timeout (default 10 s, configurable) drops a peer that sends
 //   half a ClientHello and waits, or trickles it; an rx idle timeout drops a
 //   silent peer after its handshake.
@@ -158,6 +160,22 @@ Ciphers('NULL, export, RC4, 3DES and anonymous suites are not accepted by an rxt
   }
 });
 
+Ciphers('CBC suites (AES, Camellia; ECDHE or not) are not accepted by an rxtls server, AEAD ones are', async () => {
+  const s = await rxtlsServer();
+  try {
+    const r = await runSClient(s.port, ['-tls1_2', '-cipher', 'AES:CAMELLIA:!AESGCM:!AESCCM:@SECLEVEL=0', '-servername', 'localhost']);
+    assert.not.match(r.stdout, /Cipher is (?!\(NONE\))/, r.stdout);
+    await until(() => s.errors.length >= 1, 'server error recorded');
+    assert.match(s.errors[0]!.reason ?? '', /no shared cipher/);
+    for (const suite of ['ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305']) {
+      const ok = await runSClient(s.port, ['-tls1_2', '-cipher', suite, '-servername', 'localhost'], 'Q\n');
+      assert.match(ok.stdout, new RegExp(`Cipher is ${suite}\\n`), suite);
+    }
+  } finally {
+    await s.close();
+  }
+});
+
 Ciphers('an rxtls client offers none of them: a server accepting only those fails the handshake', async () => {
   const srv = await startSServer([
     '-tls1_2',
@@ -218,6 +236,8 @@ Ciphers('sslscan sees TLS 1.2 and 1.3 only, no weak suite, no renegotiation', as
       assert.match(line, /TLSv1\.[23]/);
       // Forward secrecy: TLS 1.3 suites, or ECDHE/DHE key exchange.
       assert.match(line, /TLSv1\.3|ECDHE|DHE/, `forward-secret: ${line}`);
+      // AEAD only: no CBC suite (LUCKY13 and its kin).
+      assert.match(line, /GCM|CHACHA20/, `AEAD: ${line}`);
     }
     assert.match(scan, /not vulnerable to heartbleed/);
   } finally {

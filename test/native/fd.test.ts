@@ -10,8 +10,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
 // Importing core installs the error factory the addon throws through.
-import { nativeBinding as binding } from '@rxtls/core';
-import { WaitFor, type NativeContext } from '@rxtls/native';
+import '@rxtls/core';
+import { binding, WaitFor, type NativeContext } from '@rxtls/native';
 
 import { withTimeout } from '../helpers/net.js';
 

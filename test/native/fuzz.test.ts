@@ -518,19 +518,35 @@ const ASYNC_INPUTS = envInt('RXTLS_FUZZ_ASYNC_INPUTS') ?? 1_000;
  * while a step is in flight the session must refuse other calls with
  * ERR_TLS_STATE, and a free() then is deferred to the step's completion.
  */
-async function feedAsync(rng: Rng, s: Side, input: Buffer): Promise<Outcome> {
+/** What the offloaded inputs actually did, so the test can require that each part of it ran. */
+interface AsyncCounts {
+  /** cycleAsync calls (each feeds one chunk). */
+  cycles: number;
+  /** Inputs that fed at least one chunk. */
+  fedInputs: number;
+  /** Steps that went to the pool (cycleAsync returned -1). */
+  inFlight: number;
+  /** Calls refused with ERR_TLS_STATE while a step was in flight. */
+  refusals: number;
+  /** free() calls deferred to a step's completion. */
+  deferredFrees: number;
+}
+
+async function feedAsync(rng: Rng, s: Side, input: Buffer, counts: AsyncCounts): Promise<Outcome> {
   const session = s.session as NativeSession & {
     cycleAsync(chunk: Uint8Array | null | undefined, length: number | undefined, callback: (flags: number) => void): number;
   };
   let code: string | undefined;
   let pos = 0;
   let freed = false;
+  if (input.length > 0) counts.fedInputs++;
   while (pos < input.length && code === undefined && !freed) {
     const n = Math.min(rng.int(3) === 0 ? input.length : rng.range(1, 300), input.length - pos);
     let done!: (flags: number) => void;
     const completed = new Promise<number>((r) => (done = r));
     let flags: number;
     try {
+      counts.cycles++;
       flags = session.cycleAsync(input.subarray(pos, pos + n), undefined, (f) => done(f));
     } catch (err) {
       code = checkError(err, 'cycleAsync threw');
@@ -538,6 +554,7 @@ async function feedAsync(rng: Rng, s: Side, input: Buffer): Promise<Outcome> {
     }
     if (flags === -1) {
       // In flight on the pool: every other call is refused meanwhile.
+      counts.inFlight++;
       const during = rng.int(4);
       if (during === 0) {
         let refused: unknown;
@@ -547,10 +564,12 @@ async function feedAsync(rng: Rng, s: Side, input: Buffer): Promise<Outcome> {
           refused = err;
         }
         assert.is((refused as TlsError | undefined)?.code, ErrorCode.State, 'calls are refused while a step is in flight');
+        counts.refusals++;
       } else if (during === 1 && rng.int(4) === 0) {
         // Deferred until the step completes; then no callback comes (nobody waits).
         session.free();
         freed = true;
+        counts.deferredFrees++;
         await withTimeout(
           (async () => {
             while (!session.isFreed()) await new Promise((r) => setImmediate(r));
@@ -591,16 +610,16 @@ Fuzz(`${ASYNC_INPUTS} inputs through offloaded handshakes (cycleAsync): typed er
   const probe = side(probeCtx, true);
   const hasAsync = typeof (probe.session as unknown as { cycleAsync?: unknown }).cycleAsync === 'function';
   probe.session.free();
-  if (!hasAsync) {
-    console.log('  SKIPPED: this addon has no Session.cycleAsync');
-    probeCtx.free();
-    return;
-  }
+  // handshakeOffload is built on it: an addon without it is a failure, not a skip.
+  assert.ok(hasAsync, 'the addon has Session.cycleAsync');
+  assert.ok(ASYNC_INPUTS > 0, 'RXTLS_FUZZ_ASYNC_INPUTS is at least 1 (0 would test nothing)');
   const ctx: Contexts = { server: probeCtx, client: clientContext(), client12: clientContext(0x0303) };
   const seedsOf = seeds(ctx);
   await settle();
   const before = binding.debugCounters().Session ?? 0;
   const stats = new Map<string, number>();
+  const counts: AsyncCounts = { cycles: 0, fedInputs: 0, inFlight: 0, refusals: 0, deferredFrees: 0 };
+  let nonEmpty = 0;
   for (let i = 0; i < ASYNC_INPUTS; i++) {
     const rng = mulberry32(inputSeed(RUN_SEED ^ 0x5a5a5a5a, i));
     let bytes: Buffer = Buffer.alloc(0);
@@ -608,7 +627,8 @@ Fuzz(`${ASYNC_INPUTS} inputs through offloaded handshakes (cycleAsync): typed er
       // Half the time an intact ClientHello (a real handshake step on the pool), else a mutated one.
       const seed = rng.pick(seedsOf.toServer);
       bytes = rng.int(2) ? Buffer.from(seed) : mutate(rng, seed, seedsOf.all);
-      const o = await feedAsync(rng, side(ctx.server, true), bytes);
+      if (bytes.length > 0) nonEmpty++;
+      const o = await feedAsync(rng, side(ctx.server, true), bytes, counts);
       const k = `${o.kind}${o.code ? ` ${o.code}` : ''}`;
       stats.set(k, (stats.get(k) ?? 0) + 1);
     } catch (err) {
@@ -620,6 +640,20 @@ Fuzz(`${ASYNC_INPUTS} inputs through offloaded handshakes (cycleAsync): typed er
   for (const c of Object.values(ctx)) c.free();
   await settle();
   console.log(`  offloaded: ${[...stats].map(([k, v]) => `${v} ${k}`).join(', ')}`);
+  console.log(`  offloaded: ${JSON.stringify(counts)} from ${nonEmpty} non-empty of ${ASYNC_INPUTS} inputs`);
+  // Each input was really fed, and the pool path was really taken: a loop
+  // that fed nothing, or steps that never went to the pool, fail here.
+  assert.ok(nonEmpty > 0, 'some inputs are non-empty');
+  assert.is(counts.fedInputs, nonEmpty, 'every non-empty input was fed to cycleAsync');
+  assert.ok(counts.cycles >= nonEmpty, `at least one cycleAsync per non-empty input (${counts.cycles} for ${nonEmpty})`);
+  assert.ok(counts.inFlight > 0, 'handshake steps went to the thread pool');
+  // Half the inputs are intact ClientHellos, each a step on the pool; a
+  // quarter of those steps check the refusal and one in sixteen the deferred
+  // free: with 100 inputs or more, missing either means it never ran.
+  if (ASYNC_INPUTS >= 100) {
+    assert.ok(counts.refusals > 0, 'calls made while a step was in flight were refused');
+    assert.ok(counts.deferredFrees > 0, 'free() during a step was deferred');
+  }
   // `before` may still count sessions of the previous test that GC had not
   // reached yet; none of this test's may remain.
   assert.ok((binding.debugCounters().Session ?? 0) <= before, 'every session released');

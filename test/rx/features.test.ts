@@ -3,6 +3,7 @@
 // client certificates, SNI, keylog, exported keying material and
 // post-handshake authentication. Peers: openssl s_client, node:tls, rx itself.
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import * as tls from 'node:tls';
 
 import {
@@ -388,6 +389,41 @@ features('post-handshake auth: answered with no reader attached; a client withou
   await until(() => outcomes.length === 2, 'both outcomes');
   assert.is(outcomes[0], 'ok rxtls test client');
   assert.match(outcomes[1]!, /^error ERR_TLS_(HANDSHAKE|PROTOCOL|CERTIFICATE)$/);
+});
+
+features('fleet: two rx listen servers with one ticketSecret resume each other’s sessions', async (ctx) => {
+  const ticketSecret = randomBytes(32);
+  const a = await serve({ ...p.server, ticketSecret });
+  const b = await serve({ ...p.server, ticketSecret });
+  ctx.srv.push(a, b);
+  const onA = await client(a.port);
+  await talk(onA);
+  assert.ok(onA.session);
+  const onB = await client(b.port, { session: onA.session! });
+  assert.is(onB.resumed, true);
+  // Another secret: a full handshake.
+  const c = await serve({ ...p.server, ticketSecret: randomBytes(32) });
+  ctx.srv.push(c);
+  const onC = await client(c.port, { session: onA.session! });
+  assert.is(onC.resumed, false);
+  await talk(onB);
+  await talk(onC);
+});
+
+features('fleet: a proxyProtocol listener refuses a client without the header and reports it to onClientError', async () => {
+  const refused: TlsError[] = [];
+  let port = 0;
+  const sub = listen({ ...p.server, proxyProtocol: { trusted: ['127.0.0.1'] }, onListening: (a) => (port = a.port), onClientError: (err) => refused.push(err) }).subscribe();
+  try {
+    await withTimeout(until(() => port > 0, 'bound'), 5000, 'bound');
+    const direct = tls.connect({ host: '127.0.0.1', port, ca: p.ca.cert, servername: 'localhost' });
+    direct.on('error', () => {});
+    await withTimeout(new Promise((r) => direct.on('close', r)), 5000, 'refused connection closed');
+    await withTimeout(until(() => refused.length > 0, 'reported'), 5000, 'reported');
+    assert.is(refused[0]!.code, 'ERR_TLS_HANDSHAKE');
+  } finally {
+    sub.unsubscribe();
+  }
 });
 
 features.run();

@@ -6,10 +6,11 @@ import type { NativeBio } from '@rxtls/native';
 import { inspect } from 'node:util';
 
 import { BIO_CLOSE, BIO_NOCLOSE, BIO_f_ssl, BIO_s_accept, BIO_s_connect } from './constants.js';
+import { DEFAULT_HANDSHAKE_TIMEOUT } from './engine.js';
 import { ClosedError, InvalidArgumentError, StateError } from './errors.js';
 import { binding } from './native.js';
 import { Pointer } from './pointer.js';
-import { SSL, Utf8Reads, readLength, retry, toBytes } from './ssl.js';
+import { SSL, Utf8Reads, checkWaitTimeout, readLength, retry, toBytes, type WaitLimit } from './ssl.js';
 import { kNative } from './internal.js';
 
 const DEFAULT_BIO_READ = 1024;
@@ -85,6 +86,23 @@ function checkCloseOption(option: unknown, name: string): boolean {
  * is synchronous: give an IP address (or `localhost`) where a slow resolver
  * could stall the loop.
  *
+ * **Deadline.** `do_connect`/`do_accept` (the TCP connect and the TLS
+ * handshake), and a `read`/`write` on an SSL BIO that has to finish the
+ * handshake first, wait for the peer at most `timeout` ms in all
+ * (extension; `DEFAULT_HANDSHAKE_TIMEOUT`, 10 s; 0: no limit; see
+ * `set_timeout`), then reject with TimeoutError (code `ERR_TLS_TIMEOUT`).
+ * The BIO stays as it was: call the same method again to keep waiting, or
+ * `free()` it. An accept BIO's `do_accept` waits for a client as long as it
+ * takes (timeout 0) unless `set_timeout` was called on it. Reads and writes
+ * after the handshake wait as long as the peer takes.
+ *
+ * **Callbacks.** The SSL's context callbacks (SNI, keylog) run inside the
+ * handshake, inside OpenSSL. `free()`/`free_all()` called from there take
+ * effect when the running call returns (which then rejects with
+ * ClosedError); driving or reshaping this or any other BIO or SSL from there
+ * (`do_connect`, `read`, `write`, `push`, `pop`, `set_*`) is refused with
+ * StateError (`ERR_TLS_STATE`).
+ *
  * @example
  * const ssl = new SSL(ctx);
  * ssl.set_connect_state();
@@ -104,6 +122,7 @@ export class BIO {
   readonly #text = new Utf8Reads();
   #blocking = false;
   #ssl: SSL | undefined;
+  #timeout: number | undefined;
 
   /**
    * @param method `BIO_f_ssl`, `BIO_s_connect` or `BIO_s_accept`.
@@ -145,6 +164,31 @@ export class BIO {
   /** True unless `set_non_blocking(false)` was called. Extension. */
   get non_blocking(): boolean {
     return !this.#blocking;
+  }
+
+  /**
+   * Milliseconds `do_connect`/`do_accept` (and the handshake inside a first
+   * `read`/`write`) may wait for the peer in all; 0: no limit. Extension.
+   */
+  get timeout(): number {
+    return this.#timeout ?? (this.#native.kind() === 'accept' ? 0 : DEFAULT_HANDSHAKE_TIMEOUT);
+  }
+
+  /**
+   * Extension: sets `timeout` (see the class notes). Default
+   * `DEFAULT_HANDSHAKE_TIMEOUT` (10 000), and 0 for an accept BIO; 0 waits for ever.
+   * @throws ClosedError once freed; InvalidArgumentError unless `ms` is an integer from 0 to 2147483647.
+   */
+  set_timeout(ms: number): void {
+    this.#live();
+    this.#timeout = checkWaitTimeout(ms);
+  }
+
+  /** The limit of a read or write: the handshake's while an SSL BIO's handshake is not done. */
+  #ioLimit(): WaitLimit | undefined {
+    const ssl = this.#ssl;
+    if (ssl === undefined || ssl.is_freed || ssl.info().handshakeComplete) return undefined;
+    return { ms: this.timeout, what: 'TLS handshake' };
   }
 
   #live(): NativeBio {
@@ -308,7 +352,7 @@ export class BIO {
     let off = 0;
     do {
       const slice = bytes.subarray(off);
-      off += await retry<number>(native, () => native.write(slice));
+      off += await retry<number>(native, () => native.write(slice), this.#ioLimit());
     } while (this.#blocking && off < bytes.length);
     return off;
   }
@@ -342,7 +386,7 @@ export class BIO {
 
   async #readChunk(n: number): Promise<Buffer | null> {
     const native = this.#live();
-    return retry<Buffer | null>(native, () => native.read(n));
+    return retry<Buffer | null>(native, () => native.read(n), this.#ioLimit());
   }
 
   /** True when the last call on this BIO was answered with *retry* (it is waiting). */
@@ -363,7 +407,7 @@ export class BIO {
     if (kind === 'accept') throw new StateError('do_connect() on an accept BIO: use do_accept()');
     if (kind === 'ssl' && this.#ssl && !this.#ssl.is_freed && this.#ssl.info().isServer)
       throw new StateError('do_connect() on an SSL BIO whose SSL is in accept state: use do_accept()');
-    await retry<number>(native, () => native.doHandshake());
+    await retry<number>(native, () => native.doHandshake(), { ms: this.timeout, what: kind === 'ssl' ? 'TLS handshake' : 'connect' });
     return true;
   }
 
@@ -381,7 +425,7 @@ export class BIO {
     if (kind === 'connect') throw new StateError('do_accept() on a connect BIO: use do_connect()');
     if (kind === 'ssl' && this.#ssl && !this.#ssl.is_freed && this.#ssl.info().isClient)
       throw new StateError('do_accept() on an SSL BIO whose SSL is in connect state: use do_connect()');
-    await retry<number>(native, () => native.doHandshake());
+    await retry<number>(native, () => native.doHandshake(), { ms: this.timeout, what: kind === 'ssl' ? 'TLS handshake' : 'accept' });
     return true;
   }
 
@@ -413,6 +457,8 @@ export class BIO {
    * once, without waiting, and frees the SSL; with `set_fd(fd, BIO_CLOSE)`,
    * closes `fd`). A pending call rejects with
    * ClosedError. An accepted connection not yet popped is freed with it.
+   * From inside a callback OpenSSL runs, it takes effect when the running
+   * call returns (see the class notes); `is_freed` is true at once.
    * @throws ClosedError when already freed.
    */
   free(): void {

@@ -4,10 +4,13 @@ import { isIP } from 'node:net';
 import * as net from 'node:net';
 
 import { SSL_VERIFY_FAIL_IF_NO_PEER_CERT, SSL_VERIFY_PEER } from './constants.js';
-import { TlsEngine, type TlsEngineOptions } from './engine.js';
+import { setVerifyUnverified } from './context-features.js';
+import { TlsEngine, checkIdleTimeout, type TlsEngineOptions } from './engine.js';
 import { ConfigError, InvalidArgumentError } from './errors.js';
+import { applyFleetOptions, type FleetOptions } from './fleet-options.js';
 import { connectNative, NativeTlsConnection, NativeTlsServer, type NativeTransportOptions } from './native-transport.js';
 import { adoptAcceptedSocket, createPausedSocket, startReading } from './net-handle.js';
+import { checkPort } from './socket-args.js';
 import { SSLContext, TLSClientContext, TLSServerContext } from './ssl-context.js';
 
 export interface ClientOptions extends Omit<TlsEngineOptions, 'isServer'> {
@@ -44,16 +47,28 @@ type ClientOnly = 'isServer' | 'servername' | 'verifyHost' | 'verifyPeer' | 'alp
  * `ticketKeys`, `requestCert`, …) are applied to the context, also to a
  * `context` you pass in.
  */
-export interface ServerOptions extends Omit<TlsEngineOptions, ClientOnly> {
+export interface ServerOptions extends Omit<TlsEngineOptions, ClientOnly>, FleetOptions {
   /** A server (or generic) context; or give `cert` and `key`. */
   context?: SSLContext;
   cert?: string | Buffer;
   key?: string | Buffer;
   /** CA certificates to verify client certificates with, PEM. */
   ca?: string | Buffer;
-  /** Ask clients for a certificate (verified against `ca`). Default false. */
-  requestCert?: boolean;
-  /** With `requestCert`: refuse clients that send no certificate. Default true. A certificate that fails verification is always refused. */
+  /**
+   * Ask clients for a certificate. Default false.
+   * - `true`: the certificate is verified against `ca`; one that fails is
+   *   refused (and, unless `rejectUnauthorized: false`, so is a client
+   *   that sends none).
+   * - `'unverified'`: ask, but serve every client, with a certificate that
+   *   verifies, one that does not (self-signed, unknown CA, expired) or none
+   *   (as node:tls's `requestCert` with `rejectUnauthorized: false`, nginx's
+   *   `ssl_verify_client optional_no_ca`). The application decides per
+   *   connection from `engine.authorized`, `engine.authorizationError` and
+   *   `engine.peerCertificate()` (pinning a fingerprint, say).
+   *   `rejectUnauthorized` does not apply.
+   */
+  requestCert?: boolean | 'unverified';
+  /** With `requestCert: true`: refuse clients that send no certificate. Default true. A certificate that fails verification is always refused. */
   rejectUnauthorized?: boolean;
   /** ALPN protocols in order of preference; the first the client also offers is chosen. */
   alpnProtocols?: ReadonlyArray<string>;
@@ -73,11 +88,6 @@ export interface ServerOptions extends Omit<TlsEngineOptions, ClientOnly> {
   keylog?: (line: string) => void;
   /** `'js'` (default) or `'native'` (see ClientOptions.transport). */
   transport?: Transport;
-}
-
-function checkPort(port: unknown): asserts port is number {
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535)
-    throw new InvalidArgumentError('Expected "port" to be an integer from 0 to 65535');
 }
 
 /** Builds the context a client uses when none is given. */
@@ -111,7 +121,11 @@ export function serverContext(options: ServerOptions): SSLContext {
 
 /** Puts the TLS feature options of a server on its context. */
 function applyServerFeatures(ctx: SSLContext, o: ServerOptions): void {
-  if (o.requestCert) ctx.set_verify(SSL_VERIFY_PEER | (o.rejectUnauthorized === false ? 0 : SSL_VERIFY_FAIL_IF_NO_PEER_CERT));
+  const rc = o.requestCert;
+  if (rc !== undefined && typeof rc !== 'boolean' && rc !== 'unverified')
+    throw new InvalidArgumentError('Expected "requestCert" to be a boolean or \'unverified\'');
+  if (rc === 'unverified') setVerifyUnverified(ctx);
+  else if (rc) ctx.set_verify(SSL_VERIFY_PEER | (o.rejectUnauthorized === false ? 0 : SSL_VERIFY_FAIL_IF_NO_PEER_CERT));
   if (o.alpnProtocols) ctx.set_alpn_protocols(o.alpnProtocols, o.rejectUnknownAlpn ?? true);
   if (o.sni) {
     const entries = o.sni instanceof Map ? [...o.sni.entries()] : Object.entries(o.sni);
@@ -202,6 +216,8 @@ export function createTlsServer(
 ): net.Server | NativeTlsServer {
   if (options.transport === 'native') return createTlsServerNative(options, onConnection as (c: NativeTlsConnection) => void);
   const context = serverContext(options);
+  // Checked once here: an engine refusing it would drop every connection unseen.
+  if (options.idleTimeout !== undefined) checkIdleTimeout(options.idleTimeout);
   const engineOptions: TlsEngineOptions = {
     isServer: true,
     ...(options.handshakeTimeout !== undefined ? { handshakeTimeout: options.handshakeTimeout } : {}),
@@ -210,7 +226,7 @@ export function createTlsServer(
     // Handshake steps on the thread pool (see TlsEngineOptions.handshakeOffload).
     ...(options.handshakeOffload !== undefined ? { handshakeOffload: options.handshakeOffload } : {}),
   };
-  return net.createServer({ noDelay: true, pauseOnConnect: true }, (accepted) => {
+  const server = net.createServer({ noDelay: true, pauseOnConnect: true }, (accepted) => {
     let engine: TlsEngine | undefined;
     const socket = adoptAcceptedSocket(accepted, (n, buf) => (engine?.feed(buf, n), true));
     try {
@@ -223,11 +239,15 @@ export function createTlsServer(
     (onConnection as (engine: TlsEngine) => void)(engine);
     startReading(socket);
   });
+  // ticketSecret (rotating ticket keys) and proxyProtocol (a gate before the handler above).
+  return applyFleetOptions(server, context, options);
 }
 
-function checkTransport(options: { transport?: unknown; handshakeOffload?: boolean }): void {
-  if (options.handshakeOffload === true)
-    throw new ConfigError('handshakeOffload is not available on the native transport yet; use transport: "js"');
+/** What the native transport does not run yet (refused rather than ignored). */
+function checkTransport(options: { handshakeOffload?: boolean; proxyProtocol?: unknown; ticketSecret?: unknown }): void {
+  for (const name of ['handshakeOffload', 'proxyProtocol', 'ticketSecret'] as const)
+    if (options[name] !== undefined && options[name] !== false)
+      throw new ConfigError(`${name} is not available on the native transport yet; use transport: "js"`);
 }
 
 function connectTlsNative(options: ClientOptions & NativeTransportOptions, context: SSLContext): NativeTlsConnection {
@@ -247,9 +267,10 @@ function createTlsServerNative(
   options: ServerOptions & NativeTransportOptions,
   onConnection: (connection: NativeTlsConnection) => void,
 ): NativeTlsServer {
-  checkTransport(options);
+  checkTransport(options as ServerOptions & { proxyProtocol?: unknown; ticketSecret?: unknown });
   if (typeof onConnection !== 'function') throw new InvalidArgumentError('Expected "onConnection" to be a function');
   const context = serverContext(options);
+  if (options.idleTimeout !== undefined) checkIdleTimeout(options.idleTimeout);
   const settings = {
     ...(options.handshakeTimeout !== undefined ? { handshakeTimeout: options.handshakeTimeout } : {}),
     ...(options.idleTimeout !== undefined ? { idleTimeout: options.idleTimeout } : {}),

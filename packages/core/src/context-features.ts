@@ -4,7 +4,7 @@
 // long as their SSLContext lives, so a dropped context is still collected.
 import { InvalidArgumentError } from './errors.js';
 import { kNative } from './internal.js';
-import type { NativeContext } from './native.js';
+import { binding, type NativeContext } from './native.js';
 
 /** What the extension methods need of an SSLContext (avoids an import cycle). */
 interface HasNative {
@@ -79,6 +79,16 @@ export function setKeylogCallback(ctx: HasNative, callback: ((line: string) => v
   native.setKeylogCallback(wrapper);
   if (wrapper) retain(ctx).keylog = wrapper;
   else delete retain(ctx).keylog;
+}
+
+/**
+ * The `requestCert: 'unverified'` mode: ask every client for a certificate,
+ * finish the handshake whatever it sends, and leave the verdict to the
+ * application (`TlsEngine.authorized` / `authorizationError`).
+ * @throws StateError on a client context.
+ */
+export function setVerifyUnverified(ctx: HasNative): void {
+  binding.setVerifyUnverified(ctx[kNative]);
 }
 
 /** Options of `SSLContext.set_session_options`. */

@@ -6,21 +6,22 @@ import { Duplex } from 'node:stream';
 
 import { connectTls, type ClientOptions } from './connect.js';
 import type { TlsEngine } from './engine.js';
+import { ClosedError, type CertificateError } from './errors.js';
 import type { CertificateSummary, SessionInfo } from './native.js';
 
 type WriteCallback = (error?: Error | null) => void;
 
 /**
  * Presents a `TlsEngine` as a Duplex stream of plaintext. Reading pauses the
- * socket when the stream's buffer is full; writing waits for the socket's
- * 'drain'. A clean TLS close ends the readable side; a failure destroys the
+ * socket when the stream's buffer is full; writing waits for the engine's
+ * `whenDrained()`. A clean TLS close ends the readable side; a failure destroys the
  * stream with the engine's error. Emits 'secureConnect' (and 'secure') when
  * the handshake is done.
  *
  * It carries the socket-like members node:http uses (`remoteAddress`,
  * `setTimeout`, `setNoDelay`, `setKeepAlive`, `encrypted`, …) and the TLS
  * ones of `tls.TLSSocket` that HTTPS code reads (`authorized`,
- * `getPeerCertificate`, `alpnProtocol`, `getProtocol`).
+ * `authorizationError`, `getPeerCertificate`, `alpnProtocol`, `getProtocol`).
  *
  * @example
  * const http = createServer((req, res) => res.end('hello'));
@@ -61,7 +62,6 @@ export class TlsDuplex extends Duplex {
         else this.once('end', () => this.destroy());
       }
     };
-    engine.socket.on('drain', () => this.onDrain_());
     engine.socket.on('timeout', () => this.emit('timeout'));
     if (engine.secure) queueMicrotask(() => this.emit('secureConnect'));
   }
@@ -86,9 +86,16 @@ export class TlsDuplex extends Duplex {
   get localPort(): number | undefined {
     return this.engine.socket.localPort;
   }
-  /** The peer's certificate verified (or was not asked for and not needed). */
+  /** The peer sent a certificate and it verified: `TlsEngine.authorized`. */
   get authorized(): boolean {
-    return this.engine.secure && this.engine.info().verifyResult === 0;
+    return this.engine.authorized;
+  }
+  /**
+   * Why not `authorized` (`TlsEngine.authorizationError`): a CertificateError
+   * with `verifyCode`/`verifyMessage`, or null. node:tls gives a string code here.
+   */
+  get authorizationError(): CertificateError | null {
+    return this.engine.authorizationError;
   }
   get alpnProtocol(): string | false {
     return this.engine.alpnProtocol ?? false;
@@ -155,10 +162,9 @@ export class TlsDuplex extends Duplex {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    const cb = this.writeCallback_;
-    this.writeCallback_ = undefined;
     if (!this.engine.closed) this.engine.destroy();
-    cb?.(error ?? new Error('stream destroyed'));
+    // A write still waiting for the socket fails now, with a typed error.
+    this.settleWrite_(error ?? new ClosedError('stream destroyed before the write was sent'));
     callback(error);
   }
 
@@ -170,19 +176,24 @@ export class TlsDuplex extends Duplex {
       callback(err as Error);
       return;
     }
-    if (more) callback();
-    else this.writeCallback_ = callback;
+    if (more) return callback();
+    this.writeCallback_ = callback;
+    this.engine.whenDrained().then(
+      () => this.settleWrite_(),
+      (err: Error) => this.settleWrite_(err),
+    );
+  }
+
+  /** Completes the write waiting for the socket, once (a later settle finds none). */
+  private settleWrite_(error?: Error): void {
+    const cb = this.writeCallback_;
+    this.writeCallback_ = undefined;
+    cb?.(error);
   }
 
   private onFinal_(): void {
     const cb = this.finalCallback_;
     this.finalCallback_ = undefined;
-    cb?.();
-  }
-
-  private onDrain_(): void {
-    const cb = this.writeCallback_;
-    this.writeCallback_ = undefined;
     cb?.();
   }
 }

@@ -3,8 +3,21 @@
 // allocates nothing of its own; handlers are plain properties, not events.
 import { Socket as NetSocket, type Socket } from 'node:net';
 
+import { authorizationErrorOf } from './authorization.js';
 import { encodeAlpn } from './context-features.js';
-import { HandshakeError, InvalidArgumentError, StateError, TimeoutError, TruncationError, socketError, type TlsError } from './errors.js';
+import { DrainSignal } from './drain.js';
+import {
+  ClosedError,
+  HandshakeError,
+  InvalidArgumentError,
+  ProtocolError,
+  StateError,
+  TimeoutError,
+  TlsError,
+  type CertificateError,
+  TruncationError,
+  socketError,
+} from './errors.js';
 import { kNative } from './internal.js';
 import {
   binding,
@@ -37,7 +50,8 @@ export interface TlsEngineOptions {
   idleTimeout?: number;
   /**
    * Keep sending after the peer's close_notify (TLS half-close). Default false:
-   * the engine answers close_notify with its own and ends the socket.
+   * the engine answers close_notify with its own and ends the socket (a write
+   * after that throws a ClosedError saying the peer ended the connection).
    */
   allowHalfOpen?: boolean;
   /** Client: ALPN protocols to offer, most preferred first (overrides the context's list). */
@@ -87,6 +101,33 @@ function sessionOptions(options: TlsEngineOptions): SessionOptions {
 /** Default for `handshakeTimeout`. */
 export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
 
+/**
+ * handshakeOffload: ciphertext the engine holds while a handshake step runs
+ * on the pool, at most (a handshake flight). The socket stops reading during
+ * a step, so one read (64 KiB) is all that normally arrives; a peer fed in
+ * past this (`feed()` called regardless) fails the connection.
+ */
+export const MAX_HELD_DURING_STEP = 64 * 1024;
+
+/**
+ * Checks an `idleTimeout` option (milliseconds, 0 for none).
+ * @throws InvalidArgumentError for anything but a finite number, 0 or more.
+ */
+export function checkIdleTimeout(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+    throw new InvalidArgumentError('Expected "idleTimeout" to be a number of milliseconds, 0 or more');
+  return value;
+}
+
+/** Data `write` accepts; checked before anything reaches the session. */
+function checkData(data: unknown): void {
+  if (typeof data !== 'string' && !(data instanceof Uint8Array))
+    throw new InvalidArgumentError('Expected "data" to be a Buffer, a Uint8Array or a string');
+}
+
+/** A queued write keeps its own copy: the caller may reuse its buffer once `write` returned. */
+const ownCopy = (data: Buffer | string): Pending => (typeof data === 'string' ? data : Buffer.from(data));
+
 type Pending = Buffer | string;
 
 /**
@@ -134,6 +175,9 @@ export class TlsEngine implements SecureConnection {
   private pha_ = false;
   private pending_: Pending[] | undefined = undefined;
   private endPending_ = false;
+  // end() ran because the peer's close_notify arrived (allowHalfOpen off), not because the user called it.
+  private endedByPeer_ = false;
+  private drain_: DrainSignal | undefined = undefined;
   private timer_: NodeJS.Timeout | undefined = undefined;
   private readonly allowHalfOpen_: boolean;
   private readonly idleTimeout_: number;
@@ -143,6 +187,9 @@ export class TlsEngine implements SecureConnection {
   private offload_ = false;
   private inFlight_ = false;
   private held_: Buffer[] | undefined = undefined;
+  private heldBytes_ = 0;
+  // Reading is stopped while a step is in flight; userPaused_ is the caller's own pause(), kept across steps.
+  private userPaused_ = false;
   private endHeld_ = false; // the socket's 'end' came during a step: replayed after it
   private onStep_: ((flags: number) => void) | undefined = undefined;
 
@@ -159,10 +206,7 @@ export class TlsEngine implements SecureConnection {
       throw new InvalidArgumentError('Expected "options" to be an object with a boolean "isServer"');
     this.socket = socket;
     this.allowHalfOpen_ = options.allowHalfOpen ?? false;
-    const idle = options.idleTimeout ?? 0;
-    if (typeof idle !== 'number' || !Number.isFinite(idle) || idle < 0)
-      throw new InvalidArgumentError('Expected "idleTimeout" to be a number of milliseconds, 0 or more');
-    this.idleTimeout_ = idle;
+    this.idleTimeout_ = checkIdleTimeout(options.idleTimeout ?? 0);
     // TLS half-close needs TCP half-close: otherwise Node ends our side as
     // soon as the peer's FIN arrives, before we could answer.
     socket.allowHalfOpen = this.allowHalfOpen_;
@@ -178,7 +222,10 @@ export class TlsEngine implements SecureConnection {
     socket.on('end', () => this.onSocketEnd_());
     socket.on('error', (err) => this.fail_(socketError(err)));
     socket.on('close', () => this.onSocketClose_());
-    socket.on('drain', () => this.ondrain?.());
+    socket.on('drain', () => {
+      this.drain_?.drained();
+      this.ondrain?.();
+    });
     const timeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
     if (timeout > 0) {
       this.timer_ = setTimeout(() => this.fail_(new TimeoutError(`TLS handshake timed out after ${timeout} ms`)), timeout);
@@ -227,39 +274,74 @@ export class TlsEngine implements SecureConnection {
   }
 
   /**
-   * Encrypts and sends `data`. Before the handshake completes it is queued.
-   * @returns false when the socket's buffer is full: wait for its 'drain'.
-   * @throws StateError after `end()` or once the connection failed.
+   * Encrypts and sends `data`. Before the handshake completes (and during a
+   * post-handshake authentication) it is queued, as a copy: whatever the
+   * state, the caller may reuse its buffer once `write` returned.
+   * @returns false when the socket's buffer is full: wait for `whenDrained()` (or `ondrain`).
+   * @throws StateError after `end()`; ClosedError once the connection closed,
+   *   or after the peer's close_notify ended it (unless `allowHalfOpen`);
+   *   the connection's error once it failed. When encryption itself fails
+   *   the connection fails with that error (`onerror`, then `onclose`) and it is thrown.
    */
   write(data: Buffer | string): boolean {
     this.checkWritable_();
+    checkData(data);
     if (this.queue_) {
-      (this.pending_ ??= []).push(data);
+      (this.pending_ ??= []).push(ownCopy(data));
       return true;
     }
-    return this.flush_(this.session_.write(data));
+    return this.encrypt_(data);
   }
 
-  /** Encrypts several chunks in one native call. */
+  /** Encrypts several chunks in one native call; as `write`. */
   writev(chunks: ReadonlyArray<Buffer | string>): boolean {
     this.checkWritable_();
+    if (!Array.isArray(chunks)) throw new InvalidArgumentError('Expected "chunks" to be an array of Buffers or strings');
+    for (const c of chunks) checkData(c);
     if (this.queue_) {
-      (this.pending_ ??= []).push(...chunks);
+      (this.pending_ ??= []).push(...chunks.map(ownCopy));
       return true;
     }
-    return this.flush_(this.session_.write(chunks));
+    return this.encrypt_(chunks);
   }
 
-  /** Sends close_notify after what was written, then ends the TCP stream. Idempotent. */
+  /**
+   * Sends close_notify after what was written, then ends the TCP stream.
+   * Idempotent. Should OpenSSL fail to shut down, the connection fails with
+   * that error (`onerror`): `end()` itself does not throw.
+   */
   end(): void {
     if (this.ended_ || this.closed_ || this.error_) return;
+    // result_ calls end() on the peer's close_notify when half-open is off:
+    // writes after that are refused as the peer's doing, not the caller's.
+    if (!this.endPending_) this.endedByPeer_ = this.peerEnded_ && !this.allowHalfOpen_;
     if (this.queue_) {
       this.endPending_ = true;
       return;
     }
+    this.endPending_ = false;
     this.ended_ = true;
-    this.flush_(this.session_.shutdown());
+    let flags: number;
+    try {
+      flags = this.session_.shutdown();
+    } catch (err) {
+      this.sessionFailed_(err);
+      return;
+    }
+    this.flush_(flags);
     this.socket.end();
+  }
+
+  /**
+   * Resolves once the socket's outgoing buffer drained (at once when it is
+   * below its high-water mark): the Promise form of `write` returning false
+   * and `ondrain`. Rejects with the connection's error when it fails or
+   * closes first (ClosedError for a close without error).
+   */
+  whenDrained(): Promise<void> {
+    if (this.error_) return Promise.reject(this.error_);
+    if (this.closed_) return Promise.reject(new ClosedError('the connection is closed'));
+    return (this.drain_ ??= new DrainSignal()).wait(this.socket, () => new ClosedError('the connection is closed'));
   }
 
   /** Closes at once, without close_notify. */
@@ -270,11 +352,14 @@ export class TlsEngine implements SecureConnection {
 
   /** Stops reading from the socket (backpressure on the peer). */
   pause(): void {
+    this.userPaused_ = true;
     this.socket.pause();
   }
 
+  /** Reads again after `pause()` (once a handshake step in flight, if any, is done). */
   resume(): void {
-    this.socket.resume();
+    this.userPaused_ = false;
+    if (!this.inFlight_) this.socket.resume();
   }
 
   /** Negotiated protocol, cipher, verify result and more. */
@@ -293,6 +378,30 @@ export class TlsEngine implements SecureConnection {
    */
   peerCertificateChain(verified = false): CertificateSummary[] {
     return this.session_.peerCertificateChain(verified);
+  }
+
+  /**
+   * The handshake is done and the peer's certificate verified (against the
+   * context's trust store, and, on a client, the host name). A server in the
+   * `requestCert: 'unverified'` mode serves every client and reads this (or
+   * `authorizationError`) to decide. False before the handshake, and on a
+   * server whose client sent no certificate.
+   * @throws ClosedError once the connection has closed (the session is gone).
+   */
+  get authorized(): boolean {
+    return this.secure_ && authorizationErrorOf(this.session_) === null;
+  }
+
+  /**
+   * Why the peer is not `authorized`, or null (also before the handshake): a
+   * CertificateError with OpenSSL's `verifyCode` (X509_V_ERR_*, e.g. 18 for a
+   * self-signed certificate) and `verifyMessage`, or with no `verifyCode`
+   * when the peer sent no certificate. A post-handshake authentication
+   * updates it.
+   * @throws ClosedError once the connection has closed.
+   */
+  get authorizationError(): CertificateError | null {
+    return this.secure_ ? authorizationErrorOf(this.session_) : null;
   }
 
   /** The ALPN protocol both sides agreed on, or null. */
@@ -339,7 +448,34 @@ export class TlsEngine implements SecureConnection {
 
   private checkWritable_(): void {
     if (this.error_) throw this.error_;
-    if (this.ended_ || this.endPending_ || this.closed_) throw new StateError('cannot write after end()');
+    if (this.endedByPeer_)
+      throw new ClosedError("the peer closed the connection (close_notify) and it was ended in answer: use allowHalfOpen to write after the peer's end");
+    if (this.ended_ || this.endPending_) throw new StateError('cannot write after end()');
+    if (this.closed_) throw new ClosedError('the connection is closed');
+  }
+
+  /** Encrypts and sends; a session that throws fails the connection, and the error is rethrown. */
+  private encrypt_(data: Pending | ReadonlyArray<Pending>): boolean {
+    let flags: number;
+    try {
+      flags = this.session_.write(data);
+    } catch (err) {
+      throw this.sessionFailed_(err);
+    }
+    return this.flush_(flags);
+  }
+
+  /**
+   * A throw from the session's write or shutdown: OpenSSL failed (the
+   * arguments were checked before). The connection fails with the error;
+   * returned for the caller to rethrow.
+   */
+  private sessionFailed_(thrown: unknown): TlsError {
+    this.out_[2] = undefined;
+    const err =
+      thrown instanceof TlsError ? thrown : new ProtocolError(`TLS write failed: ${String((thrown as Error)?.message ?? thrown)}`, { cause: thrown });
+    this.fail_(err);
+    return err;
   }
 
   private cycle_(chunk: Buffer | undefined, length: number): void {
@@ -356,8 +492,15 @@ export class TlsEngine implements SecureConnection {
   /** handshakeOffload: starts a step on the thread pool, or holds the chunk while one runs. */
   private offloadFeed_(chunk: Buffer | undefined, length: number): void {
     if (this.inFlight_) {
+      if (chunk === undefined || length <= 0) return;
+      this.heldBytes_ += length;
+      if (this.heldBytes_ > MAX_HELD_DURING_STEP) {
+        this.held_ = undefined;
+        this.fail_(new HandshakeError(`peer sent more than ${MAX_HELD_DURING_STEP} bytes while a handshake step was running`));
+        return;
+      }
       // A copy: the socket reuses its read buffer for the next chunk.
-      if (chunk !== undefined && length > 0) (this.held_ ??= []).push(Buffer.from(chunk.subarray(0, length)));
+      (this.held_ ??= []).push(Buffer.from(chunk.subarray(0, length)));
       return;
     }
     let flags: number;
@@ -368,8 +511,11 @@ export class TlsEngine implements SecureConnection {
       return;
     }
     // -1: the step runs on the pool and stepDone_ follows; else it ran here.
-    if (flags === -1) this.inFlight_ = true;
-    else this.result_(flags);
+    if (flags === -1) {
+      this.inFlight_ = true;
+      // Nothing is read until the step is answered: what the peer sends meanwhile waits in the kernel.
+      this.socket.pause();
+    } else this.result_(flags);
   }
 
   /** handshakeOffload: a step completed (loop thread); `out` holds its results. */
@@ -384,10 +530,13 @@ export class TlsEngine implements SecureConnection {
     this.result_(flags);
     const held = this.held_;
     this.held_ = undefined;
+    this.heldBytes_ = 0;
     if (held && this.error_ === undefined && !this.closed_) {
       const buf = held.length === 1 ? held[0]! : Buffer.concat(held);
       this.feed_(buf, buf.length);
     }
+    // Read again unless another step went out or the caller paused.
+    if (!this.inFlight_ && !this.userPaused_ && this.error_ === undefined && !this.closed_) this.socket.resume();
     if (this.endHeld_ && !this.inFlight_) {
       this.endHeld_ = false;
       this.onSocketEnd_();
@@ -399,25 +548,32 @@ export class TlsEngine implements SecureConnection {
 
   /** Acts on the flags of a cycle; the results are in `out`. */
   private result_(flags: number): void {
+    // Take the results first: a handler called below may cycle this engine again.
     const out = this.out_;
-    if (flags & CycleFlag.EncOut) {
-      this.socket.write(out[1]!);
-      out[1] = undefined;
-    }
+    const enc = out[1];
+    const clear = out[0];
+    const err = out[2];
+    out[0] = out[1] = out[2] = undefined;
+    // A JS callback OpenSSL ran inside this cycle (SNI, keylog) may have
+    // failed or destroyed the connection already: what the cycle made is void.
+    if (this.error_ !== undefined || this.closed_) return;
+    if (flags & CycleFlag.EncOut) this.socket.write(enc!);
     if (flags & CycleFlag.Error) {
-      const err = out[2]!;
-      out[2] = undefined;
+      // Records decrypted before the failure are the peer's data: first them, then the error.
+      if (flags & CycleFlag.ClearOut) this.ondata?.(clear!);
       this.fail_(err as TlsError);
       return;
     }
-    if (flags & CycleFlag.Secure) this.onSecure_();
+    if (flags & CycleFlag.Secure) {
+      this.onSecure_();
+      if (this.error_ !== undefined) return;
+    }
     if (flags & CycleFlag.ClearOut) {
-      const clear = out[0]!;
-      out[0] = undefined;
-      this.ondata?.(clear);
+      this.ondata?.(clear!);
+      if (this.error_ !== undefined) return;
     }
     if (flags & (CycleFlag.Session | CycleFlag.PeerCertificate)) this.onRare_(flags);
-    if (flags & CycleFlag.PeerClosed && !this.peerEnded_) {
+    if (flags & CycleFlag.PeerClosed && !this.peerEnded_ && this.error_ === undefined) {
       this.peerEnded_ = true;
       this.onend?.();
       if (!this.allowHalfOpen_) this.end();
@@ -447,15 +603,17 @@ export class TlsEngine implements SecureConnection {
     this.queue_ = false;
     const pending = this.pending_;
     this.pending_ = undefined;
-    if (pending) this.flush_(this.session_.write(pending));
+    if (!pending) return;
+    try {
+      this.encrypt_(pending);
+    } catch {
+      // No caller to throw to: the connection has failed (onerror) with it.
+    }
   }
 
   /** An end() called while writes were queued happens now, unless they queue again. */
   private endIfPending_(): void {
-    if (this.endPending_ && !this.queue_) {
-      this.endPending_ = false;
-      this.end();
-    }
+    if (this.endPending_ && !this.queue_) this.end();
   }
 
   /** Session tickets and post-handshake authentication: off the common path. */
@@ -496,6 +654,7 @@ export class TlsEngine implements SecureConnection {
     this.error_ = err;
     if (this.timer_) clearTimeout(this.timer_);
     this.timer_ = undefined;
+    this.drain_?.fail(err);
     this.onerror?.(err);
     // An alert may still be queued: let it reach the peer, then close.
     if (this.socket.writableLength > 0 && !this.socket.destroyed) this.socket.end(() => this.socket.destroy());
@@ -508,6 +667,7 @@ export class TlsEngine implements SecureConnection {
     if (this.timer_) clearTimeout(this.timer_);
     this.timer_ = undefined;
     if (!this.secure_ && !this.error_) this.error_ = new HandshakeError('connection closed before the TLS handshake completed');
+    this.drain_?.fail(this.error_ ?? new ClosedError('the connection closed before the socket drained'));
     this.session_.free();
     this.onclose?.(this.error_);
   }

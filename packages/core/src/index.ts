@@ -15,8 +15,8 @@ export { SSL } from './ssl.js';
 export { BIO, SSLBIO, ConnectBIO, AcceptedBIO } from './bio.js';
 export { Socket, type SocketInfo } from './socket.js';
 export { TLSSocket, TLS_SOCKET_HIGH_WATER_MARK, type SSLLike } from './tls-socket.js';
-export type { SendMessage } from './socket-args.js';
-export { TlsEngine, DEFAULT_HANDSHAKE_TIMEOUT, type TlsEngineOptions } from './engine.js';
+export { checkPort, type SendMessage } from './socket-args.js';
+export { TlsEngine, DEFAULT_HANDSHAKE_TIMEOUT, MAX_HELD_DURING_STEP, type TlsEngineOptions } from './engine.js';
 export {
   connectTls,
   createTlsServer,
@@ -35,6 +35,23 @@ export {
 export type { SecureConnection } from './secure-connection.js';
 export { TlsDuplex, connectTlsDuplex } from './duplex.js';
 export { generateTicketKeys } from './session-ticket.js';
+export {
+  TicketKeyRotation,
+  deriveTicketKey,
+  ticketKeyRing,
+  ticketWindow,
+  DEFAULT_TICKET_WINDOW_MS,
+  MIN_TICKET_SECRET_LENGTH,
+  type TicketRotationOptions,
+  type TicketSecret,
+} from './ticket-rotation.js';
+export { parseProxyHeader, ProxyProtocolError, PROXY_V1_MAX_LENGTH, type ProxyHeader, type ProxyAddress } from './proxy-protocol.js';
+export {
+  DEFAULT_PROXY_HEADER_TIMEOUT,
+  DEFAULT_PROXY_HEADER_MAX_LENGTH,
+  type ProxyProtocolOptions,
+} from './proxy-listener.js';
+export type { FleetOptions } from './fleet-options.js';
 export { encodeAlpn, TICKET_KEY_LENGTH, type SessionCacheOptions } from './context-features.js';
 export {
   createSelfSignedCertificate,
@@ -45,4 +62,3 @@ export {
   type CertificateOptions,
 } from './certificates.js';
 export type { CertificateSummary, SessionInfo } from './native.js';
-export { binding as nativeBinding } from './native.js';

@@ -64,14 +64,54 @@ export function adoptAcceptedSocket(accepted: net.Socket, onChunk: ChunkCallback
     pauseOnCreate: true,
   } as net.SocketConstructorOpts);
   holder._handle = null;
+  carryPrelude(accepted, socket, onChunk);
   socket.once('close', () => accepted.destroy());
   accepted.once('close', () => socket.destroy());
   return socket;
 }
 
+/**
+ * What a gate in front of an accept handler (the PROXY protocol reader)
+ * learned before handing the accepted socket on: bytes it read past what it
+ * consumed, and the peer the socket should report instead of its own.
+ */
+export interface AcceptedPrelude {
+  head?: Buffer;
+  peer?: { address: string; port: number; family: string };
+}
+
+const preludes = new WeakMap<net.Socket, AcceptedPrelude>();
+const heads = new WeakMap<net.Socket, { head: Buffer; onChunk: ChunkCallback }>();
+
+/** Leaves `prelude` for the socket `adoptAcceptedSocket(accepted)` will make. */
+export function setAcceptedPrelude(accepted: net.Socket, prelude: AcceptedPrelude): void {
+  preludes.set(accepted, prelude);
+}
+
+/** The peer as own properties (net's getters ask the kernel); the head for startReading. */
+function carryPrelude(accepted: net.Socket, socket: net.Socket, onChunk: ChunkCallback): void {
+  const prelude = preludes.get(accepted);
+  if (!prelude) return;
+  preludes.delete(accepted);
+  const { peer, head } = prelude;
+  if (peer)
+    Object.defineProperties(socket, {
+      remoteAddress: { value: peer.address, configurable: true },
+      remotePort: { value: peer.port, configurable: true },
+      remoteFamily: { value: peer.family, configurable: true },
+    });
+  if (head && head.length > 0) heads.set(socket, { head, onChunk });
+}
+
 /** Starts libuv reading (no-op while connecting: it starts once connected). */
 export function startReading(socket: net.Socket): void {
   if (socket.destroyed) return;
+  const prelude = heads.get(socket);
+  if (prelude) {
+    // Bytes a gate read first go to the reader before any new read.
+    heads.delete(socket);
+    if (!prelude.onChunk(prelude.head.length, prelude.head) || socket.destroyed) return;
+  }
   const h = handleOf(socket);
   if (socket.connecting || (h && !h.reading)) socket.read(0);
 }

@@ -2,6 +2,7 @@
 // the reads waiting for them. Reads are served in call order; a read that
 // times out leaves the buffer untouched, so nothing is lost.
 import { TimeoutError, type TlsError } from './errors.js';
+import { utf8Boundary } from './utf8.js';
 
 /** How a read wants its bytes. */
 export interface ReadRequest {
@@ -22,21 +23,6 @@ interface Waiter extends ReadRequest {
 }
 
 const EMPTY = Buffer.alloc(0);
-
-/**
- * Length of the longest prefix of `buf` that ends on a UTF-8 character
- * boundary, looking back at most 3 bytes (a sequence is at most 4 long).
- */
-export function utf8Boundary(buf: Buffer): number {
-  const n = buf.length;
-  for (let back = 1; back <= Math.min(3, n); back++) {
-    const b = buf[n - back]!;
-    if ((b & 0xc0) === 0x80) continue; // continuation byte: look further back
-    const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
-    return need > back ? n - back : n;
-  }
-  return n;
-}
 
 export class ReadBuffer {
   private chunks_: Buffer[] = [];

@@ -1,9 +1,7 @@
 // `send` for Socket and TLSSocket: text, bytes, or an open file streamed from
 // disk chunk by chunk, each chunk waiting for the socket to drain when its
 // buffer is full (backpressure), the whole call bounded by `send_timeout`.
-import type { Socket as NetSocket } from 'node:net';
-
-import { SocketError, TimeoutError } from './errors.js';
+import { TimeoutError } from './errors.js';
 import { isFileHandle, type SendMessage } from './socket-args.js';
 
 /** Size of the chunks a file is read and sent in. */
@@ -14,8 +12,8 @@ export interface Writer {
   write(chunk: Buffer | string): boolean;
   /** True when `write` copies the chunk before it returns (a file chunk buffer may then be reused). */
   readonly copies: boolean;
-  /** The transport whose 'drain', 'close' and 'error' events pace the writes. */
-  readonly socket: NetSocket;
+  /** Resolves once the transport's buffer drained; rejects when it fails or closes first. */
+  whenDrained(): Promise<void>;
 }
 
 /**
@@ -30,11 +28,20 @@ export async function sendMessage(message: SendMessage, writer: Writer, timeout:
   const deadline = timeout > 0 ? Date.now() + timeout : 0;
   const pace = async (ok: boolean) => {
     if (ok) return;
+    const drained = writer.whenDrained();
+    if (deadline === 0) return drained;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new TimeoutError('send did not complete within the send_timeout');
     try {
-      await drained(writer.socket, deadline);
+      await Promise.race([
+        drained,
+        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(late), Math.max(1, deadline - Date.now())))),
+      ]);
     } catch (err) {
-      if (err instanceof TimeoutError) onTimeout();
+      if (err === late) onTimeout();
       throw err;
+    } finally {
+      clearTimeout(timer);
     }
   };
   if (typeof message === 'string') {
@@ -57,31 +64,4 @@ export async function sendMessage(message: SendMessage, writer: Writer, timeout:
     // A writer that keeps the chunk (a plain socket queues it) needs a fresh buffer.
     if (!writer.copies) chunk = Buffer.allocUnsafe(kFileChunkSize);
   }
-}
-
-/** Resolves on 'drain'; rejects when the socket closes or fails first, or at `deadline` (0: never). */
-function drained(socket: NetSocket, deadline: number): Promise<void> {
-  if (socket.destroyed) return Promise.reject(new SocketError('socket closed while sending'));
-  return new Promise<void>((resolve, reject) => {
-    let timer: NodeJS.Timeout | undefined;
-    const done = (err?: Error) => {
-      socket.off('drain', onDrain);
-      socket.off('close', onClose);
-      socket.off('error', onError);
-      if (timer) clearTimeout(timer);
-      if (err) reject(err);
-      else resolve();
-    };
-    const onDrain = () => done();
-    const onClose = () => done(new SocketError('socket closed while sending'));
-    const onError = (err: NodeJS.ErrnoException) =>
-      done(new SocketError(err.message, { cause: err, ...(err.code ? { syscallCode: err.code } : {}) }));
-    socket.on('drain', onDrain);
-    socket.on('close', onClose);
-    socket.on('error', onError);
-    if (deadline > 0) {
-      const left = Math.max(1, deadline - Date.now());
-      timer = setTimeout(() => done(new TimeoutError(`send did not complete within the send_timeout`)), left);
-    }
-  });
 }

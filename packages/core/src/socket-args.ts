@@ -3,6 +3,7 @@ import type { FileHandle } from 'node:fs/promises';
 
 import { InvalidArgumentError } from './errors.js';
 
+/** Checks a TCP port argument (shared with @rxtls/rx). @throws InvalidArgumentError unless an integer from 0 to 65535. */
 export function checkPort(port: unknown): asserts port is number {
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535)
     throw new InvalidArgumentError('Expected "port" to be an integer from 0 to 65535');
@@ -31,6 +32,11 @@ export function checkFlags(flags: unknown): void {
     throw new InvalidArgumentError('Expected "flags" to be an integer');
 }
 
+/**
+ * An open `fs.promises.FileHandle` (duck-typed: Node exports no class to test
+ * against). `send` reads it through `read()`, `load_certs` by its `fd`, and
+ * both need it to be closable, so all three must be there.
+ */
 export const isFileHandle = (v: unknown): v is FileHandle =>
   typeof v === 'object' &&
   v !== null &&

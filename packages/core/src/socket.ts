@@ -30,6 +30,7 @@ import {
   stopReading,
   type ChunkCallback,
 } from './net-handle.js';
+import { DrainSignal } from './drain.js';
 import { ReadBuffer } from './read-buffer.js';
 import { sendMessage } from './send-message.js';
 import { checkFlags, checkHost, checkLength, checkMessage, checkPort, checkTimeout, type SendMessage } from './socket-args.js';
@@ -107,6 +108,7 @@ export class Socket {
   #reuseAddr = false;
   #sink: ChunkCallback | undefined = undefined;
   readonly #buffer = new ReadBuffer(() => this.#updateReading());
+  readonly #drain = new DrainSignal();
   readonly #pending: net.Socket[] = [];
   readonly #acceptWaiters: AcceptWaiter[] = [];
 
@@ -362,7 +364,8 @@ export class Socket {
     checkMessage(message);
     checkFlags(flags);
     const sock = this.#writable();
-    return sendMessage(message, { write: (c) => sock.write(c), copies: false, socket: sock }, this.#sendTimeout, () => this.close());
+    const whenDrained = () => this.#drain.wait(sock, () => new SocketError('socket closed while sending'));
+    return sendMessage(message, { write: (c) => sock.write(c), copies: false, whenDrained }, this.#sendTimeout, () => this.close());
   }
 
   /**
@@ -655,9 +658,13 @@ export class Socket {
       if (!this.#sink) this.#buffer.end();
     });
     sock.on('error', (err: NodeJS.ErrnoException) => {
-      if (!this.#sink) this.#buffer.end(socketError(err));
+      const error = socketError(err);
+      this.#drain.fail(error);
+      if (!this.#sink) this.#buffer.end(error);
     });
+    sock.on('drain', () => this.#drain.drained());
     sock.on('close', () => {
+      this.#drain.fail(new SocketError('socket closed while sending'));
       this.#transportClosed = true;
       this.#connected = false;
       this.#buffer.end();

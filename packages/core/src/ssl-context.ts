@@ -17,12 +17,11 @@ import { kNative } from './internal.js';
 import { binding, type NativeContext } from './native.js';
 import { Pointer } from './pointer.js';
 import * as features from './context-features.js';
+import { isFileHandle } from './socket-args.js';
 
 /** A certificate or key given as a path, an open file, or (extension) PEM/DER in memory. */
 export type CertSource = string | Buffer | Uint8Array | FileHandle;
 
-const isFileHandle = (v: unknown): v is FileHandle =>
-  typeof v === 'object' && v !== null && typeof (v as FileHandle).fd === 'number' && typeof (v as FileHandle).close === 'function';
 const looksLikePem = (v: string | Uint8Array): boolean =>
   (typeof v === 'string' ? v : Buffer.from(v.buffer, v.byteOffset, Math.min(v.byteLength, 4096)).toString('latin1')).includes('-----BEGIN ');
 

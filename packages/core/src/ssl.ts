@@ -6,11 +6,14 @@ import type { FdSslInfo, NativeFdSsl } from '@rxtls/native';
 import { inspect } from 'node:util';
 
 import { encodeAlpn } from './context-features.js';
-import { ClosedError, InvalidArgumentError } from './errors.js';
+import { DEFAULT_HANDSHAKE_TIMEOUT } from './engine.js';
+import { ClosedError, InvalidArgumentError, TimeoutError } from './errors.js';
 import { kNative } from './internal.js';
 import { binding, type CertificateSummary } from './native.js';
 import { Pointer } from './pointer.js';
+import { checkTimeout } from './socket-args.js';
 import { SSLContext } from './ssl-context.js';
+import { utf8Boundary } from './utf8.js';
 
 /** Largest `length` a single read accepts (16 MiB). */
 const MAX_READ = 16 * 1024 * 1024;
@@ -19,21 +22,46 @@ const DEFAULT_SSL_READ = 16384;
 
 /** @internal Something that can wait for its descriptor. */
 export interface Waitable {
-  wait(events: number): Promise<number>;
+  wait(events: number, timeoutMs?: number): Promise<number>;
+}
+
+/** @internal How long one call's waits may take in all (`ms`, 0: no limit), and what to call it in the TimeoutError. */
+export interface WaitLimit {
+  ms: number;
+  what: string;
+}
+
+/** @internal The timeout setters' check: whole milliseconds up to what a timer takes, 0 for none. */
+export function checkWaitTimeout(ms: unknown): number {
+  const v = checkTimeout(ms, 'ms');
+  if (v > 0x7fffffff) throw new InvalidArgumentError('Expected "ms" to be at most 2147483647');
+  return v;
 }
 
 /**
  * @internal Runs `attempt` until it gives a result: a negative number from
- * the addon means "wait for these events (-n), then try again".
+ * the addon means "wait for these events (-n), then try again". With a
+ * `limit`, the waits together may take `limit.ms`: then TimeoutError. The
+ * object is left as it was (the native wait is withdrawn), so the same call
+ * may be made again.
  */
-export async function retry<T>(native: Waitable, attempt: () => T | number): Promise<T> {
+export async function retry<T>(native: Waitable, attempt: () => T | number, limit?: WaitLimit): Promise<T> {
+  const end = limit !== undefined && limit.ms > 0 ? performance.now() + limit.ms : 0;
   for (;;) {
     const r = attempt();
-    if (typeof r === 'number' && r < 0) {
+    if (typeof r !== 'number' || r >= 0) return r as T;
+    if (end === 0) {
       await native.wait(-r);
       continue;
     }
-    return r as T;
+    const left = Math.ceil(end - performance.now());
+    const timedOut = () => new TimeoutError(`${limit!.what} timed out after ${limit!.ms} ms`);
+    if (left <= 0) throw timedOut();
+    try {
+      await native.wait(-r, left);
+    } catch (err) {
+      throw err instanceof TimeoutError ? timedOut() : err;
+    }
   }
 }
 
@@ -72,7 +100,7 @@ export class Utf8Reads {
   /** The text of `chunk` (after the held bytes) up to its last complete character. */
   text(chunk: Buffer): string {
     const all = this.#held.length > 0 ? Buffer.concat([this.#held, chunk]) : chunk;
-    const cut = completeLength(all);
+    const cut = utf8Boundary(all);
     this.#held = Buffer.from(all.subarray(cut));
     return all.toString('utf8', 0, cut);
   }
@@ -83,18 +111,6 @@ export class Utf8Reads {
   }
 }
 
-/** Length of the prefix of `b` that ends on a complete UTF-8 sequence. */
-function completeLength(b: Buffer): number {
-  const n = b.length;
-  // Look back at most 3 bytes for the lead byte of the last sequence.
-  for (let i = n - 1; i >= 0 && i >= n - 4; i--) {
-    const c = b[i]!;
-    if ((c & 0xc0) === 0x80) continue; // continuation byte
-    const need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
-    return n - i >= need ? n : i;
-  }
-  return n;
-}
 
 /**
  * The documented SSL class: one TLS connection on a socket descriptor.
@@ -104,9 +120,29 @@ function completeLength(b: Buffer): number {
  * makes the socket non-blocking; when OpenSSL wants to read or write, the
  * Promise of `connect`/`accept`/`read`/`write`/`shutdown` waits for the
  * descriptor on Node's loop and tries again — the loop never blocks.
- * Whoever else holds the descriptor must not read from it meanwhile (a
- * `Socket` reads only while its own receive waits; a `net.Socket` must be
- * paused).
+ *
+ * **Nobody else may read the descriptor**, or OpenSSL loses the bytes they
+ * take. A `Socket` of this package (also one from `Socket.accept()`) never
+ * reads unless its own `receive`/`read` waits: give its `id`. A `net.Socket`
+ * reads as soon as it is connected, and `pause()` does not stop that (Node
+ * keeps reading into the stream's buffer): make a server's sockets with
+ * `net.createServer({ pauseOnConnect: true })`, and call a client's
+ * `pause()` before `connect()`.
+ *
+ * **Deadline.** `connect`, `accept`, `shutdown`, and a `read`/`write` that
+ * has to finish the handshake first, wait for the peer at most `timeout` ms
+ * in all (extension; `DEFAULT_HANDSHAKE_TIMEOUT`, 10 s, unless
+ * `set_timeout` changed it; 0: no limit), then reject with TimeoutError
+ * (code `ERR_TLS_TIMEOUT`). The SSL stays as it was: call the same method
+ * again to keep waiting, or `free()` it. Reads and writes after the
+ * handshake wait as long as the peer takes, as a blocking socket does.
+ *
+ * **Callbacks.** The context's SNI and keylog callbacks run inside
+ * `accept`/`connect` (inside OpenSSL). `free()` called from there takes
+ * effect when that call returns, which then rejects with ClosedError
+ * (`ERR_TLS_CLOSED`); driving this or any other SSL or BIO from there
+ * (`accept`, `read`, `write`, `shutdown`, `set_fd`, …) is refused with
+ * StateError (`ERR_TLS_STATE`).
  *
  * A client verifies the server's certificate (against the context's trust)
  * and that it names the host: the name given to `set_host` (extension), or
@@ -129,6 +165,8 @@ export class SSL {
   #native: NativeFdSsl;
   readonly #context: SSLContext;
   readonly #text = new Utf8Reads();
+  #timeout = DEFAULT_HANDSHAKE_TIMEOUT;
+  #handshaken = false;
 
   /**
    * @param context The context the connection uses (certificates, trust, verify mode).
@@ -148,6 +186,27 @@ export class SSL {
   /** True after `free()` (or after a BIO that owned it with BIO_CLOSE was freed). Extension. */
   get is_freed(): boolean {
     return this.#native.isFreed();
+  }
+
+  /** Milliseconds the handshake (and `shutdown`) may wait for the peer in all; 0: no limit. Extension. */
+  get timeout(): number {
+    return this.#timeout;
+  }
+
+  /**
+   * Extension: sets `timeout` (see the class notes). Default
+   * `DEFAULT_HANDSHAKE_TIMEOUT` (10 000); 0 waits for ever.
+   * @throws ClosedError once freed; InvalidArgumentError unless `ms` is an integer from 0 to 2147483647.
+   */
+  set_timeout(ms: number): void {
+    this[kNative];
+    this.#timeout = checkWaitTimeout(ms);
+  }
+
+  /** The limit for a call that may have to (finish the) handshake. */
+  #handshakeLimit(native: NativeFdSsl, what: string): WaitLimit | undefined {
+    if (!this.#handshaken) this.#handshaken = native.info().handshakeComplete;
+    return this.#handshaken ? undefined : { ms: this.#timeout, what };
   }
 
   /** @internal The native SSL (for BIO.set_ssl); throws once freed. */
@@ -206,7 +265,8 @@ export class SSL {
    */
   async connect(): Promise<boolean> {
     const native = this[kNative];
-    await retry<number>(native, () => native.connect());
+    await retry<number>(native, () => native.connect(), { ms: this.#timeout, what: 'TLS handshake' });
+    this.#handshaken = true;
     return true;
   }
 
@@ -217,7 +277,8 @@ export class SSL {
    */
   async accept(): Promise<boolean> {
     const native = this[kNative];
-    await retry<number>(native, () => native.accept());
+    await retry<number>(native, () => native.accept(), { ms: this.#timeout, what: 'TLS handshake' });
+    this.#handshaken = true;
     return true;
   }
 
@@ -234,7 +295,7 @@ export class SSL {
     while (off < bytes.length) {
       // After a retry OpenSSL wants the same bytes again: the same slice is given.
       const slice = bytes.subarray(off);
-      off += await retry<number>(native, () => native.write(slice));
+      off += await retry<number>(native, () => native.write(slice), this.#handshakeLimit(native, 'TLS handshake'));
     }
     return bytes.length;
   }
@@ -269,7 +330,7 @@ export class SSL {
 
   async #readChunk(n: number): Promise<Buffer | null> {
     const native = this[kNative];
-    return retry<Buffer | null>(native, () => native.read(n));
+    return retry<Buffer | null>(native, () => native.read(n), this.#handshakeLimit(native, 'TLS handshake'));
   }
 
   /**
@@ -292,13 +353,16 @@ export class SSL {
    */
   async shutdown(): Promise<boolean> {
     const native = this[kNative];
-    await retry<number>(native, () => native.shutdown());
+    await retry<number>(native, () => native.shutdown(), { ms: this.#timeout, what: 'TLS shutdown' });
     return true;
   }
 
   /**
    * Frees the SSL. Its duplicate of the descriptor is closed (the caller's
-   * descriptor stays open); a pending wait rejects with ClosedError.
+   * descriptor stays open); a pending wait rejects with ClosedError. Called
+   * from inside a callback OpenSSL runs (SNI, keylog), it takes effect when
+   * the running call returns (that call then rejects with ClosedError);
+   * `is_freed` is true at once.
    * @throws ClosedError when already freed.
    */
   free(): void {

@@ -43,7 +43,10 @@ export interface SSLLike {
  *
  * Reads give UTF-8 text; `receive_bytes()`/`read_bytes()` give the same
  * bytes as a Buffer, bit-exact. After the peer's close_notify, reads drain
- * what is buffered and then resolve `''` (empty Buffer); when the connection
+ * what is buffered and then resolve `''` (empty Buffer), and `send` still
+ * works (TLS half-close, 1.2 and 1.3 alike) until this side calls
+ * `shutdown()` or `close()`: a server can answer a client that sent its
+ * request and closed its side. When the connection
  * ended without close_notify they drain and then reject with a
  * TruncationError (code `ERR_TLS_TRUNCATED`).
  *
@@ -265,7 +268,7 @@ export class TLSSocket {
     if (this.#isShutdown) throw new StateError('cannot send after shutdown()');
     return sendMessage(
       message,
-      { write: (c) => engine.write(c), copies: true, socket: engine.socket },
+      { write: (c) => engine.write(c), copies: true, whenDrained: () => engine.whenDrained() },
       this.send_timeout,
       () => this.close(),
     );
@@ -548,7 +551,9 @@ export class TLSSocket {
         this.#engine?.feed(buf, n);
         return this.#wantsData();
       });
-      engine = new TlsEngine(transport.net, this.#context, options, false);
+      // Half-open: after the peer's close_notify this side may still send
+      // until it calls shutdown()/close() itself (receive, send, close).
+      engine = new TlsEngine(transport.net, this.#context, { ...options, allowHalfOpen: true }, false);
     } catch (err) {
       this.close();
       throw err;

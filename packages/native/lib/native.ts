@@ -67,10 +67,11 @@ export interface SessionInfo {
   receivedShutdown: boolean;
 }
 
+/** Options of `new Session`; each is read once, before the SSL exists. */
 export interface SessionOptions {
-  /** SNI to send (clients). Ignored for IP literals. */
+  /** SNI to send (clients). Ignored for IP literals. No NUL byte, no leading dot; one trailing dot is stripped. */
   servername?: string;
-  /** Host name or IP address the server's certificate must match (clients). */
+  /** Host name or IP address the server's certificate must match (clients). Read as `servername` is. */
   verifyHost?: string;
   /** Overrides the verify mode. Default: a client verifies the server unless `setVerify` was called on the context. */
   verifyPeer?: boolean;
@@ -82,7 +83,15 @@ export interface SessionOptions {
   postHandshakeAuth?: boolean;
 }
 
-/** One SSL over a pair of memory BIOs. */
+/**
+ * One SSL over a pair of memory BIOs.
+ *
+ * Re-entrancy: while one of its calls runs (OpenSSL calling an SNI or keylog
+ * callback, a getter in an argument, the error factory), `cycle`,
+ * `cycleAsync`, `write`, `shutdown` and `verifyClientPostHandshake` throw
+ * ERR_TLS_STATE, and `free()` is deferred to the end of the outermost call,
+ * which then throws ERR_TLS_CLOSED. Queries answer.
+ */
 export interface NativeSession {
   /**
    * Feeds ciphertext that arrived (optional), advances the handshake and
@@ -99,7 +108,12 @@ export interface NativeSession {
    * the CycleFlag bits.
    */
   cycleAsync(chunk: Uint8Array | null | undefined, length: number | undefined, callback: (flags: number) => void): number;
-  /** Encrypts plaintext; the ciphertext lands in `out[1]`. Throws before the handshake completes. */
+  /**
+   * Encrypts plaintext; the ciphertext lands in `out[1]`. Every chunk is read
+   * before any is written. Throws ERR_TLS_STATE before the handshake completes
+   * and ERR_TLS_INVALID_ARGUMENT for a bad chunk (nothing written either way);
+   * when OpenSSL fails to write, throws that error and the session is dead.
+   */
   write(data: Uint8Array | string | ReadonlyArray<Uint8Array | string>): number;
   /** Queues close_notify in `out[1]`; no-op before the handshake completes. */
   shutdown(): number;
@@ -118,6 +132,12 @@ export interface NativeSession {
   pointer(): bigint;
 }
 
+/**
+ * One SSL_CTX. `free()` during one of its own calls (a getter, a prototype
+ * setter) is deferred to the end of that call; sessions made from it keep
+ * their own reference, so freeing it under live sessions (also from one of
+ * their callbacks) is safe. Setters may be called from a handshake callback.
+ */
 export interface NativeContext {
   /** SSL_CTX_set_verify with the documented SSL_VERIFY_* flags. */
   setVerify(mode: number): void;
@@ -218,8 +238,12 @@ export interface NativeFdSsl {
   shutdown(): number;
   /** SSL_get_error of the last attempt, or of `ret`. */
   error(ret?: number): number;
-  /** Resolves with the events that fired (WaitFor bits); rejects on free() or a poll error. */
-  wait(events: number): Promise<number>;
+  /**
+   * Resolves with the events that fired (WaitFor bits; a wait for both ends on
+   * the first); rejects on free(), a poll error, or (ERR_TLS_TIMEOUT) after
+   * `timeoutMs` (0 or absent: no deadline).
+   */
+  wait(events: number, timeoutMs?: number): Promise<number>;
   info(): FdSslInfo;
   free(): void;
   isFreed(): boolean;
@@ -265,7 +289,8 @@ export interface NativeBio {
   /** BIO_do_connect / BIO_do_accept / BIO_do_handshake: 1 when done, or a negative wait mask. */
   doHandshake(): number;
   shouldRetry(): boolean;
-  wait(events: number): Promise<number>;
+  /** As NativeFdSsl.wait. */
+  wait(events: number, timeoutMs?: number): Promise<number>;
   /** OpenSSL error number of the last failed call (0 after success), or the reason part of `code`. */
   lastError(code?: number): number;
   errorString(code?: number): string;
@@ -403,6 +428,12 @@ export interface Binding {
   setsockopt(fd: number, level: number, name: number, value: number): void;
   /** getsockopt(2) of one of the options `setsockopt` accepts. */
   getsockopt(fd: number, level: number, name: number): number;
+  /**
+   * Server contexts: ask every client for a certificate and finish the
+   * handshake whatever it sends (none, verified or not); the session's
+   * `verifyResult` and `peerCertificate()` tell which. `setVerify` replaces it.
+   */
+  setVerifyUnverified(context: NativeContext): void;
   /** Installs the native transport's callbacks (once per thread, by core). */
   setTransportCallbacks(callbacks: TransportCallbacks): void;
   /** Binds and listens (throws a SocketError such as EADDRINUSE). `host` is an IP address. */

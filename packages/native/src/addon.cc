@@ -14,6 +14,7 @@
 #include "util/args.h"
 #include "util/counters.h"
 #include "util/errors.h"
+#include "verify_unverified.h"
 #include "x509.h"
 
 namespace rxtls {
@@ -43,6 +44,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("debugCounters", Napi::Function::New(env, DebugCounters, "debugCounters"));
   exports.Set("setsockopt", Napi::Function::New(env, SetSockopt, "setsockopt"));
   exports.Set("getsockopt", Napi::Function::New(env, GetSockopt, "getsockopt"));
+  exports.Set("setVerifyUnverified", Napi::Function::New(env, SetVerifyUnverified, "setVerifyUnverified"));
   // The native transport (tcp_*.cc): the wrapper classes are made only by it.
   exports.Set("setTransportCallbacks", Napi::Function::New(env, TcpLoop::SetCallbacks, "setTransportCallbacks"));
   exports.Set("tcpListen", Napi::Function::New(env, TcpServer::Listen, "tcpListen"));

@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "fd_busy.h"
 #include "fd_ssl.h"
 #include "ssl_failure.h"
 #include "util/addon_data.h"
@@ -114,6 +115,7 @@ Napi::Function Bio::Init(Napi::Env env) {
 // adopts a BIO OpenSSL made (the connection an accept BIO hands out).
 Bio::Bio(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Bio>(info) {
   Napi::Env env = info.Env();
+  env_ = env;
   Napi::Value arg = Arg(info, 0);
   if (arg.IsExternal()) {
     bio_ = arg.As<Napi::External<BIO>>().Data();
@@ -178,8 +180,34 @@ Bio::~Bio() {
 }
 
 BIO* Bio::Get(Napi::Env env) const {
-  if (bio_ == nullptr) ThrowError(env, kErrClosed, "BIO has been freed");
+  if (freed()) ThrowError(env, kErrClosed, "BIO has been freed");
   return bio_;
+}
+
+void Bio::CheckNotFreedDuring(Napi::Env env, const char* op) const {
+  if (!free_pending_) return;
+  ERR_clear_error();
+  ThrowError(env, kErrClosed, std::string("BIO was freed during ") + op + "() (from a callback); it is released now");
+}
+
+void Bio::ReleaseNow() {
+  if (bio_ == nullptr) return;
+  try {
+    waiter_.Close(Napi::Env(env_), kErrClosed, "BIO was freed while waiting");
+  } catch (...) {
+    // Rejecting builds errors through JS; the BIO is released whatever happens.
+  }
+  Release(env_);
+}
+
+void Bio::FreeOrDefer() {
+  if (freed()) return;
+  if (!FdBusy()) {
+    ReleaseNow();
+    return;
+  }
+  free_pending_ = true;
+  FdDeferRelease(Value(), [this] { ReleaseNow(); });
 }
 
 BIO* Bio::Find(Napi::Env env, int type, const char* op) const {
@@ -190,6 +218,12 @@ BIO* Bio::Find(Napi::Env env, int type, const char* op) const {
                                  " BIO (this one or one pushed under it)");
 }
 
+BIO* Bio::FindToSet(Napi::Env env, int type, const char* op) const {
+  BIO* b = Find(env, type, op);
+  FdRefuseWhileBusy(env, op);
+  return b;
+}
+
 BIO* Bio::Unlink() {
   BIO* next = BIO_next(bio_);
   auto it = g_prev.find(bio_);
@@ -197,6 +231,11 @@ BIO* Bio::Unlink() {
   if (prev == nullptr && next == nullptr) return nullptr;
   if (it != g_prev.end()) g_prev.erase(it);
   BIO_pop(bio_);
+  // BIO_pop joins the neighbours through this BIO's prev pointer, which
+  // OpenSSL loses when the same BIO is also an SSL's wbio: the handshake
+  // pushes its buffering BIO on it and pops it again, leaving prev null. Our
+  // own record of the predecessor is right: join them from it.
+  if (prev != nullptr && BIO_next(prev) == bio_) BIO_set_next(prev, next);
   if (prev != nullptr) {
     // The link prev -> this goes: its reference with it (the wrapper still
     // holds one, so this never frees the BIO). The link this -> next
@@ -256,12 +295,17 @@ Napi::Value Bio::WrapOrFind(Napi::Env env, BIO* bio) {
 // setSsl(ssl, close)
 Napi::Value Bio::SetSsl(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  BIO* self = Get(env);
-  if (kind_ != Kind::kSsl) ThrowError(env, kErrState, "set_ssl() needs a BIO_f_ssl BIO");
+  Get(env);
+  FdRefuseWhileBusy(env, "set_ssl");
+  // Telling an SSL from any object may run JS (a Proxy's traps): the
+  // arguments are read first, and everything is checked again after.
+  FdCall call;
   FdSsl* wrap = FdSsl::FromValue(env, Arg(info, 0));
   if (wrap == nullptr) ThrowExpected(env, "ssl", "an SSL");
-  SSL* ssl = wrap->Get(env);
   bool close = BoolArg(info, 1, "close");
+  BIO* self = Get(env);
+  if (kind_ != Kind::kSsl) ThrowError(env, kErrState, "set_ssl() needs a BIO_f_ssl BIO");
+  SSL* ssl = wrap->Get(env);
   if (ssl_wrap_ != nullptr) ThrowError(env, kErrState, "set_ssl() was already called on this BIO");
   BIO* next = BIO_next(self);
   if (next != nullptr && SSL_get_rbio(ssl) != nullptr)
@@ -320,9 +364,10 @@ Napi::Value Bio::GetFd(const Napi::CallbackInfo& info) {
 // caller's descriptor when the BIO is freed.
 Napi::Value Bio::SetFd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  BIO* self = Get(env);
   int fd = static_cast<int>(IntArg(info, 0, "fd", 0, INT_MAX));
   bool close_fd = BoolArg(info, 1, "close");
+  BIO* self = Get(env);
+  FdRefuseWhileBusy(env, "set_fd");
   if (kind_ == Kind::kSsl) ThrowError(env, kErrState, "set_fd() on an SSL BIO: give the SSL a descriptor (ssl.set_fd) or push a BIO under it");
   if (user_fd_ >= 0 || WaitFd() >= 0) ThrowError(env, kErrState, "set_fd() on a BIO that already has a descriptor");
   int dup_fd = DupNonBlockingSocket(env, fd);
@@ -342,9 +387,12 @@ Napi::Value Bio::SetFd(const Napi::CallbackInfo& info) {
 
 Napi::Value Bio::Push(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  BIO* self = Get(env);
+  Get(env);
+  FdRefuseWhileBusy(env, "push");
+  FdCall call;  // as in set_ssl: the argument is read first
   Bio* other = UnwrapChecked<Bio>(env, GetAddonData(env)->bio_ctor, Arg(info, 0));
   if (other == nullptr) ThrowExpected(env, "b", "a BIO");
+  BIO* self = Get(env);
   BIO* ob = other->Get(env);
   for (BIO* x = ob; x != nullptr; x = BIO_next(x))
     if (x == self) ThrowError(env, kErrInvalidArgument, "push() would make a cycle: this BIO is already in the chain of \"b\"");
@@ -360,6 +408,7 @@ Napi::Value Bio::Push(const Napi::CallbackInfo& info) {
 Napi::Value Bio::Pop(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Get(env);
+  FdRefuseWhileBusy(env, "pop");
   if (waiter_.pending()) ThrowError(env, kErrState, "pop() while an I/O call on this BIO is waiting");
   BIO* next = Unlink();
   if (next == nullptr) return env.Null();
@@ -435,15 +484,20 @@ int Bio::Fail(Napi::Env env, const char* during) {
 // read(n): a Buffer of 1..n bytes, null at the end of input, or a negative wait mask.
 Napi::Value Bio::Read(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Get(env);
   size_t n = static_cast<size_t>(IntArg(info, 0, "length", 1, kMaxRead));
+  Get(env);
+  // Also keeps the per-thread scratch below to one read at a time.
+  FdRefuseWhileBusy(env, "read");
+  FdCall call;
   ReadySsl(env, "read");
   thread_local std::vector<char> scratch;
   if (scratch.size() < n) scratch.resize(n);
   size_t got = 0;
   ERR_clear_error();
   errno = 0;
-  if (BIO_read_ex(bio_, scratch.data(), n, &got) == 1 && got > 0) {
+  int ok = BIO_read_ex(bio_, scratch.data(), n, &got);
+  CheckNotFreedDuring(env, "read");
+  if (ok == 1 && got > 0) {
     last_error_ = 0;
     Napi::Buffer<char> out = Napi::Buffer<char>::Copy(env, scratch.data(), got);
     if (scratch.size() > 1024 * 1024) std::vector<char>().swap(scratch);
@@ -457,14 +511,28 @@ Napi::Value Bio::Read(const Napi::CallbackInfo& info) {
 // write(data): bytes taken (0 for empty data) or a negative wait mask.
 Napi::Value Bio::Write(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Get(env);
   Bytes b = BytesArg(info, 0, "data");
+  Get(env);
+  FdRefuseWhileBusy(env, "write");
+  FdCall call;
   ReadySsl(env, "write");
   if (b.size == 0) return Napi::Number::New(env, 0);
+  // A write that runs the handshake may run JS callbacks, which could
+  // detach the caller's buffer: then OpenSSL gets a copy.
+  std::string copy;
+  const uint8_t* data = b.data;
+  SSL* ssl = nullptr;
+  if (kind_ == Kind::kSsl) BIO_get_ssl(bio_, &ssl);
+  if (ssl != nullptr && !SSL_is_init_finished(ssl)) {
+    copy.assign(reinterpret_cast<const char*>(b.data), b.size);
+    data = reinterpret_cast<const uint8_t*>(copy.data());
+  }
   size_t written = 0;
   ERR_clear_error();
   errno = 0;
-  if (BIO_write_ex(bio_, b.data, b.size, &written) == 1 && written > 0) {
+  int ok = BIO_write_ex(bio_, data, b.size, &written);
+  CheckNotFreedDuring(env, "write");
+  if (ok == 1 && written > 0) {
     last_error_ = 0;
     return Napi::Number::New(env, static_cast<double>(written));
   }
@@ -478,11 +546,15 @@ Napi::Value Bio::Write(const Napi::CallbackInfo& info) {
 Napi::Value Bio::DoHandshake(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Get(env);
+  FdRefuseWhileBusy(env, "do_handshake");
   if (kind_ == Kind::kSocket) return Napi::Number::New(env, 1);  // already connected
+  FdCall call;
   ReadySsl(env, "do_handshake");
   ERR_clear_error();
   errno = 0;
-  if (BIO_do_handshake(bio_) > 0) {
+  long done = BIO_do_handshake(bio_);
+  CheckNotFreedDuring(env, "do_handshake");
+  if (done > 0) {
     last_error_ = 0;
     if (kind_ == Kind::kAccept) {
       // The listening socket must never block the loop in accept(), whatever
@@ -504,11 +576,13 @@ Napi::Value Bio::ShouldRetry(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), BIO_should_retry(Get(info.Env())) != 0);
 }
 
+// wait(events[, timeoutMs]): see poll.h; timeoutMs 0 (default) waits for ever.
 Napi::Value Bio::Wait(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Get(env);
   int events = static_cast<int>(IntArg(info, 0, "events", 1, 3));
-  return waiter_.Wait(env, Value(), WaitFd(), events);
+  uint32_t timeout = IsMissing(Arg(info, 1)) ? 0 : static_cast<uint32_t>(IntArg(info, 1, "timeout", 0, INT32_MAX));
+  Get(env);
+  return waiter_.Wait(env, Value(), WaitFd(), events, timeout);
 }
 
 // lastError([code]): the OpenSSL error number of this BIO's last failed
@@ -532,18 +606,19 @@ Napi::Value Bio::ErrorString(const Napi::CallbackInfo& info) {
   return Napi::String::New(env, buf);
 }
 
+// free(): at once, or (from inside a callback OpenSSL made) when the
+// running call returns; either way it reads as freed from now on.
 Napi::Value Bio::Free(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (bio_ == nullptr) ThrowError(env, kErrClosed, "BIO has already been freed");
-  waiter_.Close(env, kErrClosed, "BIO was freed while waiting");
-  Release(env);
+  if (freed()) ThrowError(env, kErrClosed, "BIO has already been freed");
+  FreeOrDefer();
   return env.Undefined();
 }
 
 // freeAll(): BIO_free_all: this BIO and every BIO chained after it.
 Napi::Value Bio::FreeAll(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (bio_ == nullptr) ThrowError(env, kErrClosed, "BIO has already been freed");
+  if (freed()) ThrowError(env, kErrClosed, "BIO has already been freed");
   std::vector<Napi::ObjectReference> chain;
   for (BIO* b = bio_; b != nullptr; b = BIO_next(b)) {
     auto it = g_wrappers.find(b);
@@ -554,15 +629,12 @@ Napi::Value Bio::FreeAll(const Napi::CallbackInfo& info) {
   // Each, freed in order, is then the head: the link to the next goes, and
   // a BIO only the chain held (an accepted connection never popped) with it.
   for (auto& ref : chain) {
-    Bio* w = Napi::ObjectWrap<Bio>::Unwrap(ref.Value());
-    if (w->bio_ == nullptr) continue;
-    w->waiter_.Close(env, kErrClosed, "BIO was freed while waiting");
-    w->Release(env);
+    Napi::ObjectWrap<Bio>::Unwrap(ref.Value())->FreeOrDefer();
   }
   return env.Undefined();
 }
 
-Napi::Value Bio::IsFreed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), bio_ == nullptr); }
+Napi::Value Bio::IsFreed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), freed()); }
 
 Napi::Value Bio::Pointer(const Napi::CallbackInfo& info) {
   BIO* b = Get(info.Env());

@@ -13,6 +13,10 @@
 //   owns it (freeing the BIO frees the SSL, and the JS SSL reads as freed);
 //   with BIO_NOCLOSE the wrapper holds it until the BIO is gone, so a user's
 //   ssl.free() can never pull the SSL from under the BIO.
+//
+// Re-entrancy (fd_busy.h): an SSL BIO's I/O may run JS (SNI, keylog). free()
+// from there is deferred until that call returns (which then throws
+// ERR_TLS_CLOSED); calls that drive or reshape a chain are refused.
 #pragma once
 
 #include <napi.h>
@@ -71,9 +75,20 @@ class Bio : public Napi::ObjectWrap<Bio> {
   Napi::Value Pointer(const Napi::CallbackInfo& info);
   Napi::Value KindName(const Napi::CallbackInfo& info);
 
+  // The live BIO, or throws ERR_TLS_CLOSED after free() (also a deferred one).
   BIO* Get(Napi::Env env) const;
+  bool freed() const { return bio_ == nullptr || free_pending_; }
+  // free(): now, or when the running call of the family returns.
+  void FreeOrDefer();
+  // Rejects pending waits and releases. Never throws.
+  void ReleaseNow();
+  // After a BIO_* call that may have run JS: throws ERR_TLS_CLOSED when a
+  // callback freed this BIO meanwhile (the release follows on the way out).
+  void CheckNotFreedDuring(Napi::Env env, const char* op) const;
   // The first BIO of `type` in this chain (this one included), or throws.
   BIO* Find(Napi::Env env, int type, const char* op) const;
+  // Find() for a setter: also refused while a call of the family runs.
+  BIO* FindToSet(Napi::Env env, int type, const char* op) const;
   // Checks an SSL BIO can do I/O and prepares a client's host check.
   void ReadySsl(Napi::Env env, const char* op);
   // A failed attempt: a negative wait mask when OpenSSL says retry, 0 for a
@@ -109,6 +124,8 @@ class Bio : public Napi::ObjectWrap<Bio> {
   std::string accept_port_;
   int accept_family_ = 0;
   unsigned long last_error_ = 0;
+  bool free_pending_ = false;  // free() came while a call of the family ran
+  napi_env env_ = nullptr;
   FdWaiter waiter_;
 };
 

@@ -70,7 +70,7 @@ int SocketFamily(int fd) {
 
 Napi::Value Bio::SetConnHostname(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  BIO* c = Find(env, BIO_TYPE_CONNECT, "set_conn_hostname");
+  BIO* c = FindToSet(env, BIO_TYPE_CONNECT, "set_conn_hostname");
   std::string name = StringArg(info, 0, "name");
   if (name.empty()) ThrowExpected(env, "name", "a non-empty host name");
   ERR_clear_error();
@@ -81,7 +81,7 @@ Napi::Value Bio::SetConnHostname(const Napi::CallbackInfo& info) {
 
 Napi::Value Bio::SetConnAddress(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  BIO* c = Find(env, BIO_TYPE_CONNECT, "set_conn_address");
+  BIO* c = FindToSet(env, BIO_TYPE_CONNECT, "set_conn_address");
   std::string addr = StringArg(info, 0, "address");
   if (!IsIpLiteral(addr)) ThrowExpected(env, "address", "an IPv4 or IPv6 address");
   ERR_clear_error();
@@ -92,7 +92,7 @@ Napi::Value Bio::SetConnAddress(const Napi::CallbackInfo& info) {
 
 Napi::Value Bio::SetConnPort(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  BIO* c = Find(env, BIO_TYPE_CONNECT, "set_conn_port");
+  BIO* c = FindToSet(env, BIO_TYPE_CONNECT, "set_conn_port");
   std::string port = StringArg(info, 0, "port");
   if (port.empty()) ThrowExpected(env, "port", "a port number or service name");
   ERR_clear_error();
@@ -102,7 +102,7 @@ Napi::Value Bio::SetConnPort(const Napi::CallbackInfo& info) {
 
 Napi::Value Bio::SetConnFamily(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  BIO* c = Find(env, BIO_TYPE_CONNECT, "set_conn_family");
+  BIO* c = FindToSet(env, BIO_TYPE_CONNECT, "set_conn_family");
   int fam = ToBioFamily(env, IntArg(info, 0, "family", 0, INT_MAX));
   if (BIO_set_conn_ip_family(c, fam) <= 0) ThrowOpenSSLError(env, kErrInvalidArgument, "could not set the family");
   return env.Undefined();
@@ -110,7 +110,7 @@ Napi::Value Bio::SetConnFamily(const Napi::CallbackInfo& info) {
 
 Napi::Value Bio::SetAcceptName(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  BIO* a = Find(env, BIO_TYPE_ACCEPT, "set_accept_name");
+  BIO* a = FindToSet(env, BIO_TYPE_ACCEPT, "set_accept_name");
   std::string name = StringArg(info, 0, "name");
   if (name.empty()) ThrowExpected(env, "name", "a non-empty host name or address");
   // OpenSSL reads a bare word as a port here (and "host:" drops the port
@@ -134,7 +134,7 @@ Napi::Value Bio::SetAcceptName(const Napi::CallbackInfo& info) {
 
 Napi::Value Bio::SetAcceptPort(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  BIO* a = Find(env, BIO_TYPE_ACCEPT, "set_accept_port");
+  BIO* a = FindToSet(env, BIO_TYPE_ACCEPT, "set_accept_port");
   std::string port = StringArg(info, 0, "port");
   if (port.empty()) ThrowExpected(env, "port", "a port number or service name");
   ERR_clear_error();
@@ -145,7 +145,7 @@ Napi::Value Bio::SetAcceptPort(const Napi::CallbackInfo& info) {
 
 Napi::Value Bio::SetAcceptFamily(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  BIO* a = Find(env, BIO_TYPE_ACCEPT, "set_accept_family");
+  BIO* a = FindToSet(env, BIO_TYPE_ACCEPT, "set_accept_family");
   int64_t af = IntArg(info, 0, "family", 0, INT_MAX);
   int fam = ToBioFamily(env, af);
   if (BIO_set_accept_ip_family(a, fam) <= 0) ThrowOpenSSLError(env, kErrInvalidArgument, "could not set the family");

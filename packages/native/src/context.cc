@@ -20,11 +20,16 @@ namespace {
 constexpr int64_t kFileTypePem = SSL_FILETYPE_PEM;
 constexpr int64_t kFileTypeAsn1 = SSL_FILETYPE_ASN1;
 
-// Offered when nobody sets a list: forward-secret AEAD suites first, nothing
-// anonymous, NULL, export, RC4, 3DES or MD5 (TLS 1.3 suites are separate).
+// TLS 1.2 suites offered when nobody sets a list: forward-secret AEAD only
+// (Mozilla's "intermediate" set). No CBC suite: their MAC-then-encrypt is
+// what LUCKY13 and its kin attack. The DHE suites stay unused while no DH
+// parameters are set (rxtls sets none). set_cipher_list replaces this list;
+// TLS 1.3 suites are separate.
 constexpr const char* kDefaultCipherList =
-    "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:ECDHE+AES:"
-    "!aNULL:!eNULL:!EXPORT:!RC4:!3DES:!DES:!MD5:!PSK:!SRP:!CAMELLIA:!SEED:!IDEA";
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+    "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305";
 
 uintptr_t AddressOf(const SSL_METHOD* m) { return reinterpret_cast<uintptr_t>(m); }
 
@@ -113,6 +118,19 @@ Context::Context(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Context>(inf
   // handshake, which cost a stat() of the CA directory per connection.
   SSL_CTX_set_mode(ctx_, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN);
   SSL_CTX_set_verify(ctx_, SSL_VERIFY_NONE, nullptr);
+  // Key exchange: the post-quantum hybrid first, with key shares for it and
+  // X25519 (no extra round trip to a classical server), set explicitly so an
+  // openssl.cnf cannot take it away. OpenSSL before 3.5 (Node 20) rejects the
+  // whole list for the unknown group and its `*` syntax: then the classical one.
+  ERR_clear_error();
+  if (SSL_CTX_set1_groups_list(ctx_, "*X25519MLKEM768:*X25519:P-256:X448:P-384:P-521:ffdhe2048:ffdhe3072") != 1) {
+    ERR_clear_error();
+    if (SSL_CTX_set1_groups_list(ctx_, "X25519:P-256:X448:P-384:P-521:ffdhe2048:ffdhe3072") != 1) {
+      SSL_CTX_free(ctx_);
+      ctx_ = nullptr;
+      ThrowOpenSSLError(env, kErrConfig, "could not set the default key exchange groups");
+    }
+  }
   try {
     ApplyFeatureDefaults(env);
   } catch (...) {
@@ -129,12 +147,19 @@ Context::~Context() {
 }
 
 SSL_CTX* Context::Get(Napi::Env env) const {
-  if (ctx_ == nullptr) ThrowError(env, kErrClosed, "SSLContext has been freed");
+  if (ctx_ == nullptr || depth_.free_deferred()) ThrowError(env, kErrClosed, "SSLContext has been freed");
   return ctx_;
+}
+
+void Context::Release() {
+  if (ctx_ == nullptr) return;
+  SSL_CTX_free(ctx_);
+  ctx_ = nullptr;
 }
 
 Napi::Value Context::SetVerify(const Napi::CallbackInfo& info) {
   SSL_CTX* ctx = Get(info.Env());
+  auto busy = Busy();
   constexpr int64_t kAll = SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT | SSL_VERIFY_CLIENT_ONCE |
                            SSL_VERIFY_POST_HANDSHAKE;
   int64_t mode = IntArg(info, 0, "mode", 0, kAll);
@@ -151,12 +176,14 @@ Napi::Value Context::SetVerify(const Napi::CallbackInfo& info) {
 
 Napi::Value Context::GetVerifyMode(const Napi::CallbackInfo& info) {
   SSL_CTX* ctx = Get(info.Env());
+  auto busy = Busy();
   return Napi::Number::New(info.Env(), SSL_CTX_get_verify_mode(ctx));
 }
 
 Napi::Value Context::LoadVerifyLocations(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SSL_CTX* ctx = Get(env);
+  auto busy = Busy();
   std::string file = IsMissing(Arg(info, 0)) ? std::string() : StringArg(info, 0, "file");
   std::string dir = IsMissing(Arg(info, 1)) ? std::string() : StringArg(info, 1, "directory");
   if (file.empty() && dir.empty()) ThrowExpected(env, "file", "a CA file or directory path");
@@ -181,6 +208,7 @@ Napi::Value Context::LoadVerifyLocations(const Napi::CallbackInfo& info) {
 Napi::Value Context::SetDefaultVerifyPaths(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SSL_CTX* ctx = Get(env);
+  auto busy = Busy();
   ERR_clear_error();
   if (!AddDefaultTrust(ctx)) ThrowOpenSSLError(env, kErrConfig, "could not load the default CA store");
   return env.Undefined();
@@ -189,6 +217,7 @@ Napi::Value Context::SetDefaultVerifyPaths(const Napi::CallbackInfo& info) {
 Napi::Value Context::AddCACertificates(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SSL_CTX* ctx = Get(env);
+  auto busy = Busy();
   Bytes pem = BytesArg(info, 0, "ca");
   ERR_clear_error();
   BioPtr bio = MemBio(pem);
@@ -215,6 +244,7 @@ Napi::Value Context::AddCACertificates(const Napi::CallbackInfo& info) {
 Napi::Value Context::UseCertificateChain(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SSL_CTX* ctx = Get(env);
+  auto busy = Busy();
   bool is_file = BoolArg(info, 1, "isFile");
   int64_t type = IntArg(info, 2, "fileType", kFileTypePem, kFileTypeAsn1);
   ERR_clear_error();
@@ -254,6 +284,7 @@ Napi::Value Context::UseCertificateChain(const Napi::CallbackInfo& info) {
 Napi::Value Context::UsePrivateKey(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SSL_CTX* ctx = Get(env);
+  auto busy = Busy();
   bool is_file = BoolArg(info, 1, "isFile");
   int64_t type = IntArg(info, 2, "fileType", kFileTypePem, kFileTypeAsn1);
   ERR_clear_error();
@@ -284,6 +315,7 @@ Napi::Value Context::UsePrivateKey(const Napi::CallbackInfo& info) {
 Napi::Value Context::SetCipherList(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SSL_CTX* ctx = Get(env);
+  auto busy = Busy();
   std::string list = StringArg(info, 0, "ciphers");
   ERR_clear_error();
   if (SSL_CTX_set_cipher_list(ctx, list.c_str()) != 1)
@@ -294,6 +326,7 @@ Napi::Value Context::SetCipherList(const Napi::CallbackInfo& info) {
 Napi::Value Context::SetCiphersuites(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SSL_CTX* ctx = Get(env);
+  auto busy = Busy();
   std::string list = StringArg(info, 0, "ciphersuites");
   ERR_clear_error();
   if (SSL_CTX_set_ciphersuites(ctx, list.c_str()) != 1)
@@ -305,6 +338,7 @@ Napi::Value Context::SetCiphersuites(const Napi::CallbackInfo& info) {
 Napi::Value Context::SetProtocolVersions(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SSL_CTX* ctx = Get(env);
+  auto busy = Busy();
   int64_t min = IntArg(info, 0, "min", 0, TLS1_3_VERSION);
   int64_t max = IntArg(info, 1, "max", 0, TLS1_3_VERSION);
   // TLS 1.0 and 1.1 stay refused whatever the caller asks: 0 or 1.2+ only.
@@ -321,27 +355,32 @@ Napi::Value Context::SetProtocolVersions(const Napi::CallbackInfo& info) {
 Napi::Value Context::GetProtocolVersions(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SSL_CTX* ctx = Get(env);
+  auto busy = Busy();
   Napi::Array out = Napi::Array::New(env, 2);
   out.Set(0u, Napi::Number::New(env, SSL_CTX_get_min_proto_version(ctx)));
   out.Set(1u, Napi::Number::New(env, SSL_CTX_get_max_proto_version(ctx)));
   return out;
 }
 
+// free(): drops this object's reference at once, or at the end of the
+// outermost call of this context still running (deferred). Sessions hold
+// their own reference (SSL_new up-refs the SSL_CTX), so a context freed under
+// live sessions, even from one of their handshake callbacks, stays valid for
+// them until the last one ends.
 Napi::Value Context::Free(const Napi::CallbackInfo& info) {
-  // Sessions hold their own reference (SSL_new up-refs the SSL_CTX), so a
-  // context freed under live sessions stays valid until the last one ends.
-  if (ctx_ == nullptr) ThrowError(info.Env(), kErrClosed, "SSLContext has already been freed");
-  SSL_CTX_free(ctx_);
-  ctx_ = nullptr;
+  if (ctx_ == nullptr || depth_.free_deferred()) ThrowError(info.Env(), kErrClosed, "SSLContext has already been freed");
+  if (depth_.inside()) depth_.DeferFree();
+  else Release();
   return info.Env().Undefined();
 }
 
 Napi::Value Context::IsFreed(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), ctx_ == nullptr);
+  return Napi::Boolean::New(info.Env(), ctx_ == nullptr || depth_.free_deferred());
 }
 
 Napi::Value Context::Pointer(const Napi::CallbackInfo& info) {
   SSL_CTX* ctx = Get(info.Env());
+  auto busy = Busy();
   return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(reinterpret_cast<uintptr_t>(ctx)));
 }
 

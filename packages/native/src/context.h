@@ -5,6 +5,8 @@
 #include <napi.h>
 #include <openssl/ssl.h>
 
+#include "util/call_depth.h"
+
 namespace rxtls {
 
 enum class Role { kAny, kClient, kServer };
@@ -18,10 +20,11 @@ class Context : public Napi::ObjectWrap<Context> {
   explicit Context(const Napi::CallbackInfo& info);
   ~Context() override;
 
-  // The live SSL_CTX, or throws ERR_TLS_CLOSED after free().
+  // The live SSL_CTX, or throws ERR_TLS_CLOSED after free() (also one
+  // deferred while the context is busy).
   SSL_CTX* Get(Napi::Env env) const;
   // The SSL_CTX or nullptr after free(); for OpenSSL callbacks, which must not throw.
-  SSL_CTX* Peek() const { return ctx_; }
+  SSL_CTX* Peek() const { return depth_.free_deferred() ? nullptr : ctx_; }
   Role role() const { return role_; }
   // True once set_verify was called: sessions then keep the context's mode
   // instead of the client default (verify the server).
@@ -54,7 +57,17 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::Value IsFreed(const Napi::CallbackInfo& info);
   Napi::Value Pointer(const Napi::CallbackInfo& info);
 
+  // Marks the context busy for one entry point (util/call_depth.h): a getter,
+  // a setter on a prototype or the error factory may call free() meanwhile,
+  // which then waits for the end of the outermost call.
+  auto Busy() {
+    return CallScope(depth_, [this] { Release(); });
+  }
+  // Drops this object's reference; sessions made from it hold their own.
+  void Release();
+
   SSL_CTX* ctx_ = nullptr;
+  CallDepth depth_;
   Role role_ = Role::kAny;
   bool verify_explicit_ = false;
 };

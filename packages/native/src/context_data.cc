@@ -69,8 +69,9 @@ bool CallJs(SSL* ssl, const Napi::FunctionReference& ref, const std::vector<napi
 bool SwitchContext(SSL* ssl, SSL_CTX* ctx) {
   if (SSL_set_SSL_CTX(ssl, ctx) != ctx) return false;
   // The chosen context's client-certificate policy applies from here: a name
-  // may require mTLS while the default does not.
-  SSL_set_verify(ssl, SSL_CTX_get_verify_mode(ctx), nullptr);
+  // may require mTLS while the default does not; its verify callback too
+  // (requestCert: 'unverified').
+  SSL_set_verify(ssl, SSL_CTX_get_verify_mode(ctx), SSL_CTX_get_verify_callback(ctx));
   return true;
 }
 
@@ -134,6 +135,12 @@ static int ChooseContext(SSL* ssl, int* alert) {
     }
   }
   if (data->sni_callback.IsEmpty()) return SSL_TLSEXT_ERR_OK;
+  // On a pool thread (a callback set while an offloaded step was queued): no
+  // JS can run here, and choosing without it would be a silent wrong answer.
+  if (std::this_thread::get_id() != data->js_thread) {
+    *alert = SSL_AD_INTERNAL_ERROR;
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+  }
   Napi::Env env(data->env);
   Napi::Value chosen;
   if (!CallJs(ssl, data->sni_callback, {Napi::String::New(env, raw)}, &chosen, "servername callback")) {
@@ -193,7 +200,8 @@ static void LogLine(const SSL* ssl, const char* line) {
       std::fclose(f);
     }
   }
-  if (!data->keylog_callback.IsEmpty()) {
+  // Off the JS thread (an offloaded step) the line cannot reach JS: dropped.
+  if (!data->keylog_callback.IsEmpty() && std::this_thread::get_id() == data->js_thread) {
     Napi::Env env(data->env);
     CallJs(const_cast<SSL*>(ssl), data->keylog_callback, {Napi::String::New(env, line)}, nullptr, "keylog callback");
   }
@@ -205,7 +213,11 @@ int TicketKeyCallback(SSL* ssl, unsigned char key_name[16], unsigned char* iv, E
   // on (OpenSSL's session context), whatever SNI chose later.
   SslOwner* session = SslOwner::FromSSL(ssl);
   ContextData* data = GetContextData(session != nullptr ? session->initial_ctx() : SSL_get_SSL_CTX(ssl));
-  if (data == nullptr || data->ticket_keys.empty()) return enc ? -1 : 0;
+  if (data == nullptr) return enc ? -1 : 0;
+  // Held to the end: an offloaded handshake runs this on a pool thread while
+  // the loop thread may rotate the keys (setTicketKeys swaps the list).
+  std::lock_guard<std::mutex> lock(data->ticket_keys_mutex);
+  if (data->ticket_keys.empty()) return enc ? -1 : 0;
   const TicketKey* key = nullptr;
   bool current = false;
   if (enc) {

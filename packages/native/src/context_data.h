@@ -10,7 +10,9 @@
 #include <openssl/ssl.h>
 
 #include <array>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -26,6 +28,10 @@ struct TicketKey {
 
 struct ContextData {
   napi_env env = nullptr;
+  // The thread of `env` (JS runs only there). An offloaded handshake step
+  // runs OpenSSL on a pool thread; a callback set after the step was queued
+  // must not call JS from there.
+  std::thread::id js_thread = std::this_thread::get_id();
   // Server ALPN preference list in wire format (length-prefixed names).
   std::string alpn;
   // Refuse a client whose ALPN offer shares nothing with `alpn` (alert 120).
@@ -40,6 +46,9 @@ struct ContextData {
   std::string keylog_file;
   // First key encrypts new tickets; all of them decrypt.
   std::vector<TicketKey> ticket_keys;
+  // Guards ticket_keys between setTicketKeys (a rotation timer may call it
+  // while serving) and TicketKeyCallback on a pool thread (handshakeOffload).
+  std::mutex ticket_keys_mutex;
 
   ~ContextData();
 };

@@ -69,6 +69,7 @@ void Context::ApplyFeatureDefaults(Napi::Env env) {
 Napi::Value Context::SetAlpnProtocols(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SSL_CTX* ctx = Get(env);
+  auto busy = Busy();
   Bytes wire = BytesArg(info, 0, "protocols");
   bool reject = BoolArg(info, 1, "rejectUnknown");
   if (wire.size > 0 && !ValidAlpnWire(wire.data, wire.size))
@@ -93,6 +94,7 @@ Napi::Value Context::SetAlpnProtocols(const Napi::CallbackInfo& info) {
 Napi::Value Context::AddServerNameContext(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SSL_CTX* ctx = Get(env);
+  auto busy = Busy();
   if (role_ == Role::kClient) ThrowError(env, kErrState, "server names are chosen by servers, not client contexts");
   std::string name = StringArg(info, 0, "servername");
   for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -127,6 +129,7 @@ Napi::Value Context::AddServerNameContext(const Napi::CallbackInfo& info) {
 Napi::Value Context::SetServernameCallback(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SSL_CTX* ctx = Get(env);
+  auto busy = Busy();
   if (role_ == Role::kClient) ThrowError(env, kErrState, "server names are chosen by servers, not client contexts");
   Napi::Function fn = OptionalFunction(info, 0, "callback");
   ContextData* data = EnsureContextData(env, ctx);
@@ -139,6 +142,7 @@ Napi::Value Context::SetServernameCallback(const Napi::CallbackInfo& info) {
 Napi::Value Context::SetKeylogCallback(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SSL_CTX* ctx = Get(env);
+  auto busy = Busy();
   Napi::Function fn = OptionalFunction(info, 0, "callback");
   ContextData* data = EnsureContextData(env, ctx);
   data->keylog_callback = fn.IsEmpty() ? Napi::FunctionReference() : Napi::Weak(fn);
@@ -153,6 +157,7 @@ Napi::Value Context::SetKeylogCallback(const Napi::CallbackInfo& info) {
 Napi::Value Context::SetSessionOptions(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SSL_CTX* ctx = Get(env);
+  auto busy = Busy();
   bool tickets = BoolArg(info, 0, "tickets");
   int64_t size = IntArg(info, 1, "cacheSize", -1, 1 << 24);
   int64_t timeout = IntArg(info, 2, "timeout", -1, 7 * 86400);

@@ -16,12 +16,14 @@
 
 #include "context.h"
 #include "context_data.h"
+#include "fd_busy.h"
 #include "session_der.h"
 #include "ssl_failure.h"
 #include "util/addon_data.h"
 #include "util/args.h"
 #include "util/counters.h"
 #include "util/errors.h"
+#include "util/host_name.h"
 #include "util/socket_fd.h"
 #include "x509.h"
 
@@ -29,11 +31,6 @@ namespace rxtls {
 namespace {
 
 constexpr int64_t kMaxRead = 16 * 1024 * 1024;
-
-bool IsIpAddress(const std::string& host) {
-  unsigned char buf[sizeof(struct in6_addr)];
-  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
-}
 
 // The numeric address of the peer of socket `fd`, or "" if it has none.
 std::string PeerAddress(int fd) {
@@ -92,6 +89,7 @@ FdSsl* FdSsl::FromValue(Napi::Env env, Napi::Value value) {
 // new FdSsl(context)
 FdSsl::FdSsl(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FdSsl>(info) {
   Napi::Env env = info.Env();
+  env_ = env;
   Context* context = UnwrapChecked<Context>(env, GetAddonData(env)->context_ctor, Arg(info, 0));
   if (context == nullptr) ThrowExpected(env, "context", "an SSLContext");
   SSL_CTX* ctx = context->Get(env);
@@ -123,14 +121,21 @@ FdSsl::~FdSsl() {
 }
 
 SSL* FdSsl::Get(Napi::Env env) const {
-  if (ssl_ == nullptr) ThrowError(env, kErrClosed, "SSL has been freed");
+  if (freed()) ThrowError(env, kErrClosed, "SSL has been freed");
   return ssl_;
+}
+
+void FdSsl::CheckNotFreedDuring(Napi::Env env, const char* op) const {
+  if (!free_pending_) return;
+  ERR_clear_error();
+  ThrowError(env, kErrClosed, std::string("SSL was freed during ") + op + "() (from a callback); it is released now");
 }
 
 // set_connect_state()/set_accept_state(): the role, before the handshake,
 // unless the context was made for the other one.
 Napi::Value FdSsl::SetRole(Napi::Env env, Mode mode, const char* op) {
   SSL* ssl = Get(env);
+  FdRefuseWhileBusy(env, op);
   bool client = mode == Mode::kClient;
   if (client ? context_server_ : context_client_)
     ThrowError(env, kErrState, std::string(op) + "() on an SSL made from a " + (client ? "server" : "client") + " context");
@@ -153,8 +158,9 @@ Napi::Value FdSsl::SetAcceptState(const Napi::CallbackInfo& info) {
 // caller's descriptor stays theirs.
 Napi::Value FdSsl::SetFd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  SSL* ssl = Get(env);
   int fd = static_cast<int>(IntArg(info, 0, "fd", 0, INT_MAX));
+  SSL* ssl = Get(env);
+  FdRefuseWhileBusy(env, "set_fd");
   if (!SSL_in_before(ssl)) ThrowError(env, kErrState, "set_fd() after the handshake started");
   int dup_fd = DupNonBlockingSocket(env, fd);
   ERR_clear_error();
@@ -175,9 +181,10 @@ Napi::Value FdSsl::GetFd(const Napi::CallbackInfo& info) {
 
 Napi::Value FdSsl::SetHost(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  SSL* ssl = Get(env);
-  std::string host = StringArg(info, 0, "host");
+  std::string host = CheckedHostName(env, StringArg(info, 0, "host"), "host");
   if (host.empty()) ThrowExpected(env, "host", "a non-empty host name or IP address");
+  SSL* ssl = Get(env);
+  FdRefuseWhileBusy(env, "set_host");
   if (!SSL_in_before(ssl) || client_ready_) ThrowError(env, kErrState, "set_host() after the handshake started");
   host_ = host;
   return env.Undefined();
@@ -188,6 +195,8 @@ void FdSsl::PrepareClient(Napi::Env env, SSL* ssl, const std::string& host) {
   if (!verify_explicit_) SSL_set_verify(ssl, SSL_VERIFY_PEER, nullptr);
   std::string name = host.empty() ? host_ : host;
   if (name.empty()) name = PeerAddress(SSL_get_fd(ssl));
+  // A connect BIO's host name comes from OpenSSL unchecked: read it as set_host would.
+  name = CheckedHostName(env, name, "host");
   ERR_clear_error();
   if (!name.empty()) {
     if (IsIpAddress(name)) {
@@ -248,10 +257,14 @@ int FdSsl::Fail(Napi::Env env, int ret, const char* during) {
 
 // One handshake attempt in role `wanted`: 1 when done, or a negative wait mask.
 Napi::Value FdSsl::Handshake(Napi::Env env, Mode wanted, const char* op) {
+  Get(env);
+  FdRefuseWhileBusy(env, op);
+  FdCall call;
   Ready(env, wanted, op);
   ERR_clear_error();
   errno = 0;
   int r = SSL_do_handshake(ssl_);
+  CheckNotFreedDuring(env, op);
   if (r == 1) {
     last_error_ = SSL_ERROR_NONE;
     return Napi::Number::New(env, 1);
@@ -269,14 +282,20 @@ Napi::Value FdSsl::Accept(const Napi::CallbackInfo& info) { return Handshake(inf
 // negative wait mask.
 Napi::Value FdSsl::Read(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Ready(env, Mode::kUnset, "read");
   size_t n = static_cast<size_t>(IntArg(info, 0, "length", 1, kMaxRead));
+  Get(env);
+  // Also keeps the per-thread scratch below to one read at a time.
+  FdRefuseWhileBusy(env, "read");
+  FdCall call;
+  Ready(env, Mode::kUnset, "read");
   thread_local std::vector<char> scratch;
   if (scratch.size() < n) scratch.resize(n);
   size_t got = 0;
   ERR_clear_error();
   errno = 0;
-  if (SSL_read_ex(ssl_, scratch.data(), n, &got) == 1) {
+  int ok = SSL_read_ex(ssl_, scratch.data(), n, &got);
+  CheckNotFreedDuring(env, "read");
+  if (ok == 1) {
     last_error_ = SSL_ERROR_NONE;
     Napi::Buffer<char> out = Napi::Buffer<char>::Copy(env, scratch.data(), got);
     if (scratch.size() > 1024 * 1024) std::vector<char>().swap(scratch);
@@ -291,13 +310,26 @@ Napi::Value FdSsl::Read(const Napi::CallbackInfo& info) {
 Napi::Value FdSsl::Write(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Bytes b = BytesArg(info, 0, "data");
+  Get(env);
+  FdRefuseWhileBusy(env, "write");
+  FdCall call;
   Ready(env, Mode::kUnset, "write");
   if (SSL_get_shutdown(ssl_) & SSL_SENT_SHUTDOWN) ThrowError(env, kErrState, "write() after shutdown()");
   if (b.size == 0) return Napi::Number::New(env, 0);
+  // A write that runs the handshake may run JS callbacks, which could
+  // detach the caller's buffer: then OpenSSL gets a copy.
+  std::string copy;
+  const uint8_t* data = b.data;
+  if (!SSL_is_init_finished(ssl_)) {
+    copy.assign(reinterpret_cast<const char*>(b.data), b.size);
+    data = reinterpret_cast<const uint8_t*>(copy.data());
+  }
   size_t written = 0;
   ERR_clear_error();
   errno = 0;
-  if (SSL_write_ex(ssl_, b.data, b.size, &written) == 1) {
+  int ok = SSL_write_ex(ssl_, data, b.size, &written);
+  CheckNotFreedDuring(env, "write");
+  if (ok == 1) {
     last_error_ = SSL_ERROR_NONE;
     return Napi::Number::New(env, static_cast<double>(written));
   }
@@ -311,10 +343,13 @@ Napi::Value FdSsl::Write(const Napi::CallbackInfo& info) {
 Napi::Value FdSsl::Shutdown(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SSL* ssl = Get(env);
+  FdRefuseWhileBusy(env, "shutdown");
+  FdCall call;
   if (SSL_get_rbio(ssl) == nullptr || !SSL_is_init_finished(ssl)) return Napi::Number::New(env, 1);
   ERR_clear_error();
   errno = 0;
   int r = SSL_shutdown(ssl);
+  CheckNotFreedDuring(env, "shutdown");
   if (r >= 0) {
     last_error_ = SSL_ERROR_NONE;
     return Napi::Number::New(env, r);
@@ -333,13 +368,15 @@ Napi::Value FdSsl::Error(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, SSL_get_error(ssl, ret));
 }
 
+// wait(events[, timeoutMs]): see poll.h; timeoutMs 0 (default) waits for ever.
 Napi::Value FdSsl::Wait(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  SSL* ssl = Get(env);
   int events = static_cast<int>(IntArg(info, 0, "events", 1, 3));
+  uint32_t timeout = IsMissing(Arg(info, 1)) ? 0 : static_cast<uint32_t>(IntArg(info, 1, "timeout", 0, INT32_MAX));
+  SSL* ssl = Get(env);
   int fd = (events & kWaitReadable) ? SSL_get_rfd(ssl) : SSL_get_wfd(ssl);
   if (fd < 0) ThrowError(env, kErrState, "the SSL has no socket descriptor to wait on");
-  return waiter_.Wait(env, Value(), fd, events);
+  return waiter_.Wait(env, Value(), fd, events, timeout);
 }
 
 Napi::Value FdSsl::Info(const Napi::CallbackInfo& info) {
@@ -364,27 +401,42 @@ Napi::Value FdSsl::Info(const Napi::CallbackInfo& info) {
   return o;
 }
 
-void FdSsl::ReleasedByBio(Napi::Env env) {
+void FdSsl::ReleaseNow(const char* why) {
   if (ssl_ == nullptr) return;
-  waiter_.Close(env, kErrClosed, "SSL was freed (with its BIO) while waiting");
-  SSL_free(ssl_);
+  SSL* ssl = ssl_;
   ssl_ = nullptr;
-}
-
-Napi::Value FdSsl::Free(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (ssl_ == nullptr) ThrowError(env, kErrClosed, "SSL has already been freed");
-  waiter_.Close(env, kErrClosed, "SSL was freed while waiting");
+  try {
+    waiter_.Close(Napi::Env(env_), kErrClosed, why);
+  } catch (...) {
+    // Rejecting builds errors through JS; the SSL is freed whatever happens.
+  }
   // A BIO holding this SSL keeps its own reference (SSL_up_ref): freeing
   // here never pulls the SSL from under it.
-  SSL_free(ssl_);
-  ssl_ = nullptr;
+  SSL_free(ssl);
+}
+
+void FdSsl::FreeOrDefer(Napi::Env env, const char* why) {
+  if (freed()) return;
+  if (!FdBusy()) {
+    ReleaseNow(why);
+    return;
+  }
+  free_pending_ = true;
+  FdDeferRelease(Value(), [this, why] { ReleaseNow(why); });
+}
+
+void FdSsl::ReleasedByBio(Napi::Env env) { FreeOrDefer(env, "SSL was freed (with its BIO) while waiting"); }
+
+// free(): at once, or (from inside a callback OpenSSL made) when the
+// running call returns; either way it reads as freed from now on.
+Napi::Value FdSsl::Free(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (freed()) ThrowError(env, kErrClosed, "SSL has already been freed");
+  FreeOrDefer(env, "SSL was freed while waiting");
   return env.Undefined();
 }
 
-Napi::Value FdSsl::IsFreed(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), ssl_ == nullptr);
-}
+Napi::Value FdSsl::IsFreed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), freed()); }
 
 Napi::Value FdSsl::Pointer(const Napi::CallbackInfo& info) {
   SSL* ssl = Get(info.Env());
@@ -394,6 +446,7 @@ Napi::Value FdSsl::Pointer(const Napi::CallbackInfo& info) {
 // --- Per-connection TLS features ---------------------------------------------
 
 void FdSsl::CheckClientSetup(Napi::Env env, SSL* ssl, const char* op) const {
+  FdRefuseWhileBusy(env, op);
   if (mode_ == Mode::kServer) ThrowError(env, kErrState, std::string(op) + "() on an SSL in accept state (a client setting)");
   if (!SSL_in_before(ssl) || client_ready_) ThrowError(env, kErrState, std::string(op) + "() after the handshake started");
 }

@@ -5,6 +5,10 @@
 //
 // Results of an attempt: a negative number is "retry after waiting for
 // -n" (1 readable, 2 writable); anything else is the result.
+//
+// Re-entrancy (fd_busy.h): OpenSSL may run JS (SNI, keylog callbacks) inside
+// a handshake, read or write. free() from there is deferred until that call
+// returns, which then throws ERR_TLS_CLOSED; driving calls are refused.
 #pragma once
 
 #include <napi.h>
@@ -27,7 +31,7 @@ class FdSsl : public Napi::ObjectWrap<FdSsl> {
   // A FdSsl made by this addon's constructor, or nullptr.
   static FdSsl* FromValue(Napi::Env env, Napi::Value value);
 
-  // The live SSL, or throws ERR_TLS_CLOSED after free().
+  // The live SSL, or throws ERR_TLS_CLOSED after free() (also a deferred one).
   SSL* Get(Napi::Env env) const;
   // For a client: verification (unless the context's set_verify was called),
   // SNI and the host to verify, once, before the first handshake step.
@@ -37,8 +41,11 @@ class FdSsl : public Napi::ObjectWrap<FdSsl> {
   // 0 before set_connect_state/set_accept_state, 1 client, 2 server.
   int mode() const { return static_cast<int>(mode_); }
   bool client_ready() const { return client_ready_; }
-  // A BIO that owned this SSL (BIO_CLOSE) freed it: the wrapper lets go too.
+  // A BIO that owned this SSL (BIO_CLOSE) freed it: the wrapper lets go too
+  // (deferred while a call of the family runs).
   void ReleasedByBio(Napi::Env env);
+  // True after free(), including one deferred until the running call returns.
+  bool freed() const { return ssl_ == nullptr || free_pending_; }
 
  private:
   Napi::Value SetConnectState(const Napi::CallbackInfo& info);
@@ -78,6 +85,13 @@ class FdSsl : public Napi::ObjectWrap<FdSsl> {
   // Maps a failed SSL_* call: a negative wait mask for want-read/want-write,
   // 0 for a clean close; otherwise throws the error with OpenSSL's reason.
   int Fail(Napi::Env env, int ret, const char* during);
+  // After an SSL_* call that may have run JS: throws ERR_TLS_CLOSED when a
+  // callback freed this SSL meanwhile (the release follows on the way out).
+  void CheckNotFreedDuring(Napi::Env env, const char* op) const;
+  // free(): now, or when the running call of the family returns.
+  void FreeOrDefer(Napi::Env env, const char* why);
+  // Rejects pending waits with `why` and frees the SSL. Never throws.
+  void ReleaseNow(const char* why);
 
   SSL* ssl_ = nullptr;
   Mode mode_ = Mode::kUnset;
@@ -88,6 +102,8 @@ class FdSsl : public Napi::ObjectWrap<FdSsl> {
   bool context_server_ = false;
   std::string host_;  // set_host: SNI and the name to verify
   int last_error_ = SSL_ERROR_NONE;
+  bool free_pending_ = false;  // free() came while a call of the family ran
+  napi_env env_ = nullptr;
   FdWaiter waiter_;
 };
 

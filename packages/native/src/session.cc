@@ -1,6 +1,7 @@
 #include "session.h"
 #include "session_der.h"
 
+#include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
@@ -15,6 +16,7 @@
 #include "util/args.h"
 #include "util/counters.h"
 #include "util/errors.h"
+#include "util/host_name.h"
 #include "x509.h"
 
 namespace rxtls {
@@ -69,6 +71,7 @@ Napi::Function Session::Init(Napi::Env env) {
 //                                 (clients; default: when the context has a certificate)
 Session::Session(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Session>(info) {
   Napi::Env env = info.Env();
+  // JS values first: an options getter may run anything, free the context included.
   Context* context = UnwrapChecked<Context>(env, GetAddonData(env)->context_ctor, Arg(info, 0));
   if (context == nullptr) ThrowExpected(env, "context", "a Context");
   is_server_ = BoolArg(info, 1, "isServer");
@@ -76,15 +79,23 @@ Session::Session(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Session>(inf
   if (!out.IsArray()) ThrowExpected(env, "out", "an Array");
   Napi::Value opts_v = Arg(info, 3);
   if (!IsMissing(opts_v) && !opts_v.IsObject()) ThrowExpected(env, "options", "an object");
-  // Every option is read (a getter may run anything) before the context is used.
-  ClientSslOptions client =
-      IsMissing(opts_v) ? ClientSslOptions() : ReadClientSslOptions(env, opts_v.As<Napi::Object>());
-  SSL_CTX* ctx = context->Get(env);
+  ClientSslOptions opts =
+      IsMissing(opts_v) ? ClientSslOptions() : ReadClientSslOptions(env, opts_v.As<Napi::Object>(), is_server_);
 
   if (is_server_ && context->role() == Role::kClient)
     ThrowError(env, kErrState, "a server session needs a server or generic context, not a client context");
   if (!is_server_ && context->role() == Role::kServer)
     ThrowError(env, kErrState, "a client session needs a client or generic context, not a server context");
+  // Checked after the getters ran: ERR_TLS_CLOSED if one freed the context.
+  SSL_CTX* ctx = context->Get(env);
+  // Our own reference for the constructor: whatever runs from here on (the
+  // error factory is JS) cannot free the SSL_CTX under SSL_new and the setup.
+  if (SSL_CTX_up_ref(ctx) != 1) ThrowOpenSSLError(env, kErrCrypto, "could not reference the context");
+  struct CtxRef {
+    SSL_CTX* ctx;
+    ~CtxRef() { SSL_CTX_free(ctx); }
+  } hold{ctx};
+  bool verify_explicit = context->verify_explicit();
 
   ERR_clear_error();
   ssl_ = SSL_new(ctx);
@@ -95,21 +106,19 @@ Session::Session(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Session>(inf
     BIO_free(enc_out_);
     if (ssl_ != nullptr) SSL_free(ssl_);
     ssl_ = nullptr;
+    enc_in_ = enc_out_ = nullptr;
     ThrowOpenSSLError(env, kErrCrypto, "could not create SSL session");
   }
   SSL_set_bio(ssl_, enc_in_, enc_out_);  // ssl_ owns both from here
   try {
-  if (!AttachTo(ssl_))
-    ThrowOpenSSLError(env, kErrCrypto, "could not attach the session to its SSL");
-  if (is_server_) {
-    SSL_set_accept_state(ssl_);
-  } else {
-    ApplyClientSslOptions(env, ssl_, context->verify_explicit(), client);
-  }
+    if (!AttachTo(ssl_)) ThrowOpenSSLError(env, kErrCrypto, "could not attach the session to its SSL");
+    if (is_server_) SSL_set_accept_state(ssl_);
+    else ApplyClientSslOptions(env, ssl_, verify_explicit, opts);
   } catch (...) {
     // A constructor that throws runs no destructor: free what is made here.
     SSL_free(ssl_);
     ssl_ = nullptr;
+    enc_in_ = enc_out_ = nullptr;
     throw;
   }
   out_ = Napi::Reference<Napi::Array>::New(out.As<Napi::Array>(), 1);
@@ -125,14 +134,45 @@ Session::~Session() {
 }
 
 SSL* Session::Get(Napi::Env env) const {
-  if (ssl_ == nullptr || free_pending_) ThrowError(env, kErrClosed, "session has been freed");
+  if (ssl_ == nullptr || free_pending_ || depth_.free_deferred()) ThrowError(env, kErrClosed, "session has been freed");
   if (in_flight_) ThrowError(env, kErrState, "a handshake step is running on the thread pool; wait for its callback");
   return ssl_;
 }
 
-void Session::ReportCallbackError(Napi::Env env) {
+SSL* Session::GetIdle(Napi::Env env, const char* what) const {
+  SSL* ssl = Get(env);
+  if (depth_.inside())
+    ThrowError(env, kErrState, std::string(what) + "() while this session is inside another of its calls (from a callback or getter)");
+  if (dead_) ThrowError(env, kErrState, "session has failed; create a new one");
+  return ssl;
+}
+
+void Session::ThrowIfFreedDuring(Napi::Env env) const {
+  if (depth_.free_deferred()) ThrowError(env, kErrClosed, "session was freed during the call; its results are void");
+}
+
+void Session::Release() {
+  if (ssl_ == nullptr) return;
+  SSL_free(ssl_);  // frees both BIOs
+  ssl_ = nullptr;
+  enc_in_ = enc_out_ = nullptr;
+  out_.Reset();
+  ClearCallbackError();
+}
+
+Napi::Value Session::CallbackError(Napi::Env env) {
   dead_ = true;
-  out_.Value().Set(2u, TakeCallbackFailure(env, handshake_done_).Value());
+  return TakeCallbackFailure(env, handshake_done_).Value();
+}
+
+Napi::Value Session::FatalError(Napi::Env env, int err, const char* during) {
+  dead_ = true;
+  if (has_callback_error()) return CallbackError(env);
+  // Memory BIOs never report EOF; a syscall error with an empty queue is the nearest thing.
+  bool eof = (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) || IsUnexpectedEof(ERR_peek_last_error());
+  Napi::Object extra = Napi::Object::New(env);
+  SslFailure failure = DescribeSslFailure(env, ssl_, during, eof, extra);
+  return MakeOpenSSLError(env, failure.code, failure.what, extra).Value();
 }
 
 bool Session::Fail(Napi::Env env, int ret, int* flags, const char* during) {
@@ -150,17 +190,9 @@ bool Session::FailWith(Napi::Env env, int err, int* flags, const char* during) {
     default:
       break;
   }
-  dead_ = true;
   *flags |= kFlagError;
-  if (has_callback_error()) {
-    ReportCallbackError(env);
-    return true;
-  }
-  Napi::Object extra = Napi::Object::New(env);
-  // Memory BIOs never report EOF; a syscall error with an empty queue is the nearest thing.
-  bool eof = (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) || IsUnexpectedEof(ERR_peek_last_error());
-  SslFailure failure = DescribeSslFailure(env, ssl_, during, eof, extra);
-  out_.Value().Set(2u, MakeOpenSSLError(env, failure.code, failure.what, extra).Value());
+  Napi::Value error = FatalError(env, err, during);
+  out_.Value().Set(2u, error);
   return true;
 }
 
@@ -182,6 +214,7 @@ void Session::FeedArgs(const Napi::CallbackInfo& info, size_t index) {
   Napi::Env env = info.Env();
   Napi::Value chunk = Arg(info, index);
   if (IsMissing(chunk)) return;
+  // Type checks only (no getter, no valueOf runs): the view stays valid up to BIO_write.
   Bytes in;
   if (!chunk.IsTypedArray() || !ToBytes(chunk, &in)) ThrowExpected(env, "chunk", "a Buffer or Uint8Array");
   size_t len = in.size;
@@ -196,7 +229,8 @@ bool Session::AfterHandshakeStep(Napi::Env env, int r, int err, int* flags) {
   // A callback OpenSSL cannot fail (keylog) may have thrown all the same.
   if (!failed && has_callback_error()) {
     *flags |= kFlagError;
-    ReportCallbackError(env);
+    Napi::Value error = CallbackError(env);
+    out_.Value().Set(2u, error);
     failed = true;
   }
   if (failed) {
@@ -212,10 +246,12 @@ bool Session::AfterHandshakeStep(Napi::Env env, int r, int err, int* flags) {
 
 Napi::Value Session::Cycle(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Get(env);
-  if (dead_) ThrowError(env, kErrState, "session has failed; create a new one");
+  GetIdle(env, "cycle");
+  auto busy = Busy();
   FeedArgs(info, 0);
-  return Napi::Number::New(env, Step(env));
+  int flags = Step(env);
+  ThrowIfFreedDuring(env);
+  return Napi::Number::New(env, flags);
 }
 
 int Session::Step(Napi::Env env) {
@@ -236,6 +272,7 @@ void Session::FinishCycle(Napi::Env env, int* flags_out) {
   if (handshake_done_ && (SSL_get_shutdown(ssl_) & SSL_RECEIVED_SHUTDOWN) == 0) {
     std::vector<char>& scratch = ClearScratch();
     size_t used = 0;
+    int err = SSL_ERROR_NONE;
     for (;;) {
       if (scratch.size() - used < kClearOutChunkSize) scratch.resize(scratch.size() * 2);
       size_t n = 0;
@@ -243,15 +280,21 @@ void Session::FinishCycle(Napi::Env env, int* flags_out) {
         used += n;
         continue;
       }
-      Fail(env, 0, &flags, "read");
+      err = SSL_get_error(ssl_, 0);
       break;
     }
-    if (used > 0) {
-      out_.Value().Set(0u, Napi::Buffer<char>::Copy(env, scratch.data(), used));
-      flags |= kFlagClearOut;
-    }
+    // Copied out of the shared scratch area before anything can run JS (the
+    // error factory, a setter on `out`), which could cycle another session.
+    Napi::Value clear = used > 0 ? Napi::Value(Napi::Buffer<char>::Copy(env, scratch.data(), used)) : Napi::Value();
     // A burst of large records should not pin a large scratch area forever.
     if (scratch.size() > 64 * kClearOutChunkSize) std::vector<char>(4 * kClearOutChunkSize).swap(scratch);
+    FailWith(env, err, &flags, "read");
+    // Records decrypted before a fatal error are the peer's data: they are
+    // delivered with it (ClearOut and Error together).
+    if (used > 0) {
+      out_.Value().Set(0u, clear);
+      flags |= kFlagClearOut;
+    }
   }
   // Rare events, tested together so the common cycle pays one branch.
   if (pha_pending_ | new_session_) {
@@ -268,35 +311,64 @@ void Session::FinishCycle(Napi::Env env, int* flags_out) {
   *flags_out = flags;
 }
 
-// write(data | data[]): encrypt plaintext; ciphertext goes to out[1].
+namespace {
+
+bool IsChunk(const Napi::Value& v) {
+  return v.IsString() || (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array);
+}
+
+}  // namespace
+
+// write(data | data[]): encrypt plaintext; ciphertext goes to out[1]. Either
+// returns the flags or throws: a bad argument or state (nothing is written,
+// the session is as it was), or a failed SSL_write (the session is dead and
+// `out` untouched).
 Napi::Value Session::Write(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Get(env);
-  if (dead_) ThrowError(env, kErrState, "session has failed; create a new one");
-  if (!handshake_done_) ThrowError(env, kErrState, "cannot write before the handshake completes");
-  if (pha_pending_) ThrowError(env, kErrState, "cannot write while a post-handshake authentication is running");
-  if (SSL_get_shutdown(ssl_) & SSL_SENT_SHUTDOWN) ThrowError(env, kErrState, "cannot write after shutdown");
-  int flags = 0;
-  auto write_one = [&](const Napi::Value& v) {
+  GetIdle(env, "write");
+  // State first (so a misuse reads as one whatever the arguments), and again
+  // after the arguments were read.
+  auto check_state = [&] {
+    Get(env);
+    if (dead_) ThrowError(env, kErrState, "session has failed; create a new one");
+    if (!handshake_done_) ThrowError(env, kErrState, "cannot write before the handshake completes");
+    if (pha_pending_) ThrowError(env, kErrState, "cannot write while a post-handshake authentication is running");
+    if (SSL_get_shutdown(ssl_) & SSL_SENT_SHUTDOWN) ThrowError(env, kErrState, "cannot write after shutdown");
+  };
+  check_state();
+  auto busy = Busy();
+  // Every chunk is read (array getters run here) and type-checked before any
+  // byte is written; their bytes are viewed only when no JS can run any more.
+  std::vector<Napi::Value> chunks;
+  Napi::Value data = Arg(info, 0);
+  if (data.IsArray()) {
+    Napi::Array arr = data.As<Napi::Array>();
+    uint32_t n = arr.Length();
+    chunks.reserve(n);
+    for (uint32_t i = 0; i < n; ++i) chunks.push_back(arr.Get(i));
+  } else {
+    chunks.push_back(data);
+  }
+  for (const Napi::Value& v : chunks)
+    if (!IsChunk(v)) ThrowExpected(env, "data", "a Buffer, Uint8Array, string or an array of them");
+  // Again: a getter may have freed, failed or shut down the session meanwhile.
+  ThrowIfFreedDuring(env);
+  check_state();
+  for (const Napi::Value& v : chunks) {
     Bytes b;
-    if (!ToBytes(v, &b)) ThrowExpected(env, "data", "a Buffer, Uint8Array, string or an array of them");
-    if (b.size == 0) return;
+    ToBytes(v, &b);
+    if (b.size == 0) continue;
     ERR_clear_error();
     size_t written = 0;
     // Memory BIOs grow as needed, so one call writes the whole chunk.
     if (SSL_write_ex(ssl_, b.data, b.size, &written) != 1 || written != b.size) {
-      int ret = 0;
-      if (!Fail(env, ret, &flags, "write")) ThrowOpenSSLError(env, kErrProtocol, "TLS write did not complete");
-      throw Napi::Error(env, out_.Value().Get(2u));
+      int err = SSL_get_error(ssl_, 0);
+      // Part of the data may be encrypted already: nothing more can be sent
+      // consistently, so the session is dead, whatever OpenSSL's answer was.
+      throw Napi::Error(env, FatalError(env, err, "write"));
     }
-  };
-  Napi::Value data = Arg(info, 0);
-  if (data.IsArray()) {
-    Napi::Array arr = data.As<Napi::Array>();
-    for (uint32_t i = 0, n = arr.Length(); i < n; ++i) write_one(arr.Get(i));
-  } else {
-    write_one(data);
   }
+  int flags = 0;
   DrainEncOut(env, &flags);
   return Napi::Number::New(env, flags);
 }
@@ -306,41 +378,49 @@ Napi::Value Session::Write(const Napi::CallbackInfo& info) {
 Napi::Value Session::Shutdown(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Get(env);
+  if (depth_.inside())
+    ThrowError(env, kErrState, "shutdown() while this session is inside another of its calls (from a callback or getter)");
   int flags = 0;
   // Before the handshake completes there is no session to close: nothing to send.
   if (dead_ || !handshake_done_) return Napi::Number::New(env, flags);
+  auto busy = Busy();
   if ((SSL_get_shutdown(ssl_) & SSL_SENT_SHUTDOWN) == 0) {
     ERR_clear_error();
     int r = SSL_shutdown(ssl_);
     if (r < 0) {
       int err = SSL_get_error(ssl_, r);
-      if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE)
-        ThrowOpenSSLError(env, kErrProtocol, "TLS shutdown failed");
+      if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) throw Napi::Error(env, FatalError(env, err, "shutdown"));
     }
     ERR_clear_error();
   }
   if (SSL_get_shutdown(ssl_) & SSL_RECEIVED_SHUTDOWN) flags |= kFlagPeerClosed;
   DrainEncOut(env, &flags);
+  ThrowIfFreedDuring(env);
   return Napi::Number::New(env, flags);
 }
 
+// free(): at once, or, while the session is inside one of its calls (a
+// callback or getter called free()), at the end of the outermost call, which
+// then throws ERR_TLS_CLOSED. From then on the session reads as freed.
 Napi::Value Session::Free(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (ssl_ == nullptr || free_pending_) ThrowError(env, kErrClosed, "session has already been freed");
+  if (ssl_ == nullptr || free_pending_ || depth_.free_deferred())
+    ThrowError(env, kErrClosed, "session has already been freed");
   if (in_flight_) {
     // The worker owns the SSL until it completes; its completion frees it.
     free_pending_ = true;
     return env.Undefined();
   }
-  SSL_free(ssl_);  // frees both BIOs
-  ssl_ = nullptr;
-  enc_in_ = enc_out_ = nullptr;
-  out_.Reset();
+  if (depth_.inside()) {
+    depth_.DeferFree();
+    return env.Undefined();
+  }
+  Release();
   return env.Undefined();
 }
 
 Napi::Value Session::IsFreed(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), ssl_ == nullptr || free_pending_);
+  return Napi::Boolean::New(info.Env(), ssl_ == nullptr || free_pending_ || depth_.free_deferred());
 }
 
 Napi::Value Session::Pointer(const Napi::CallbackInfo& info) {

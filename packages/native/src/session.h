@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "ssl_owner.h"
+#include "util/call_depth.h"
 
 namespace rxtls {
 
@@ -55,7 +56,22 @@ class Session : public Napi::ObjectWrap<Session>, public SslOwner {
   // session_async.cc: cycleAsync(chunk, length, callback).
   Napi::Value CycleAsync(const Napi::CallbackInfo& info);
 
+  // The SSL, or throws: ERR_TLS_CLOSED once freed (also a free() deferred
+  // while busy), ERR_TLS_STATE while a handshake step is on the thread pool.
   SSL* Get(Napi::Env env) const;
+  // Get(), and refuses (ERR_TLS_STATE) a call that would re-drive OpenSSL
+  // while this session is already inside one of its calls, or after it failed.
+  SSL* GetIdle(Napi::Env env, const char* what) const;
+  // Marks the session busy for one entry point (util/call_depth.h): a free()
+  // meanwhile is deferred to the end of the outermost call.
+  auto Busy() {
+    return CallScope(depth_, [this] { Release(); });
+  }
+  // After work that may have run JS (callbacks, getters, the error factory):
+  // ERR_TLS_CLOSED when the session was freed meanwhile; its results are void.
+  void ThrowIfFreedDuring(Napi::Env env) const;
+  // Frees the SSL (and both BIOs) and drops the out array.
+  void Release();
   // Handles a failed SSL_do_handshake/SSL_read: false for want-read/write,
   // true after recording a fatal error in out[2].
   bool Fail(Napi::Env env, int ret, int* flags, const char* during);
@@ -74,8 +90,11 @@ class Session : public Napi::ObjectWrap<Session>, public SslOwner {
   // True when OpenSSL could call into JS during this session's handshake
   // (SNI or keylog callback): such steps must stay on the loop thread.
   bool HasJsCallbacks() const;
-  // Puts the recorded callback error in out[2] as the session's fatal error.
-  void ReportCallbackError(Napi::Env env);
+  // The recorded callback error as the session's fatal error (marks it dead).
+  Napi::Value CallbackError(Napi::Env env);
+  // The fatal error of a failed SSL operation (`err` from SSL_get_error);
+  // marks the session dead. The recorded callback error wins, if any.
+  Napi::Value FatalError(Napi::Env env, int err, const char* during);
   // Moves pending ciphertext into out[1].
   void DrainEncOut(Napi::Env env, int* flags);
 
@@ -93,6 +112,8 @@ class Session : public Napi::ObjectWrap<Session>, public SslOwner {
   // ssl_ (Get() refuses), and free() is deferred to the worker's completion.
   bool in_flight_ = false;
   bool free_pending_ = false;
+  // Inside one of this session's calls (OpenSSL, or reading JS values).
+  CallDepth depth_;
 };
 
 }  // namespace rxtls

@@ -50,23 +50,28 @@ class HandshakeWorker : public Napi::AsyncWorker {
     if (s->free_pending_) {
       // free() was called meanwhile: the connection is gone, nobody waits.
       s->free_pending_ = false;
-      SSL_free(s->ssl_);
-      s->ssl_ = nullptr;
-      s->enc_in_ = s->enc_out_ = nullptr;
-      s->out_.Reset();
+      s->Release();
       return;
     }
     int flags = 0;
-    try {
-      RestoreErrors();
-      if (s->AfterHandshakeStep(env, ret_, err_, &flags)) s->FinishCycle(env, &flags);
-    } catch (const Napi::Error& e) {
-      // What cycle() would have thrown becomes the session's fatal error.
-      s->dead_ = true;
-      s->out_.Value().Set(2u, e.Value());
-      flags |= kFlagError;
+    bool freed = false;
+    {
+      // Busy as cycle() is: the error factory and `out`'s setters are JS.
+      auto busy = s->Busy();
+      try {
+        RestoreErrors();
+        if (s->AfterHandshakeStep(env, ret_, err_, &flags)) s->FinishCycle(env, &flags);
+      } catch (const Napi::Error& e) {
+        // What cycle() would have thrown becomes the session's fatal error.
+        s->dead_ = true;
+        s->out_.Value().Set(2u, e.Value());
+        flags |= kFlagError;
+      }
+      ERR_clear_error();
+      freed = s->depth_.free_deferred();
     }
-    ERR_clear_error();
+    // Freed from inside the completion (released just now): nobody waits.
+    if (freed) return;
     Callback().Call(Receiver().Value(), {Napi::Number::New(env, flags)});
   }
 
@@ -106,12 +111,16 @@ bool Session::HasJsCallbacks() const { return HandshakeMayCallJs(ssl_); }
 // on a worker thread.
 Napi::Value Session::CycleAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Get(env);
-  if (dead_) ThrowError(env, kErrState, "session has failed; create a new one");
+  GetIdle(env, "cycleAsync");
+  auto busy = Busy();
   Napi::Value callback = Arg(info, 2);
   if (!callback.IsFunction()) ThrowExpected(env, "callback", "a function");
   FeedArgs(info, 0);
-  if (handshake_done_ || HasJsCallbacks()) return Napi::Number::New(env, Step(env));
+  if (handshake_done_ || HasJsCallbacks()) {
+    int flags = Step(env);
+    ThrowIfFreedDuring(env);
+    return Napi::Number::New(env, flags);
+  }
   auto* worker = new HandshakeWorker(this, info.This().As<Napi::Object>(), callback.As<Napi::Function>());
   in_flight_ = true;
   try {

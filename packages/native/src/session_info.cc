@@ -16,12 +16,17 @@ namespace rxtls {
 
 Napi::Value Session::Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return SslInfo(env, Get(env), is_server_, handshake_done_);
+  SSL* ssl = Get(env);
+  // Busy while building results: a setter on Object.prototype runs JS.
+  auto busy = Busy();
+  return SslInfo(env, ssl, is_server_, handshake_done_);
 }
 
 Napi::Value Session::PeerCertificate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return SslPeerCertificate(env, Get(env));
+  SSL* ssl = Get(env);
+  auto busy = Busy();
+  return SslPeerCertificate(env, ssl);
 }
 
 // peerCertificateChain(verified): the peer's certificates, leaf first. As
@@ -30,6 +35,7 @@ Napi::Value Session::PeerCertificate(const Napi::CallbackInfo& info) {
 Napi::Value Session::PeerCertificateChain(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SSL* ssl = Get(env);
+  auto busy = Busy();
   bool verified = !IsMissing(Arg(info, 0)) && BoolArg(info, 0, "verified");
   return SslPeerCertificateChain(env, ssl, verified);
 }
@@ -38,6 +44,7 @@ Napi::Value Session::PeerCertificateChain(const Napi::CallbackInfo& info) {
 Napi::Value Session::ExportKeyingMaterial(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SSL* ssl = Get(env);
+  auto busy = Busy();
   int64_t length = IntArg(info, 0, "length", 1, 1 << 16);
   std::string label = StringArg(info, 1, "label");
   Bytes context;
@@ -52,7 +59,9 @@ Napi::Value Session::ExportKeyingMaterial(const Napi::CallbackInfo& info) {
 // until the server's ticket arrived after it).
 Napi::Value Session::GetSession(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return ResumableSessionDer(env, Get(env));
+  SSL* ssl = Get(env);
+  auto busy = Busy();
+  return ResumableSessionDer(env, ssl);
 }
 
 // verifyClientPostHandshake(): a TLS 1.3 server asks the client for its
@@ -60,9 +69,9 @@ Napi::Value Session::GetSession(const Napi::CallbackInfo& info) {
 // arrives, and cycle() reports kFlagPeerCertificate when it is complete.
 Napi::Value Session::VerifyClientPostHandshake(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  SSL* ssl = Get(env);
+  SSL* ssl = GetIdle(env, "verifyClientPostHandshake");
+  auto busy = Busy();
   if (!is_server_) ThrowError(env, kErrState, "only a server asks for a certificate after the handshake");
-  if (dead_) ThrowError(env, kErrState, "session has failed; create a new one");
   if (!handshake_done_) ThrowError(env, kErrState, "post-handshake authentication needs a completed handshake");
   if (pha_pending_) ThrowError(env, kErrState, "a post-handshake authentication is already running");
   // The request is only sent in SSL_VERIFY_PEER mode; POST_HANDSHAKE keeps the
@@ -75,8 +84,8 @@ Napi::Value Session::VerifyClientPostHandshake(const Napi::CallbackInfo& info) {
   int r = SSL_do_handshake(ssl);
   if (r != 1) {
     int err = SSL_get_error(ssl, r);
-    if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE)
-      ThrowOpenSSLError(env, kErrProtocol, "could not send the certificate request");
+    // The state machine is in an unknown state after this: the session is dead.
+    if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) throw Napi::Error(env, FatalError(env, err, "post-handshake authentication"));
   }
   ERR_clear_error();
   pha_pending_ = true;

@@ -1,26 +1,19 @@
 #include "ssl_client_options.h"
 
-#include <arpa/inet.h>
 #include <openssl/x509v3.h>
 
 #include "context_data.h"
 #include "session_der.h"
 #include "util/args.h"
 #include "util/errors.h"
+#include "util/host_name.h"
 
 namespace rxtls {
 namespace {
 
-bool IsIpAddress(const std::string& host) {
-  unsigned char buf[sizeof(struct in6_addr)];
-  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
-}
-
-std::string OptionalString(Napi::Env env, Napi::Object opts, const char* name) {
+std::string OptionalHostName(Napi::Env env, Napi::Object opts, const char* name) {
   Napi::Value v = opts.Get(name);
-  if (IsMissing(v)) return std::string();
-  if (!v.IsString()) ThrowExpected(env, name, "a string");
-  return v.As<Napi::String>().Utf8Value();
+  return IsMissing(v) ? std::string() : HostNameValue(env, v, name);
 }
 
 int OptionalBool(Napi::Env env, Napi::Object opts, const char* name) {
@@ -32,11 +25,12 @@ int OptionalBool(Napi::Env env, Napi::Object opts, const char* name) {
 
 }  // namespace
 
-ClientSslOptions ReadClientSslOptions(Napi::Env env, Napi::Object opts) {
+ClientSslOptions ReadClientSslOptions(Napi::Env env, Napi::Object opts, bool is_server) {
   ClientSslOptions o;
-  o.servername = OptionalString(env, opts, "servername");
-  o.verify_host = OptionalString(env, opts, "verifyHost");
+  o.servername = OptionalHostName(env, opts, "servername");
+  o.verify_host = OptionalHostName(env, opts, "verifyHost");
   o.verify_peer = OptionalBool(env, opts, "verifyPeer");
+  if (is_server) return o;  // the rest are client options
   Napi::Value alpn = opts.Get("alpnProtocols");
   if (!IsMissing(alpn)) {
     Bytes wire;

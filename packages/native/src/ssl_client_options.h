@@ -21,8 +21,9 @@ struct ClientSslOptions {
 };
 
 // Reads { servername, verifyHost, verifyPeer, alpnProtocols, session,
-// postHandshakeAuth } (each optional). Throws ERR_TLS_INVALID_ARGUMENT.
-ClientSslOptions ReadClientSslOptions(Napi::Env env, Napi::Object opts);
+// postHandshakeAuth } (each optional; a server reads only the first three).
+// Throws ERR_TLS_INVALID_ARGUMENT.
+ClientSslOptions ReadClientSslOptions(Napi::Env env, Napi::Object opts, bool is_server = false);
 
 // Puts `ssl` in connect state with `o` applied. `verify_explicit`: the
 // context's set_verify was called. Throws on an OpenSSL failure.

@@ -27,6 +27,7 @@ class SslOwner {
   // (as the cause of a handshake error) instead of OpenSSL's own.
   void RecordCallbackError(Napi::Env env, Napi::Value error, const char* what);
   bool has_callback_error() const { return !callback_error_.IsEmpty(); }
+  void ClearCallbackError() { callback_error_.Reset(); }
   // Takes the recorded error as the connection's failure (a HandshakeError,
   // or a ProtocolError once `handshake_done`, with the thrown value as
   // `cause`); the slot is empty after.

@@ -4,6 +4,8 @@
 
 #include <openssl/err.h>
 
+#include <new>
+
 #include "buffer_bio.h"
 #include "context.h"
 #include "session_der.h"
@@ -69,7 +71,8 @@ bool TcpConn::InitSsl(SSL_CTX* ctx, bool server) {
 }
 
 void TcpConn::Accept(TcpServerCore* server) {
-  auto* c = new TcpConn(server->loop(), server->settings());
+  auto* c = new (std::nothrow) TcpConn(server->loop(), server->settings());
+  if (c == nullptr) return;
   c->server_ = server;
   server->Ref();
   if (!c->InitHandles() ||
@@ -144,10 +147,12 @@ void TcpConn::OnClosed(uv_handle_t* handle) {
 
 void TcpConn::Finish() {
   if (!loop_->tearing_down() && !owner_.IsEmpty()) {
-    Napi::Env env(loop_->env());
-    Napi::HandleScope scope(env);
-    Napi::Value error = error_.IsEmpty() ? env.Undefined() : error_.Value();
-    Call(env, owner_.Value(), loop_->on_close, {error});
+    FromLoop([&] {
+      Napi::Env env(loop_->env());
+      Napi::HandleScope scope(env);
+      Napi::Value error = error_.IsEmpty() ? env.Undefined() : error_.Value();
+      Call(env, owner_.Value(), loop_->on_close, {error});
+    });
   }
   delete this;
 }
@@ -251,7 +256,7 @@ Napi::Value TcpConnection::Connect(const Napi::CallbackInfo& info) {
   Napi::Value opts_v = Arg(info, 3);
   if (!opts_v.IsObject()) ThrowExpected(env, "options", "an object");
   Napi::Object opts = opts_v.As<Napi::Object>();
-  ClientSslOptions client = ReadClientSslOptions(env, opts);
+  ClientSslOptions client = ReadClientSslOptions(env, opts, false);
   ConnectionSettings settings = ReadConnectionSettings(env, opts);
   std::string local;
   Napi::Value local_v = opts.Get("localAddress");

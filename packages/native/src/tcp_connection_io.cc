@@ -26,15 +26,19 @@ void NoRelease() {}
 
 void TcpConn::OnConnect(uv_connect_t* req, int status) {
   auto* c = static_cast<TcpConn*>(req->data);
-  c->connecting_ = false;
-  if (status == UV_ECANCELED || c->closing_) return;
-  Napi::Env env(c->loop_->env());
-  Napi::HandleScope scope(env);
-  if (status < 0) {
-    c->Fail(env, UvError(env, status, "connect"));
-    return;
-  }
-  c->Start();
+  bool ok = FromLoop([&] {
+    c->connecting_ = false;
+    if (status == UV_ECANCELED || c->closing_) return;
+    Napi::Env env(c->loop_->env());
+    Napi::HandleScope scope(env);
+    if (status < 0) {
+      c->Fail(env, UvError(env, status, "connect"));
+      return;
+    }
+    c->Start();
+  });
+  // A failure that could not even be reported: the connection closes.
+  if (!ok) c->Close();
 }
 
 void TcpConn::OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf) {
@@ -49,24 +53,28 @@ void TcpConn::OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf) {
 
 void TcpConn::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   auto* c = static_cast<TcpConn*>(stream->data);
-  c->in_->Commit(nread > 0 ? static_cast<size_t>(nread) : 0);
-  if (nread == 0 || c->closing_) return;
-  Napi::Env env(c->loop_->env());
-  Napi::HandleScope scope(env);
-  if (nread == UV_EOF) {
-    c->tcp_eof_ = true;
-    c->StopReading();
-  } else if (nread < 0) {
-    c->Fail(env, UvError(env, static_cast<int>(nread), "read"));
-    return;
-  } else {
-    c->last_activity_ = uv_now(c->loop_->loop());
-  }
-  c->Process(env);
-  if (!c->closing_ && c->reading_ && c->Buffered() >= kReadStopFactor * c->settings_.high_water) {
-    c->auto_paused_ = true;
-    c->StopReading();
-  }
+  bool ok = FromLoop([&] {
+    c->in_->Commit(nread > 0 ? static_cast<size_t>(nread) : 0);
+    if (nread == 0 || c->closing_) return;
+    Napi::Env env(c->loop_->env());
+    Napi::HandleScope scope(env);
+    if (nread == UV_EOF) {
+      c->tcp_eof_ = true;
+      c->StopReading();
+    } else if (nread < 0) {
+      c->Fail(env, UvError(env, static_cast<int>(nread), "read"));
+      return;
+    } else {
+      c->last_activity_ = uv_now(c->loop_->loop());
+    }
+    c->Process(env);
+    if (!c->closing_ && c->reading_ && c->Buffered() >= kReadStopFactor * c->settings_.high_water) {
+      c->auto_paused_ = true;
+      c->StopReading();
+    }
+  });
+  // A failure that could not even be reported: the connection closes.
+  if (!ok) c->Close();
 }
 
 bool TcpConn::CallJsDuringHandshake() const { return HandshakeMayCallJs(ssl_); }
@@ -312,29 +320,33 @@ void TcpConn::Flush(Napi::Env env) {
 
 void TcpConn::OnWrite(uv_write_t* req, int status) {
   auto* c = static_cast<TcpConn*>(req->data);
-  size_t n = c->writing_;
-  c->writing_ = 0;
-  if (status == UV_ECANCELED || c->closing_) return;
-  Napi::Env env(c->loop_->env());
-  Napi::HandleScope scope(env);
-  if (status < 0) {
-    c->Fail(env, UvError(env, status, "write"));
-    return;
-  }
-  c->out_->Consume(n);
-  c->last_activity_ = uv_now(c->loop_->loop());
-  c->Flush(env);
-  if (c->closing_) return;
-  size_t buffered = c->Buffered();
-  if (buffered >= c->settings_.high_water) return;
-  if (c->auto_paused_) {
-    c->auto_paused_ = false;
-    c->StartReading();
-  }
-  if (c->need_drain_) {
-    c->need_drain_ = false;
-    c->Call(env, c->owner_.Value(), c->loop_->on_drain, {});
-  }
+  bool ok = FromLoop([&] {
+    size_t n = c->writing_;
+    c->writing_ = 0;
+    if (status == UV_ECANCELED || c->closing_) return;
+    Napi::Env env(c->loop_->env());
+    Napi::HandleScope scope(env);
+    if (status < 0) {
+      c->Fail(env, UvError(env, status, "write"));
+      return;
+    }
+    c->out_->Consume(n);
+    c->last_activity_ = uv_now(c->loop_->loop());
+    c->Flush(env);
+    if (c->closing_) return;
+    size_t buffered = c->Buffered();
+    if (buffered >= c->settings_.high_water) return;
+    if (c->auto_paused_) {
+      c->auto_paused_ = false;
+      c->StartReading();
+    }
+    if (c->need_drain_) {
+      c->need_drain_ = false;
+      c->Call(env, c->owner_.Value(), c->loop_->on_drain, {});
+    }
+  });
+  // A failure that could not even be reported: the connection closes.
+  if (!ok) c->Close();
 }
 
 void TcpConn::MaybeShutdown() {
@@ -348,11 +360,15 @@ void TcpConn::MaybeShutdown() {
 
 void TcpConn::OnShutdown(uv_shutdown_t* req, int status) {
   auto* c = static_cast<TcpConn*>(req->data);
-  c->shutting_ = false;
-  if (status == UV_ECANCELED || c->closing_) return;
-  c->fin_sent_ = true;
-  // Both directions are done: the peer's FIN came first.
-  if (c->tcp_eof_ || status < 0) c->Close();
+  bool ok = FromLoop([&] {
+    c->shutting_ = false;
+    if (status == UV_ECANCELED || c->closing_) return;
+    c->fin_sent_ = true;
+    // Both directions are done: the peer's FIN came first.
+    if (c->tcp_eof_ || status < 0) c->Close();
+  });
+  // A failure that could not even be reported: the connection closes.
+  if (!ok) c->Close();
 }
 
 void TcpConn::OnEof(Napi::Env env) {
@@ -385,27 +401,31 @@ void TcpConn::ArmTimer() {
 // never touch it) and input left to process after resume().
 void TcpConn::OnTimer(uv_timer_t* timer) {
   auto* c = static_cast<TcpConn*>(timer->data);
-  if (c->closing_) return;
-  Napi::Env env(c->loop_->env());
-  Napi::HandleScope scope(env);
-  if (c->deferred_) {
-    c->deferred_ = false;
-    c->Process(env);
+  bool ok = FromLoop([&] {
+    if (c->closing_) return;
+    Napi::Env env(c->loop_->env());
+    Napi::HandleScope scope(env);
+    if (c->deferred_) {
+      c->deferred_ = false;
+      c->Process(env);
+      c->ArmTimer();
+      return;
+    }
+    uint64_t now = uv_now(c->loop_->loop());
+    if (!c->secure_ && c->handshake_deadline_ > 0 && now >= c->handshake_deadline_) {
+      c->Fail(env, MakeError(env, kErrTimeout, "TLS handshake timed out after " +
+                                                   std::to_string(c->settings_.handshake_timeout_ms) + " ms"));
+      return;
+    }
+    if (c->secure_ && c->settings_.idle_timeout_ms > 0 && now - c->last_activity_ >= c->settings_.idle_timeout_ms) {
+      c->Fail(env, MakeError(env, kErrTimeout, "connection idle for more than " +
+                                                   std::to_string(c->settings_.idle_timeout_ms) + " ms"));
+      return;
+    }
     c->ArmTimer();
-    return;
-  }
-  uint64_t now = uv_now(c->loop_->loop());
-  if (!c->secure_ && c->handshake_deadline_ > 0 && now >= c->handshake_deadline_) {
-    c->Fail(env, MakeError(env, kErrTimeout, "TLS handshake timed out after " +
-                                                 std::to_string(c->settings_.handshake_timeout_ms) + " ms"));
-    return;
-  }
-  if (c->secure_ && c->settings_.idle_timeout_ms > 0 && now - c->last_activity_ >= c->settings_.idle_timeout_ms) {
-    c->Fail(env, MakeError(env, kErrTimeout, "connection idle for more than " +
-                                                 std::to_string(c->settings_.idle_timeout_ms) + " ms"));
-    return;
-  }
-  c->ArmTimer();
+  });
+  // A failure that could not even be reported: the connection closes.
+  if (!ok) c->Close();
 }
 
 void TcpConn::Fail(Napi::Env env, Napi::Error error) {

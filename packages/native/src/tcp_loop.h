@@ -66,6 +66,20 @@ class TcpLoop {
   std::vector<char> scratch_;
 };
 
+// Runs the body of a libuv callback: nothing may unwind into libuv. A
+// Napi::Error here means JS cannot run any more (a worker being terminated)
+// or a value could not be made; the connection's own teardown follows.
+// Returns false when the body threw.
+template <typename F>
+bool FromLoop(F&& body) noexcept {
+  try {
+    body();
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
 // A JS callback threw inside a libuv callback: it becomes the process's
 // uncaught exception, as a throwing 'data' listener of a net.Socket does.
 void ReportUncaught(Napi::Env env, const Napi::Error& e);

@@ -103,13 +103,15 @@ void TcpServerCore::Unref() {
   if (--refs_ > 0) return;
   // Closed and no connection left: the server's 'close', as net.Server's.
   if (!loop_->tearing_down() && !owner_.IsEmpty()) {
-    Napi::Env env(loop_->env());
-    Napi::HandleScope scope(env);
-    try {
-      loop_->on_server_close.MakeCallback(owner_.Value(), {}, async_);
-    } catch (const Napi::Error& e) {
-      ReportUncaught(env, e);
-    }
+    FromLoop([&] {
+      Napi::Env env(loop_->env());
+      Napi::HandleScope scope(env);
+      try {
+        loop_->on_server_close.MakeCallback(owner_.Value(), {}, async_);
+      } catch (const Napi::Error& e) {
+        ReportUncaught(env, e);
+      }
+    });
   }
   delete this;
 }
@@ -130,7 +132,7 @@ void TcpServerCore::OnConnection(uv_stream_t* stream, int status) {
   if (server->closing_) return;
   // A failed accept (EMFILE, …) drops that one connection; the server goes on.
   if (status < 0) return;
-  TcpConn::Accept(server);
+  FromLoop([&] { TcpConn::Accept(server); });
 }
 
 Napi::Function TcpServer::Init(Napi::Env env) {

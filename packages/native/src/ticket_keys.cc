@@ -5,6 +5,7 @@
 #include <openssl/err.h>
 
 #include <cstring>
+#include <mutex>
 
 #include "context.h"
 #include "context_data.h"
@@ -19,6 +20,7 @@ namespace rxtls {
 Napi::Value Context::SetTicketKeys(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SSL_CTX* ctx = Get(env);
+  auto busy = Busy();
   if (role_ == Role::kClient) ThrowError(env, kErrState, "ticket keys belong to servers, not client contexts");
   Napi::Value v = Arg(info, 0);
   Bytes keys;
@@ -36,9 +38,12 @@ Napi::Value Context::SetTicketKeys(const Napi::CallbackInfo& info) {
         ThrowExpected(env, "keys", "keys with distinct 16-byte names");
   }
   ContextData* data = EnsureContextData(env, ctx);
-  OPENSSL_cleanse(data->ticket_keys.data(), data->ticket_keys.size() * sizeof(TicketKey));
-  data->ticket_keys.swap(parsed);
-  OPENSSL_cleanse(parsed.data(), parsed.size() * sizeof(TicketKey));
+  {
+    // TicketKeyCallback may be reading the list on a pool thread (handshakeOffload).
+    std::lock_guard<std::mutex> lock(data->ticket_keys_mutex);
+    data->ticket_keys.swap(parsed);
+  }
+  OPENSSL_cleanse(parsed.data(), parsed.size() * sizeof(TicketKey));  // the old keys
   ERR_clear_error();
   if (SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, TicketKeyCallback) != 1)
     ThrowOpenSSLError(env, kErrConfig, "could not install the ticket key callback");
@@ -50,6 +55,7 @@ Napi::Value Context::SetTicketKeys(const Napi::CallbackInfo& info) {
 Napi::Value Context::GetTicketKeys(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SSL_CTX* ctx = Get(env);
+  auto busy = Busy();
   ContextData* data = GetContextData(ctx);
   if (data == nullptr || data->ticket_keys.empty()) return env.Null();
   Napi::Buffer<unsigned char> out = Napi::Buffer<unsigned char>::New(env, data->ticket_keys.size() * TicketKey::kSize);

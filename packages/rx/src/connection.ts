@@ -3,7 +3,15 @@
 // through stateOf(); nothing in the public surface hands it out.
 import { inspect } from 'node:util';
 
-import { ClosedError, InvalidArgumentError, StateError, type CertificateSummary, type TlsEngine, type TlsError } from '@rxtls/core';
+import {
+  ClosedError,
+  InvalidArgumentError,
+  StateError,
+  type CertificateError,
+  type CertificateSummary,
+  type TlsEngine,
+  type TlsError,
+} from '@rxtls/core';
 
 /** Receives what read() delivers. */
 export interface ReaderSink {
@@ -37,6 +45,8 @@ export interface ConnectionState {
   session: Buffer | null;
   /** The peer's certificate; a post-handshake authentication replaces it. */
   peerCertificate: CertificateSummary | null;
+  /** Why the peer is not authorized, or null; replaced with `peerCertificate`. */
+  authorizationError: CertificateError | null;
   /** Server: the post-handshake authentication waiting for the client's answer. */
   pha: { resolve(cert: CertificateSummary | null): void; reject(err: Error): void } | undefined;
 }
@@ -112,6 +122,25 @@ export class TlsConnection {
    */
   get peerCertificate(): CertificateSummary | null {
     return states.get(this)!.peerCertificate;
+  }
+
+  /**
+   * The peer sent a certificate and it verified (the engine's `authorized`).
+   * A server listening with `requestCert: 'unverified'` serves every client
+   * and decides from this, `authorizationError` and `peerCertificate`.
+   * Readable after close; a post-handshake authentication updates it.
+   */
+  get authorized(): boolean {
+    return states.get(this)!.authorizationError === null;
+  }
+
+  /**
+   * Why the peer is not `authorized`, or null: a CertificateError with
+   * OpenSSL's `verifyCode` / `verifyMessage` (e.g. 18, a self-signed
+   * certificate), or without `verifyCode` when the peer sent no certificate.
+   */
+  get authorizationError(): CertificateError | null {
+    return states.get(this)!.authorizationError;
   }
 
   /**
@@ -237,12 +266,12 @@ function liveEngine(conn: TlsConnection): TlsEngine {
   return st.engine;
 }
 
-/** @internal Checks the options shared by listen() and connect(). */
+/**
+ * @internal Checks the options shared by listen() and connect(); core checks
+ * their fields (`idleTimeout`, …) as createTlsServer/connectTls take them.
+ */
 export function checkOptions(options: unknown): void {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('Expected "options" to be an object');
-  const { idleTimeout } = options as { idleTimeout?: unknown };
-  if (idleTimeout !== undefined && (typeof idleTimeout !== 'number' || !(idleTimeout >= 0) || !Number.isFinite(idleTimeout)))
-    throw new InvalidArgumentError('Expected "idleTimeout" to be a number of milliseconds, 0 or more');
 }
 
 /** @internal The state behind a connection; throws for anything else. */
@@ -252,7 +281,7 @@ export function stateOf(conn: TlsConnection): ConnectionState {
   return st;
 }
 
-/** Pauses the socket while nobody reads or a writer downstream asks to; resumes otherwise. */
+/** @internal Pauses the socket while nobody reads or a writer downstream asks to; resumes otherwise. */
 export function updatePause(st: ConnectionState): void {
   if (st.closed) return;
   // After the peer's close_notify nothing is left to hold back, and the
@@ -307,6 +336,7 @@ export function createConnection(engine: TlsEngine): TlsConnection {
     session: conn.isServer ? null : engine.getSession(),
     // Read now: the native session is freed when the socket closes.
     peerCertificate: engine.peerCertificate(),
+    authorizationError: engine.authorizationError,
     pha: undefined,
   };
   states.set(conn, st);
@@ -340,6 +370,7 @@ export function createConnection(engine: TlsEngine): TlsConnection {
   };
   engine.onpeercertificate = (certificate) => {
     st.peerCertificate = certificate;
+    st.authorizationError = engine.authorizationError;
     const pha = st.pha;
     st.pha = undefined;
     updatePause(st);

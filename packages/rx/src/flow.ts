@@ -5,8 +5,8 @@
 // read() subscribed synchronously inside that call (that is: read(a) anywhere
 // upstream in the same pipe(), through map, filter, scan, mergeMap…) attaches
 // its connection to it. When the writer's socket passes its high-water mark the
-// controller pauses those connections' sockets; the socket's 'drain' resumes
-// them. The pause reaches the peer through TCP flow control, so memory stays
+// controller pauses those connections' sockets; the engine's whenDrained()
+// resumes them. The pause reaches the peer through TCP flow control, so memory stays
 // bounded end to end.
 import type { ConnectionState } from './connection.js';
 import { updatePause } from './connection.js';

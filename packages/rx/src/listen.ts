@@ -1,16 +1,11 @@
 // listen(options): a TLS server as an Observable of handshaken connections.
-import type { AddressInfo, Server } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
 
-import { createTlsServer, InvalidArgumentError, type TlsEngine } from '@rxtls/core';
+import { checkPort, createTlsServer, type TlsEngine, type TlsError } from '@rxtls/core';
 import { Observable } from 'rxjs';
 
 import { checkOptions, createConnection, type TlsConnection } from './connection.js';
 import { pickDefined, SERVER_FIELDS, type ListenOptions, type RemoteAddress } from './options.js';
-
-function checkPort(port: unknown): asserts port is number {
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535)
-    throw new InvalidArgumentError('Expected "port" to be an integer from 0 to 65535');
-}
 
 /**
  * A TLS server. Cold: subscribing binds and listens; each emission is a
@@ -43,6 +38,14 @@ export function listen(options: ListenOptions): Observable<TlsConnection> {
   return new Observable<TlsConnection>((subscriber) => {
     const handshaking = new Set<TlsEngine>();
     let closed = false;
+    const reportClientError = (err: TlsError, remote: RemoteAddress) => {
+      if (closed || !options.onClientError) return;
+      try {
+        options.onClientError(err, remote);
+      } catch (callbackError) {
+        subscriber.error(callbackError);
+      }
+    };
     const onConnection = (engine: TlsEngine) => {
       if (closed) {
         engine.destroy();
@@ -60,12 +63,7 @@ export function listen(options: ListenOptions): Observable<TlsConnection> {
       };
       engine.onerror = (err) => {
         handshaking.delete(engine);
-        if (closed || !options.onClientError) return;
-        try {
-          options.onClientError(err, remote);
-        } catch (callbackError) {
-          subscriber.error(callbackError);
-        }
+        reportClientError(err, remote);
       };
       engine.onclose = () => handshaking.delete(engine);
     };
@@ -82,6 +80,10 @@ export function listen(options: ListenOptions): Observable<TlsConnection> {
       return;
     }
     server.on('error', (err) => subscriber.error(err));
+    // Refused before a TLS engine existed (a missing or untrusted PROXY header).
+    server.on('tlsClientError', (err: TlsError, socket: Socket) =>
+      reportClientError(err, { address: socket.remoteAddress, port: socket.remotePort }),
+    );
     server.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0, ...(options.backlog !== undefined ? { backlog: options.backlog } : {}) }, () => {
       if (closed) return;
       try {

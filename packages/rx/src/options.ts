@@ -7,11 +7,11 @@ import type { AddressInfo } from 'node:net';
 
 import type { ClientOptions, ServerOptions, SSLContext, TlsEngineOptions, TlsError } from '@rxtls/core';
 
-/** @internal The connection settings both sides pass to the engine as given. */
+/** The connection settings both sides pass to the engine as given (the types below use it). */
 const ENGINE_FIELDS = ['handshakeTimeout', 'idleTimeout', 'handshakeOffload'] as const;
 
 /**
- * @internal The fields of {@link ConnectOptions} that connect() passes to
+ * The fields of {@link ConnectOptions} that connect() passes to
  * core's `connectTls` as given (`host`, `port` and the context are its own).
  */
 export const CLIENT_FIELDS = [
@@ -25,7 +25,7 @@ export const CLIENT_FIELDS = [
   'postHandshakeAuth',
 ] as const;
 
-/** @internal The fields of {@link ListenOptions} that listen() passes to core's `createTlsServer` as given. */
+/** The fields of {@link ListenOptions} that listen() passes to core's `createTlsServer` as given. */
 export const SERVER_FIELDS = [
   ...ENGINE_FIELDS,
   'context',
@@ -42,6 +42,9 @@ export const SERVER_FIELDS = [
   'sessionTickets',
   'sessionTimeout',
   'keylog',
+  'ticketSecret',
+  'ticketWindowMs',
+  'proxyProtocol',
 ] as const;
 
 /**
@@ -78,7 +81,8 @@ export interface RemoteAddress {
 /**
  * Options of {@link listen}. Besides the socket settings it takes core's
  * server features: `requestCert` (client certificates, checked against
- * `ca`), `alpnProtocols` / `rejectUnknownAlpn`, `sni` / `sniCallback`,
+ * `ca`; or `'unverified'`: asked for, any or none accepted, the connection's
+ * `authorized` / `authorizationError` tell the application), `alpnProtocols` / `rejectUnknownAlpn`, `sni` / `sniCallback`,
  * `ticketKeys` / `sessionTickets` / `sessionTimeout` (resumption), `keylog`.
  * They are applied to the context, also to a `context` you pass in.
  */

@@ -25,24 +25,20 @@ export function writeFrom(conn: TlsConnection, source: AsyncIterable<Chunk> | It
   return new Observable<number>((subscriber) => {
     const st = stateOf(conn);
     if (!claimWriter(st, subscriber)) return;
-    const socket = st.engine.socket;
     let stopped = false;
     let finished = false;
     let wake: (() => void) | undefined;
     let stopFinish: (() => void) | undefined;
-    const onDrain = () => wake?.();
     const onClose = (error: TlsError | undefined) => {
       stopped = true;
       wake?.();
       subscriber.error(closedUnderWriter(error));
     };
-    socket.on('drain', onDrain);
     st.closeListeners.add(onClose);
     subscriber.add(() => {
       stopped = true;
       wake?.();
       st.closeListeners.delete(onClose);
-      socket.off('drain', onDrain);
       stopFinish?.();
       if (!finished && !st.closed) {
         st.localClose = true;
@@ -65,7 +61,12 @@ export function writeFrom(conn: TlsConnection, source: AsyncIterable<Chunk> | It
           }
           const r = writeChunk(st, step.value);
           subscriber.next(r.bytes);
-          if (r.full) await new Promise<void>((resolve) => (wake = resolve));
+          // Woken by the drain, or by a close/unsubscribe (then `stopped` says so).
+          if (r.full)
+            await new Promise<void>((resolve) => {
+              wake = resolve;
+              st.engine.whenDrained().then(resolve, resolve);
+            });
           wake = undefined;
           if (stopped) break;
         }

@@ -81,19 +81,29 @@ export function write(conn: TlsConnection): OperatorFunction<Chunk, number> {
     new Observable<number>((subscriber) => {
       const st = stateOf(conn);
       if (!claimWriter(st, subscriber)) return;
-      const socket = st.engine.socket;
       const flow = new FlowController();
       let finished = false;
+      let waiting = false;
       let stopFinish: (() => void) | undefined;
-      const onDrain = () => flow.resume();
+      // Paused readers resume once the socket drained; a failure reaches the subscriber through onClose.
+      const resumeOnDrain = () => {
+        flow.pause();
+        if (waiting) return;
+        waiting = true;
+        st.engine.whenDrained().then(
+          () => {
+            waiting = false;
+            flow.resume();
+          },
+          () => void (waiting = false),
+        );
+      };
       const onClose = (error: TlsError | undefined) => subscriber.error(closedUnderWriter(error));
-      socket.on('drain', onDrain);
       st.closeListeners.add(onClose);
       // Registered first: the source may complete inside subscribe(), and
       // then this teardown runs at once (the tRPC edge).
       subscriber.add(() => {
         st.closeListeners.delete(onClose);
-        socket.off('drain', onDrain);
         stopFinish?.();
         flow.dispose();
         if (!finished && !st.closed) {
@@ -111,7 +121,7 @@ export function write(conn: TlsConnection): OperatorFunction<Chunk, number> {
               subscriber.error(err);
               return;
             }
-            if (r.full) flow.pause();
+            if (r.full) resumeOnDrain();
             subscriber.next(r.bytes);
           },
           error: (err) => subscriber.error(err),

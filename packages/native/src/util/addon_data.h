@@ -24,11 +24,21 @@ inline AddonData* GetAddonData(Napi::Env env) {
 
 // Unwraps `value` as T only if it was made by T's constructor; a plain object
 // or another wrapped class would otherwise be reinterpreted as T.
+// InstanceOf may run JS (a Proxy's getPrototypeOf trap), and a Proxy or an
+// object made from the prototype passes it with no native object inside:
+// both are "not a T" (nullptr), so the caller throws its own typed error.
 template <typename T>
 T* UnwrapChecked(Napi::Env env, const Napi::FunctionReference& ctor, Napi::Value value) {
-  if (!value.IsObject() || ctor.IsEmpty() || !value.As<Napi::Object>().InstanceOf(ctor.Value()))
+  if (!value.IsObject() || ctor.IsEmpty()) return nullptr;
+  try {
+    if (!value.As<Napi::Object>().InstanceOf(ctor.Value())) return nullptr;
+  } catch (const Napi::Error&) {
     return nullptr;
-  return Napi::ObjectWrap<T>::Unwrap(value.As<Napi::Object>());
+  }
+  // Not ObjectWrap::Unwrap, which throws an uncoded error when nothing is wrapped.
+  void* raw = nullptr;
+  if (napi_unwrap(env, value, &raw) != napi_ok || raw == nullptr) return nullptr;
+  return static_cast<T*>(raw);
 }
 
 }  // namespace rxtls

@@ -6,26 +6,43 @@ import { performance } from 'node:perf_hooks';
 
 import { connectTls, TLSClientContext, type ClientOptions, type TlsEngine } from '@rxtls/core';
 
-import { Histogram, type LatencySummary } from './histogram.js';
 import { HttpResponseReader } from './http-response.js';
+import { Latency, type LatencySummary } from './latency.js';
 import { PlainConn, type Conn } from './plain-conn.js';
 import { sessionSupport, type SessionSupport } from './session-support.js';
+import { resolveTarget, type Target } from './target.js';
 
+/**
+ * What the connections do: `handshake` (connect, handshake, close), `echo`
+ * (send `size` bytes, wait for them back), `http` (GET `path`), `upload` /
+ * `download` (the bench stream protocol), `hold` (open and stay idle).
+ */
 export type LoadMode = 'handshake' | 'echo' | 'http' | 'upload' | 'download' | 'hold';
+/** Every {@link LoadMode}. */
 export const LOAD_MODES: readonly LoadMode[] = ['handshake', 'echo', 'http', 'upload', 'download', 'hold'];
 
 /** Hard ceilings: the generator is a benchmark tool, never a flood tool. */
 export const LIMITS = {
+  /** Concurrent connections. */
   connections: 20_000,
+  /** Measured (or hold) seconds. */
   durationSec: 600,
+  /** echo message size. */
   messageBytes: 16 * 1024 * 1024,
+  /** upload/download transfer size. */
   transferBytes: 4 * 1024 ** 3,
 } as const;
 
+/** What {@link runLoad} does; start from {@link DEFAULTS}. */
 export interface LoadOptions {
+  /** Host name or IP address of the server; a name is resolved once for the run. */
   host: string;
+  /** TCP port of the server. */
   port: number;
+  /** What the connections do. */
   mode: LoadMode;
+  /** Targets off loopback are refused unless this is true. */
+  allowRemote?: boolean;
   /** Concurrent connections (handshake: in flight; hold: to establish). */
   connections: number;
   /** Measured seconds (handshake, echo, http). */
@@ -44,10 +61,12 @@ export interface LoadOptions {
   path: string;
   /** hold: the longest the connections are held, seconds. */
   hold: number;
-  /** SNI to send; default none (the usual case for IP targets). */
+  /** SNI to send, and the name the certificate must match; default `host` when it is a name. */
   servername?: string;
-  /** PEM CA to verify the server with; without it the server is not verified. */
+  /** Extra trusted CA certificates, PEM, besides the system store. */
   ca?: string;
+  /** Do not verify the server's certificate (self-signed test servers). */
+  insecure?: boolean;
   /** Plain TCP instead of TLS (the ceiling a TLS engine on net.Socket can reach). */
   plain?: boolean;
   /** Progress and phase markers. */
@@ -56,41 +75,81 @@ export interface LoadOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * Progress and phase markers of a run (`onEvent`): `measure-start` and
+ * `measure-end` bound the measured window; `established` (hold) says how many
+ * connections are up; `progress` comes once a second with the counts so far
+ * (of the measured window) and the errors of the whole run.
+ */
 export type LoadEvent =
   | { event: 'measure-start' }
   | { event: 'measure-end' }
   | { event: 'established'; connections: number; failed: number }
-  | { event: 'progress'; elapsedSec: number; handshakes: number; requests: number; bytes: number };
+  | {
+      event: 'progress';
+      phase: 'warmup' | 'measuring' | 'holding' | 'closing';
+      /** Seconds since the measured window started (0 before it). */
+      elapsedSec: number;
+      handshakes: number;
+      requests: number;
+      bytes: number;
+      established: number;
+      errors: number;
+    };
 
+/** What a run measured. Counts are of the measured window only. */
 export interface LoadResult {
+  /** The mode that ran. */
   mode: LoadMode;
+  /** `host:port` as given. */
   target: string;
+  /** The address the connections went to. */
+  address: string;
+  /** Concurrent connections asked for. */
   connections: number;
+  /** Whether every request had a connection of its own. */
   newConnection: boolean;
+  /** echo: message bytes; upload/download: transfer bytes. */
+  size: number;
+  /** Whether the server's certificate was verified. */
+  verified: boolean;
   /** Length of the measured window, seconds. */
   seconds: number;
+  /** Handshakes completed. */
   handshakes: number;
+  /** Of those, resumed ones (with `resume`). */
   resumed: number;
+  /** Requests answered (echo messages, HTTP responses, transfers). */
   requests: number;
+  /** Plaintext bytes written. */
   bytesSent: number;
+  /** Plaintext bytes read. */
   bytesReceived: number;
+  /** Failed connections or requests (the whole run, not only the window). */
   errors: number;
+  /** The message of the first error, or null. */
   firstError: string | null;
+  /** `handshakes` per measured second. */
   handshakesPerSec: number;
+  /** `requests` per measured second. */
   requestsPerSec: number;
   /** Sent plus received plaintext per second. */
   bytesPerSec: number;
+  /** `bytesSent` per measured second. */
   sentBytesPerSec: number;
+  /** `bytesReceived` per measured second. */
   receivedBytesPerSec: number;
   /** Per request (echo, http), per handshake (handshake), per transfer (bulk). */
   latency: LatencySummary;
   /** hold: connections established. */
   established: number;
+  /** What the first TLS connection negotiated (protocol version, cipher suite, key exchange group); null with `plain`. */
   tls: { protocol: string | null; cipher: string | null; group: string | null } | null;
   /** Whether resumption was asked for and the client side supports it. */
   resumeSupported: boolean | null;
 }
 
+/** The defaults of every option but the target and the mode. */
 export const DEFAULTS: Omit<LoadOptions, 'host' | 'port' | 'mode'> = {
   connections: 50,
   duration: 5,
@@ -103,17 +162,8 @@ export const DEFAULTS: Omit<LoadOptions, 'host' | 'port' | 'mode'> = {
   hold: 60,
 };
 
-/** Only loopback targets: the tool measures local servers, nothing else. */
-export function checkLoopback(host: string): void {
-  if (host === 'localhost') return;
-  const family = isIP(host);
-  if (family === 4 && host.startsWith('127.')) return;
-  if (family === 6 && (host === '::1' || host === '0:0:0:0:0:0:0:1')) return;
-  throw new RangeError(`the load generator only targets loopback (127.0.0.0/8, ::1, localhost), not "${host}"`);
-}
-
+/** Throws a RangeError naming the first option out of its range. */
 export function checkOptions(o: LoadOptions): void {
-  checkLoopback(o.host);
   const int = (name: string, v: number, min: number, max: number) => {
     if (!Number.isInteger(v) || v < min || v > max) throw new RangeError(`${name} must be an integer from ${min} to ${max}`);
   };
@@ -130,16 +180,23 @@ export function checkOptions(o: LoadOptions): void {
 
 const now = () => performance.now();
 
-/** Runs one load pattern against `host:port` and resolves with what it measured. */
+/**
+ * Runs one load pattern against `host:port` and resolves with what it
+ * measured. Refuses (UsageError) a target off loopback without `allowRemote`.
+ */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   checkOptions(options);
-  return new LoadRun(options).run();
+  const target = await resolveTarget(options.host, options.port, options.allowRemote ?? false);
+  return new LoadRun(options, target).run();
 }
 
 class LoadRun {
   private readonly o: LoadOptions;
+  private readonly target: Target;
+  /** SNI and the name verified: the name given, else none (an IP target verifies its IP). */
+  private readonly servername: string | undefined;
   private readonly context = new TLSClientContext();
-  private readonly hist = new Histogram();
+  private readonly hist = new Latency();
   private readonly active = new Set<Conn>();
   private readonly sessions: SessionSupport | null;
   private session: unknown = undefined;
@@ -159,8 +216,10 @@ class LoadRun {
   private readonly message: Buffer;
   private readonly request: Buffer;
 
-  constructor(o: LoadOptions) {
+  constructor(o: LoadOptions, target: Target) {
     this.o = o;
+    this.target = target;
+    this.servername = o.servername ?? (isIP(o.host) ? undefined : o.host);
     if (o.ca) this.context.set_verify_locations(o.ca);
     this.sessions = o.resume ? sessionSupport() : null;
     this.message = Buffer.alloc(o.mode === 'echo' ? o.size : 1, 'x');
@@ -177,6 +236,7 @@ class LoadRun {
     const budgetMs = (o.warmup + (o.mode === 'hold' ? o.hold : o.duration) + 60) * 1000;
     const guard = setTimeout(() => this.abort('the run exceeded its time budget'), budgetMs);
     guard.unref();
+    const progress = setInterval(() => this.progress(), 1000);
     try {
       switch (o.mode) {
         case 'handshake':
@@ -194,6 +254,7 @@ class LoadRun {
       }
     } finally {
       clearTimeout(guard);
+      clearInterval(progress);
       this.running = false;
       await this.closeAll();
       this.context.free();
@@ -205,16 +266,11 @@ class LoadRun {
 
   private async timed(): Promise<void> {
     const o = this.o;
-    const progress = setInterval(() => this.progress(), 1000);
-    try {
-      for (let i = 0; i < o.connections; i++) this.startWorker();
-      await sleep(o.warmup * 1000);
-      this.startMeasure();
-      await this.waitMeasured(o.duration * 1000);
-      this.endMeasure();
-    } finally {
-      clearInterval(progress);
-    }
+    for (let i = 0; i < o.connections; i++) this.startWorker();
+    await sleep(o.warmup * 1000);
+    this.startMeasure();
+    await this.waitMeasured(o.duration * 1000);
+    this.endMeasure();
   }
 
   private async waitMeasured(ms: number): Promise<void> {
@@ -242,29 +298,34 @@ class LoadRun {
   }
 
   private progress(): void {
+    const started = this.tMeasure0 > 0;
     this.o.onEvent?.({
       event: 'progress',
-      elapsedSec: this.measuring ? (now() - this.tMeasure0) / 1000 : 0,
+      phase: !started ? 'warmup' : !this.measuring ? 'closing' : this.o.mode === 'hold' ? 'holding' : 'measuring',
+      elapsedSec: started ? ((this.tMeasure1 || now()) - this.tMeasure0) / 1000 : 0,
       handshakes: this.handshakes,
       requests: this.requests,
       bytes: this.bytesSent + this.bytesReceived,
+      established: this.established,
+      errors: this.errors,
     });
   }
 
   private open(): Conn {
     const o = this.o;
     if (o.plain) {
-      const conn = new PlainConn(o.host, o.port);
+      const conn = new PlainConn(this.target.address, o.port);
       this.active.add(conn);
       return conn;
     }
     const options: ClientOptions = {
-      host: o.host,
+      host: this.target.address,
       port: o.port,
       context: this.context,
-      verifyPeer: o.ca !== undefined,
+      verifyPeer: o.insecure !== true,
+      verifyHost: this.servername ?? o.host,
       handshakeTimeout: 10_000,
-      ...(o.servername !== undefined ? { servername: o.servername } : {}),
+      ...(this.servername !== undefined ? { servername: this.servername } : {}),
     };
     if (this.sessions && this.session !== undefined) this.sessions.offer(options, this.session);
     const engine = connectTls(options);
@@ -567,9 +628,12 @@ class LoadRun {
     const seconds = Math.max(1e-9, (this.tMeasure1 || now()) - this.tMeasure0) / 1000;
     return {
       mode: o.mode,
-      target: `${o.host}:${o.port}`,
+      target: isIP(o.host) === 6 ? `[${o.host}]:${o.port}` : `${o.host}:${o.port}`,
+      address: this.target.address,
       connections: o.connections,
       newConnection: o.newConnection,
+      size: o.size,
+      verified: !o.plain && o.insecure !== true,
       seconds: round(seconds, 4),
       handshakes: this.handshakes,
       resumed: this.resumed,

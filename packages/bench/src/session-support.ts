@@ -3,6 +3,7 @@
 // harness reports "not available" instead of failing on a build without it.
 import { TlsEngine, type ClientOptions } from '@rxtls/core';
 
+/** How the load generator offers and keeps sessions, where the engine can. */
 export interface SessionSupport {
   /** False when this build of @rxtls/core cannot resume sessions. */
   available: boolean;
@@ -12,6 +13,7 @@ export interface SessionSupport {
   capture(engine: TlsEngine, store: (session: unknown) => void): void;
 }
 
+/** Finds out whether this @rxtls/core resumes client sessions. */
 export function sessionSupport(): SessionSupport {
   const available = typeof (TlsEngine.prototype as unknown as Record<string, unknown>)['getSession'] === 'function';
   return {

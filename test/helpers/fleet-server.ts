@@ -1,0 +1,50 @@
+// One member of a test fleet, in its own process: a TLS server whose ticket
+// keys come from RXTLS_TICKET_SECRET (hex). It answers each connection with
+// `<resumed|full> @<server port> <client address>:<client port> <window>`
+// and ends it.
+//
+// RXTLS_CLOCK=manual: the rotation reads a clock the parent sets over IPC
+// ({ now } → { window }); otherwise createTlsServer's own ticketSecret
+// option runs it on the real clock. RXTLS_PROXY=1: the listener expects the
+// PROXY protocol from 127.0.0.1 and reports refused connections over IPC
+// ({ refused: message }). It sends { port } once listening; a disconnect
+// from the parent stops it.
+import type { AddressInfo } from 'node:net';
+
+import { createTlsServer, TicketKeyRotation, TLSServerContext, type ServerOptions } from '@rxtls/core';
+
+const env = process.env;
+const secret = env.RXTLS_TICKET_SECRET!;
+const windowMs = Number(env.RXTLS_WINDOW_MS ?? 12 * 3600_000);
+const send = (message: object) => process.send?.(message);
+
+let clock = 0;
+let rotation: TicketKeyRotation | undefined;
+const options: ServerOptions = {};
+if (env.RXTLS_CLOCK === 'manual') {
+  const context = new TLSServerContext();
+  context.load_certs(env.RXTLS_CERT!, env.RXTLS_KEY!);
+  rotation = new TicketKeyRotation(context, { secret, windowMs, now: () => clock });
+  options.context = context;
+} else {
+  Object.assign(options, { cert: env.RXTLS_CERT!, key: env.RXTLS_KEY!, ticketSecret: secret, ticketWindowMs: windowMs });
+}
+if (env.RXTLS_PROXY === '1') options.proxyProtocol = { trusted: ['127.0.0.1'] };
+
+const server = createTlsServer(options, (engine) => {
+  engine.onsecure = () => {
+    const s = engine.socket;
+    engine.write(`${engine.info().resumed ? 'resumed' : 'full'} @${s.localPort} ${s.remoteAddress}:${s.remotePort} ${rotation?.window ?? '-'}\n`);
+    engine.end();
+  };
+  engine.onerror = () => {};
+});
+server.on('tlsClientError', (err: Error) => send({ refused: err.message }));
+process.on('message', (m: { now?: number }) => {
+  if (typeof m.now === 'number' && rotation) {
+    clock = m.now;
+    send({ window: rotation.update() });
+  }
+});
+process.on('disconnect', () => process.exit(0));
+server.listen(0, '127.0.0.1', () => send({ port: (server.address() as AddressInfo).port }));
