@@ -62,3 +62,12 @@ export {
   type CertificateOptions,
 } from './certificates.js';
 export type { CertificateSummary, SessionInfo } from './native.js';
+export {
+  runWorkers,
+  serveWorker,
+  workerTicketSecret,
+  TICKET_SECRET_ENV,
+  type RunWorkersOptions,
+  type ServeWorkerOptions,
+  type WorkerFleet,
+} from './cluster.js';
