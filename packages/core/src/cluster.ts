@@ -44,6 +44,8 @@ export interface RunWorkersOptions {
   handleSignals?: boolean;
   /** Every worker of the first start is listening (once). */
   onListening?: (port: number, pids: number[]) => void;
+  /** A worker (of the first start, a restart or a replacement) reported its server listening. */
+  onWorkerListening?: (pid: number, port: number) => void;
   /** A worker exited; `restarted`: a new one takes its place. */
   onWorkerExit?: (pid: number, code: number | null, signal: string | null, restarted: boolean) => void;
 }
@@ -106,6 +108,7 @@ export function runWorkers(options: RunWorkersOptions): WorkerFleet {
       if (!isMessage(m)) return;
       if (m.rxtls === 'listening' && !listened) {
         listened = true;
+        options.onWorkerListening?.(pid, m.port);
         if (initial && ++started === n) {
           initial = false;
           options.onListening?.(m.port, [...live].map((w) => w.process.pid!));
