@@ -1,8 +1,11 @@
 // examples/cluster.ts as a bench server: N native worker processes with
-// SO_REUSEPORT on one port, on the bench's certificate. Not pinned: its
-// workers are meant to spread over every core.
+// SO_REUSEPORT on one port, on the bench's certificate. Run on every core
+// the bench has (`cpus`; the harness itself is pinned to the client's, and
+// children inherit that): its workers are meant to spread.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
+
+import { pinnedCommand } from './cpu-pinning.js';
 
 const EXAMPLE = new URL('../../examples/cluster.ts', import.meta.url).pathname;
 
@@ -23,9 +26,10 @@ function freePort(): Promise<number> {
 }
 
 /** Starts `workers` workers; resolves once the example printed `listening <port>`. */
-export async function startCluster(workers: number, certFile: string, keyFile: string, env: NodeJS.ProcessEnv): Promise<ClusterProcess> {
+export async function startCluster(workers: number, cpus: string | null, certFile: string, keyFile: string, env: NodeJS.ProcessEnv): Promise<ClusterProcess> {
   const port = await freePort();
-  const proc: ChildProcess = spawn(process.execPath, ['--import', 'tsx', EXAMPLE], {
+  const [command, args] = pinnedCommand(cpus, process.execPath, ['--import', 'tsx', EXAMPLE]);
+  const proc: ChildProcess = spawn(command, args, {
     env: { ...process.env, ...env, PORT: String(port), WORKERS: String(workers), CERT: certFile, KEY: keyFile },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

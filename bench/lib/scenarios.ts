@@ -554,9 +554,10 @@ export const wrk: Scenario = {
 /**
  * Full handshakes per second (openssl s_time -new, S_TIME_PARALLEL at once)
  * against examples/cluster.ts with 1 and then 2 native worker processes
- * bound with SO_REUSEPORT, in the same run, and the ratio. Neither the
- * workers nor s_time are pinned: on a 2-core machine they share both cores,
- * so the ratio is what this machine allows, not the workers' ceiling.
+ * bound with SO_REUSEPORT, in the same run, and the ratio. The workers and
+ * s_time all run on every core the bench has (not split server/client): on
+ * a 2-core machine they share both, so the ratio is what this machine
+ * allows, not the workers' ceiling.
  */
 export const clusterScaling: Scenario = {
   id: 'cluster',
@@ -570,6 +571,8 @@ export const clusterScaling: Scenario = {
       return [...names, ratioName].map((name) => makeRow({ name, unit: name === ratioName ? 'x' : 'hs/s', higherIsBetter: true }, { rxtls: null, node: null }, undefined, 'openssl is not installed'));
     }
     const { warmup, seconds } = h.s.c;
+    // Every core the bench may use, for the workers and s_time alike.
+    const cpus = [h.s.pinning.server, h.s.pinning.client].filter((c) => c !== null).join(',') || null;
     const rates: Record<1 | 2, number[]> = { 1: [], 2: [] };
     const notes: string[] = [];
     // Interleaved rounds (1, 2, 1, 2, …): a change in background load hits both alike.
@@ -578,10 +581,10 @@ export const clusterScaling: Scenario = {
         h.progress.next(`${this.title} · ${workers} worker${workers > 1 ? 's' : ''}${h.s.repeat > 1 ? ` (round ${round + 1}/${h.s.repeat})` : ''}`);
         let cluster: Awaited<ReturnType<typeof startCluster>> | undefined;
         try {
-          cluster = await startCluster(workers, h.s.certFile, h.s.keyFile, h.s.serverEnv);
+          cluster = await startCluster(workers, cpus, h.s.certFile, h.s.keyFile, h.s.serverEnv);
           const port = cluster.port;
-          if (warmup > 0) await Promise.all(Array.from({ length: S_TIME_PARALLEL }, () => runClient(openssl, sTimeArgs(port, 'new', 60), null, warmup * 1000 + 10_000, warmup * 1000)));
-          const g = await runSTimeGroup(openssl, port, 'new', seconds, S_TIME_PARALLEL, null);
+          if (warmup > 0) await Promise.all(Array.from({ length: S_TIME_PARALLEL }, () => runClient(openssl, sTimeArgs(port, 'new', 60), cpus, warmup * 1000 + 10_000, warmup * 1000)));
+          const g = await runSTimeGroup(openssl, port, 'new', seconds, S_TIME_PARALLEL, cpus);
           rates[workers].push(g.connections / g.seconds);
         } catch (err) {
           notes.push(`${workers} worker(s) failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
