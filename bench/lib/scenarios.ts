@@ -595,7 +595,7 @@ export const clusterScaling: Scenario = {
     }
     const one = median(rates[1]);
     const two = median(rates[2]);
-    const note = ['unpinned: workers and s_time share every core of this machine', ...notes].join('; ');
+    const note = ['not split server/client: the workers and s_time share every core the bench has', ...notes].join('; ');
     return [
       makeRow({ name: names[0]!, unit: 'hs/s', higherIsBetter: true }, { rxtls: one === null ? null : round(one, 0), node: null }, undefined, note),
       makeRow({ name: names[1]!, unit: 'hs/s', higherIsBetter: true }, { rxtls: two === null ? null : round(two, 0), node: null }),
