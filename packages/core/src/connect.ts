@@ -5,15 +5,22 @@ import * as net from 'node:net';
 
 import { SSL_VERIFY_FAIL_IF_NO_PEER_CERT, SSL_VERIFY_PEER } from './constants.js';
 import { setVerifyUnverified } from './context-features.js';
+import { applyContextOptions, type ContextOptions } from './context-options.js';
 import { TlsEngine, checkIdleTimeout, type TlsEngineOptions } from './engine.js';
 import { ConfigError, InvalidArgumentError } from './errors.js';
 import { applyFleetOptions, startTicketRotation, type FleetOptions } from './fleet-options.js';
+import { checkSessionStore, checkSessionStoreTimeout, enableSessionStore } from './session-store.js';
 import { connectNative, NativeTlsConnection, NativeTlsServer, type NativeTransportOptions } from './native-transport.js';
 import { adoptAcceptedSocket, createPausedSocket, startReading } from './net-handle.js';
 import { checkPort } from './socket-args.js';
 import { SSLContext, TLSClientContext, TLSServerContext } from './ssl-context.js';
 
-export interface ClientOptions extends Omit<TlsEngineOptions, 'isServer'> {
+/**
+ * Client settings. `servername` is also the name the certificate must match
+ * unless `verifyHost` is given (`''` checks no name). The `ContextOptions`
+ * (`minVersion`, `ciphers`, `pfx`, …) apply with the default `context`.
+ */
+export interface ClientOptions extends Omit<TlsEngineOptions, 'isServer'>, ContextOptions {
   host: string;
   port: number;
   /** A client (or generic) context. Default: a new TLSClientContext with `ca`, `cert`, `key` applied. */
@@ -47,8 +54,8 @@ type ClientOnly = 'isServer' | 'servername' | 'verifyHost' | 'verifyPeer' | 'alp
  * `ticketKeys`, `requestCert`, …) are applied to the context, also to a
  * `context` you pass in.
  */
-export interface ServerOptions extends Omit<TlsEngineOptions, ClientOnly>, FleetOptions {
-  /** A server (or generic) context; or give `cert` and `key`. */
+export interface ServerOptions extends Omit<TlsEngineOptions, ClientOnly | 'checkServerIdentity'>, FleetOptions, ContextOptions {
+  /** A server (or generic) context; or give `cert` and `key` (or `pfx`). */
   context?: SSLContext;
   cert?: string | Buffer;
   key?: string | Buffer;
@@ -80,7 +87,10 @@ export interface ServerOptions extends Omit<TlsEngineOptions, ClientOnly>, Fleet
   sniCallback?: (servername: string) => SSLContext | undefined;
   /** Session ticket keys (`generateTicketKeys()`); servers sharing them resume each other's sessions. */
   ticketKeys?: Uint8Array;
-  /** Issue session tickets (default true); false leaves resumption to the server's session cache. */
+  /**
+   * Issue session tickets (default true, false with `sessionStore`); false
+   * leaves resumption to the server's session cache or `sessionStore`.
+   */
   sessionTickets?: boolean;
   /** Session (and ticket) lifetime in seconds. */
   sessionTimeout?: number;
@@ -98,7 +108,7 @@ export interface ServerOptions extends Omit<TlsEngineOptions, ClientOnly>, Fleet
 }
 
 /** Builds the context a client uses when none is given. */
-export function clientContext(options: Pick<ClientOptions, 'context' | 'ca' | 'cert' | 'key' | 'keylog'>): SSLContext {
+export function clientContext(options: Pick<ClientOptions, 'context' | 'ca' | 'cert' | 'key' | 'keylog'> & ContextOptions): SSLContext {
   if (options.context) {
     if (options.keylog) options.context.set_keylog_callback(options.keylog);
     return options.context;
@@ -110,6 +120,7 @@ export function clientContext(options: Pick<ClientOptions, 'context' | 'ca' | 'c
     if (!options.cert || !options.key) throw new InvalidArgumentError('Expected both "cert" and "key"');
     ctx.load_certs(options.cert, options.key);
   }
+  applyContextOptions(ctx, options);
   return ctx;
 }
 
@@ -117,11 +128,13 @@ export function clientContext(options: Pick<ClientOptions, 'context' | 'ca' | 'c
 export function serverContext(options: ServerOptions): SSLContext {
   let ctx = options.context;
   if (!ctx) {
-    if (!options.cert || !options.key) throw new InvalidArgumentError('Expected a "context", or "cert" and "key"');
+    if ((!options.cert || !options.key) && !options.pfx)
+      throw new InvalidArgumentError('Expected a "context", "cert" and "key", or "pfx"');
     ctx = new TLSServerContext();
-    ctx.load_certs(options.cert, options.key);
+    if (options.cert && options.key) ctx.load_certs(options.cert, options.key);
     if (options.ca) ctx.set_verify_locations(options.ca);
   }
+  applyContextOptions(ctx, options);
   applyServerFeatures(ctx, options);
   return ctx;
 }
@@ -140,9 +153,16 @@ function applyServerFeatures(ctx: SSLContext, o: ServerOptions): void {
   }
   if (o.sniCallback) ctx.set_servername_callback(o.sniCallback);
   if (o.ticketKeys) ctx.set_ticket_keys(o.ticketKeys);
-  if (o.sessionTickets !== undefined || o.sessionTimeout !== undefined)
+  // A session store replaces OpenSSL's cache; tickets would bypass it.
+  const tickets = o.sessionTickets ?? (o.sessionStore !== undefined ? false : undefined);
+  if (o.sessionStore !== undefined) {
+    checkSessionStore(o.sessionStore);
+    if (o.sessionStoreTimeout !== undefined) checkSessionStoreTimeout(o.sessionStoreTimeout);
+    enableSessionStore(ctx);
+  }
+  if (tickets !== undefined || o.sessionTimeout !== undefined)
     ctx.set_session_options({
-      ...(o.sessionTickets !== undefined ? { tickets: o.sessionTickets } : {}),
+      ...(tickets !== undefined ? { tickets } : {}),
       ...(o.sessionTimeout !== undefined ? { timeout: o.sessionTimeout } : {}),
     });
   if (o.keylog) ctx.set_keylog_callback(o.keylog);
@@ -150,7 +170,8 @@ function applyServerFeatures(ctx: SSLContext, o: ServerOptions): void {
 
 /**
  * Opens a TCP connection and runs a TLS client over it. The host is sent as
- * SNI (unless it is an IP address) and the server's certificate must match it.
+ * SNI (unless it is an IP address) and the server's certificate must match
+ * it; a `servername` replaces the host in both (as in node:tls).
  *
  * @example
  * const engine = connectTls({ host: 'localhost', port: 8443, ca });
@@ -184,7 +205,7 @@ export function connectTls(options: ClientOptions & NativeTransportOptions): Tls
         ...options,
         isServer: false,
         ...(servername !== undefined ? { servername } : {}),
-        verifyHost: options.verifyHost ?? options.host,
+        verifyHost: options.verifyHost ?? options.servername ?? options.host,
         ...(options.rejectUnauthorized !== undefined && options.verifyPeer === undefined
           ? { verifyPeer: options.rejectUnauthorized }
           : {}),
@@ -234,6 +255,8 @@ export function createTlsServer(
     ...(options.allowHalfOpen !== undefined ? { allowHalfOpen: options.allowHalfOpen } : {}),
     // Handshake steps on the thread pool (see TlsEngineOptions.handshakeOffload).
     ...(options.handshakeOffload !== undefined ? { handshakeOffload: options.handshakeOffload } : {}),
+    ...(options.sessionStore !== undefined ? { sessionStore: options.sessionStore } : {}),
+    ...(options.sessionStoreTimeout !== undefined ? { sessionStoreTimeout: options.sessionStoreTimeout } : {}),
   };
   const server = net.createServer({ noDelay: true, pauseOnConnect: true }, (accepted) => {
     let engine: TlsEngine | undefined;
@@ -257,8 +280,8 @@ export function createTlsServer(
  * proxyProtocol: the native listener hands the first bytes straight to
  * OpenSSL, with no place to read a PROXY header before them.
  */
-function checkTransport(options: { handshakeOffload?: boolean; proxyProtocol?: unknown }): void {
-  for (const name of ['handshakeOffload', 'proxyProtocol'] as const)
+function checkTransport(options: { handshakeOffload?: boolean; proxyProtocol?: unknown; sessionStore?: unknown }): void {
+  for (const name of ['handshakeOffload', 'proxyProtocol', 'sessionStore'] as const)
     if (options[name] !== undefined && options[name] !== false)
       throw new ConfigError(`${name} is not available on the native transport yet; use transport: "js"`);
 }

@@ -11,6 +11,31 @@ import type { CertificateSummary, SessionInfo } from './native.js';
 
 type WriteCallback = (error?: Error | null) => void;
 
+/** Options of a TlsDuplex. */
+export interface TlsDuplexOptions {
+  /**
+   * Receives an error that ends the connection before its handshake
+   * completed (as node:tls's `tlsClientError`); the stream is then destroyed
+   * without an 'error' event.
+   */
+  onClientError?: (error: Error, duplex: TlsDuplex) => void;
+}
+
+// node:tls's `authorizationError` names for the commonest X509_V_ERR_* codes.
+const verifyErrorNames: Readonly<Record<number, string>> = {
+  2: 'UNABLE_TO_GET_ISSUER_CERT',
+  9: 'CERT_NOT_YET_VALID',
+  10: 'CERT_HAS_EXPIRED',
+  18: 'DEPTH_ZERO_SELF_SIGNED_CERT',
+  19: 'SELF_SIGNED_CERT_IN_CHAIN',
+  20: 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  21: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  62: 'ERR_TLS_CERT_ALTNAME_INVALID',
+  64: 'ERR_TLS_CERT_ALTNAME_INVALID',
+};
+
+const noop = (): void => {};
+
 /**
  * Presents a `TlsEngine` as a Duplex stream of plaintext. Reading pauses the
  * socket when the stream's buffer is full; writing waits for the engine's
@@ -20,8 +45,16 @@ type WriteCallback = (error?: Error | null) => void;
  *
  * It carries the socket-like members node:http uses (`remoteAddress`,
  * `setTimeout`, `setNoDelay`, `setKeepAlive`, `encrypted`, …) and the TLS
- * ones of `tls.TLSSocket` that HTTPS code reads (`authorized`,
- * `authorizationError`, `getPeerCertificate`, `alpnProtocol`, `getProtocol`).
+ * ones of `tls.TLSSocket` (`authorized`, `authorizationError`,
+ * `alpnProtocol`, `getPeerCertificate`, `getProtocol`, `getCipher`,
+ * `getSession`, `isSessionReused`): `alpnProtocol` is false until the
+ * handshake is done or when none was agreed, as in node:tls. So hand it to
+ * node:http2 (which drops a connection whose `alpnProtocol` is false) only
+ * once secure: see `secureDuplexes`. `authorizationError` is a
+ * CertificateError here (`@rxtls/core/tls` sockets give node:tls's string).
+ *
+ * An error with no 'error' listener never throws: the stream is destroyed
+ * and the error stays readable as `engine.error`.
  *
  * @example
  * const http = createServer((req, res) => res.end('hello'));
@@ -35,12 +68,25 @@ export class TlsDuplex extends Duplex {
   readonly encrypted = true;
   private writeCallback_: WriteCallback | undefined = undefined;
   private finalCallback_: WriteCallback | undefined = undefined;
+  private readonly onClientError_: TlsDuplexOptions['onClientError'];
+  // Read at the handshake: the session is freed when the connection closes.
+  private alpn_: string | false = false;
+  private protocol_: string | null = null;
+  private cipher_: { name: string; standardName: string; version: string } | undefined = undefined;
+  private verifyResult_ = -1;
+  private verifyMessage_ = '';
+  private verifyNodeCode_ = 0;
+  private resumed_ = false;
+  private hasPeerCertificate_ = false;
 
-  constructor(engine: TlsEngine) {
+  constructor(engine: TlsEngine, options: TlsDuplexOptions = {}) {
     // The engine owns half-close: its end() sends close_notify and ends TCP.
     super({ allowHalfOpen: true, decodeStrings: true });
     this.engine = engine;
+    this.onClientError_ = options.onClientError;
+    if (engine.secure) this.recordHandshake_();
     engine.onsecure = () => {
+      this.recordHandshake_();
       this.emit('secureConnect');
       this.emit('secure');
       this.emit('connect');
@@ -49,12 +95,12 @@ export class TlsDuplex extends Duplex {
       if (!this.push(chunk)) engine.pause();
     };
     engine.onend = () => this.push(null);
-    engine.onerror = (err) => this.destroy(err);
+    engine.onerror = (err) => this.fail_(err);
     engine.onclose = (err) => {
       const cb = this.finalCallback_;
       this.finalCallback_ = undefined;
       cb?.();
-      if (err) this.destroy(err);
+      if (err) this.fail_(err);
       else if (!this.destroyed) {
         // Clean close: end the readable side, and destroy once it was read (as net.Socket does on 'close').
         this.push(null);
@@ -97,8 +143,26 @@ export class TlsDuplex extends Duplex {
   get authorizationError(): CertificateError | null {
     return this.engine.authorizationError;
   }
+  /**
+   * node:tls's `authorizationError` string: why the certificate the peer sent
+   * did not verify (node:tls's code names where it has one), or null. Read
+   * at the handshake, so it stays after the connection closed.
+   */
+  protected get nodeAuthorizationError(): string | null {
+    if (this.verifyResult_ <= 0 || !this.hasPeerCertificate_) return null;
+    return verifyErrorNames[this.verifyNodeCode_ || this.verifyResult_] ?? this.verifyMessage_;
+  }
+  /** node:tls's `authorized`, read at the handshake. */
+  protected get nodeAuthorized(): boolean {
+    return this.verifyResult_ === 0 && this.hasPeerCertificate_;
+  }
+  /** The protocol ALPN agreed on; false before the handshake and when none was. */
   get alpnProtocol(): string | false {
-    return this.engine.alpnProtocol ?? false;
+    return this.alpn_;
+  }
+  /** Client: the server name sent; server: the one the client asked for; or null. */
+  get servername(): string | null {
+    return this.engine.closed ? null : this.engine.info().servername;
   }
 
   /** Idle timeout of the TCP socket; 'timeout' is re-emitted here. */
@@ -131,7 +195,15 @@ export class TlsDuplex extends Duplex {
     return this.engine.peerCertificate();
   }
   getProtocol(): string | null {
-    return this.engine.info().protocol;
+    return this.protocol_;
+  }
+  /** The handshake resumed an earlier session. */
+  isSessionReused(): boolean {
+    return this.resumed_;
+  }
+  /** The cipher suite, as node:tls's `getCipher()`; undefined before the handshake. */
+  getCipher(): { name: string; standardName: string; version: string } | undefined {
+    return this.cipher_;
   }
   getSession(): Buffer | null {
     return this.engine.getSession();
@@ -166,6 +238,36 @@ export class TlsDuplex extends Duplex {
     // A write still waiting for the socket fails now, with a typed error.
     this.settleWrite_(error ?? new ClosedError('stream destroyed before the write was sent'));
     callback(error);
+  }
+
+  /** Reads what node:tls code asks of an established connection, while the session lives. */
+  private recordHandshake_(): void {
+    const info = this.engine.info();
+    this.alpn_ = info.alpnProtocol ?? false;
+    this.protocol_ = info.protocol;
+    if (info.cipher && info.protocol)
+      this.cipher_ = { name: info.cipher, standardName: info.cipherStandardName ?? info.cipher, version: info.protocol };
+    this.verifyResult_ = info.verifyResult;
+    this.resumed_ = info.resumed;
+    this.verifyMessage_ = info.verifyMessage;
+    this.hasPeerCertificate_ = this.engine.peerCertificate() !== null;
+    // node:tls's verify callback accepts every error and reports the last:
+    // for a lone leaf of an unknown issuer that is "unable to verify the first
+    // certificate" (21) where OpenSSL stopped at "no local issuer" (20).
+    if (this.verifyResult_ === 20 && this.engine.peerCertificateChain().length === 1) this.verifyNodeCode_ = 21;
+  }
+
+  /** A failed connection: to `onClientError` before the handshake, else 'error' if anyone listens. */
+  private fail_(err: Error): void {
+    if (this.destroyed) return;
+    if (!this.engine.secure && this.onClientError_) {
+      this.destroy();
+      this.onClientError_(err, this);
+      return;
+    }
+    // 'error' is emitted on a later tick: a listener added until then still gets it.
+    if (this.listenerCount('error') === 0) this.once('error', noop);
+    this.destroy(err);
   }
 
   private writeAndWait_(write: () => boolean, callback: WriteCallback): void {
@@ -205,4 +307,28 @@ export class TlsDuplex extends Duplex {
  */
 export function connectTlsDuplex(options: ClientOptions): TlsDuplex {
   return new TlsDuplex(connectTls(options));
+}
+
+/**
+ * A `createTlsServer` connection handler that hands each connection to
+ * `listener` as a TlsDuplex once its handshake completed, the moment node's
+ * servers expect (node:http2 reads `alpnProtocol` at once). Connections that
+ * fail earlier go to `onClientError` (default: dropped).
+ *
+ * node:http2 runs a stream that is not a native socket through its own
+ * wrapper, so its `Http2Session` reports `encrypted: false` and
+ * `alpnProtocol: 'h2c'`; the TlsDuplex itself has the real values.
+ *
+ * @example
+ * const h2 = http2.createServer();
+ * createTlsServer({ cert, key, alpnProtocols: ['h2'] }, secureDuplexes((d) => h2.emit('connection', d)));
+ */
+export function secureDuplexes(
+  listener: (duplex: TlsDuplex) => void,
+  onClientError: (error: Error, duplex: TlsDuplex) => void = noop,
+): (engine: TlsEngine) => void {
+  return (engine) => {
+    const duplex = new TlsDuplex(engine, { onClientError });
+    duplex.once('secure', () => listener(duplex));
+  };
 }

@@ -14,7 +14,7 @@ import {
   StateError,
   TimeoutError,
   TlsError,
-  type CertificateError,
+  CertificateError,
   TruncationError,
   socketError,
 } from './errors.js';
@@ -29,6 +29,16 @@ import {
   type SessionOut,
 } from './native.js';
 import type { SecureConnection } from './secure-connection.js';
+import {
+  checkSessionStore,
+  checkSessionStoreTimeout,
+  DEFAULT_SESSION_STORE_TIMEOUT,
+  enableSessionStore,
+  forgetSession,
+  keepSessions,
+  lookupSession,
+  type SessionStore,
+} from './session-store.js';
 import { SSLContext } from './ssl-context.js';
 
 export interface TlsEngineOptions {
@@ -84,6 +94,29 @@ export interface TlsEngineOptions {
    *   `fs`, `dns.lookup` and `crypto`'s async functions.
    */
   handshakeOffload?: boolean;
+  /**
+   * Server: resume sessions through this store (shared by servers that
+   * should resume each other's sessions) instead of OpenSSL's in-process
+   * cache. New sessions are `set` with the session timeout as TTL; a
+   * ClientHello that asks to resume one pauses the handshake while it is
+   * looked up (`get`). A lookup that fails, throws or outlasts
+   * `sessionStoreTimeout` means a full handshake. Covers TLS 1.2 session IDs
+   * and, with session tickets off, TLS 1.3 (OpenSSL's stateful tickets are
+   * session IDs); with tickets on, clients that use them resume from the
+   * ticket instead. Enables the store on the context (`createTlsServer` does
+   * this when given the option, and turns tickets off unless `sessionTickets`
+   * is given).
+   */
+  sessionStore?: SessionStore;
+  /** Milliseconds a `sessionStore` lookup may take. Default 1000 (`DEFAULT_SESSION_STORE_TIMEOUT`). */
+  sessionStoreTimeout?: number;
+  /**
+   * Client: called once OpenSSL verified the server, before anything queued is
+   * sent and before `onsecure`, with the host that was verified (`verifyHost`,
+   * else `servername`) and the server's certificate. Returning or throwing an
+   * Error fails the connection with a CertificateError whose `cause` it is.
+   */
+  checkServerIdentity?: (host: string, certificate: CertificateSummary | null) => Error | undefined | void;
 }
 
 /** The native options of a session; built only from what was given. */
@@ -192,6 +225,11 @@ export class TlsEngine implements SecureConnection {
   private userPaused_ = false;
   private endHeld_ = false; // the socket's 'end' came during a step: replayed after it
   private onStep_: ((flags: number) => void) | undefined = undefined;
+  private readonly checkIdentity_: TlsEngineOptions['checkServerIdentity'];
+  private readonly identityHost_: string;
+  // Server with a session store: the store, and how long a lookup may take.
+  private store_: SessionStore | undefined = undefined;
+  private storeTimeout_ = DEFAULT_SESSION_STORE_TIMEOUT;
 
   /**
    * @param socket A connected (or connecting) socket. The engine owns it from here.
@@ -207,9 +245,18 @@ export class TlsEngine implements SecureConnection {
     this.socket = socket;
     this.allowHalfOpen_ = options.allowHalfOpen ?? false;
     this.idleTimeout_ = checkIdleTimeout(options.idleTimeout ?? 0);
+    if (options.checkServerIdentity !== undefined && typeof options.checkServerIdentity !== 'function')
+      throw new InvalidArgumentError('Expected "checkServerIdentity" to be a function');
+    this.checkIdentity_ = options.isServer ? undefined : options.checkServerIdentity;
+    this.identityHost_ = options.verifyHost || options.servername || '';
     // TLS half-close needs TCP half-close: otherwise Node ends our side as
     // soon as the peer's FIN arrives, before we could answer.
     socket.allowHalfOpen = this.allowHalfOpen_;
+    if (options.sessionStore !== undefined && options.isServer) {
+      this.store_ = checkSessionStore(options.sessionStore);
+      if (options.sessionStoreTimeout !== undefined) this.storeTimeout_ = checkSessionStoreTimeout(options.sessionStoreTimeout);
+      enableSessionStore(context);
+    }
     this.session_ = new binding.Session(context[kNative], options.isServer, this.out_, sessionOptions(options));
     if (options.handshakeOffload === true) {
       this.offload_ = true;
@@ -269,8 +316,24 @@ export class TlsEngine implements SecureConnection {
   }
 
   private feed_(buffer: Buffer | undefined, length: number): void {
-    if (this.offload_) this.offloadFeed_(buffer, length);
-    else this.cycle_(buffer, length);
+    // One test on the common path: a paused handshake or offloaded steps.
+    if (this.offload_ || this.inFlight_) {
+      if (this.inFlight_) this.hold_(buffer, length);
+      else this.offloadFeed_(buffer, length);
+    } else this.cycle_(buffer, length);
+  }
+
+  /** Keeps a chunk that arrived while the handshake waits (a step on the pool, a session store lookup). */
+  private hold_(chunk: Buffer | undefined, length: number): void {
+    if (chunk === undefined || length <= 0) return;
+    this.heldBytes_ += length;
+    if (this.heldBytes_ > MAX_HELD_DURING_STEP) {
+      this.held_ = undefined;
+      this.fail_(new HandshakeError(`peer sent more than ${MAX_HELD_DURING_STEP} bytes while the handshake was waiting`));
+      return;
+    }
+    // A copy: the socket reuses its read buffer for the next chunk.
+    (this.held_ ??= []).push(Buffer.from(chunk.subarray(0, length)));
   }
 
   /**
@@ -489,20 +552,8 @@ export class TlsEngine implements SecureConnection {
     this.result_(flags);
   }
 
-  /** handshakeOffload: starts a step on the thread pool, or holds the chunk while one runs. */
+  /** handshakeOffload: starts a step on the thread pool. */
   private offloadFeed_(chunk: Buffer | undefined, length: number): void {
-    if (this.inFlight_) {
-      if (chunk === undefined || length <= 0) return;
-      this.heldBytes_ += length;
-      if (this.heldBytes_ > MAX_HELD_DURING_STEP) {
-        this.held_ = undefined;
-        this.fail_(new HandshakeError(`peer sent more than ${MAX_HELD_DURING_STEP} bytes while a handshake step was running`));
-        return;
-      }
-      // A copy: the socket reuses its read buffer for the next chunk.
-      (this.held_ ??= []).push(Buffer.from(chunk.subarray(0, length)));
-      return;
-    }
     let flags: number;
     try {
       flags = this.session_.cycleAsync(chunk, length, this.onStep_!);
@@ -528,6 +579,50 @@ export class TlsEngine implements SecureConnection {
       return;
     }
     this.result_(flags);
+    this.afterPause_();
+  }
+
+  /** Sessions store: asks for the session the paused handshake wants to resume. */
+  private lookup_(): void {
+    const id = this.session_.sessionStoreRequest();
+    if (id === null) return;
+    const store = this.store_;
+    if (store === undefined) {
+      // A context with the store on, used by an engine without one: no session.
+      this.answer_(null);
+      return;
+    }
+    this.inFlight_ = true;
+    // Nothing is read until the store answered (as during an offloaded step).
+    this.socket.pause();
+    void lookupSession(store, id, this.storeTimeout_).then((found) => {
+      this.inFlight_ = false;
+      // Destroyed or failed meanwhile: the session is gone, the answer is void.
+      if (this.error_ !== undefined || this.closed_) {
+        this.held_ = undefined;
+        return;
+      }
+      // An entry that is not that ID's session (corrupt, foreign) is dropped from the store.
+      if (!this.answer_(found ?? null) && found !== undefined) forgetSession(store, id);
+      this.afterPause_();
+    });
+  }
+
+  /** Gives the store's answer to the paused handshake and drives it on; true when OpenSSL got a session. */
+  private answer_(found: Uint8Array | null): boolean {
+    let usable: boolean;
+    try {
+      usable = this.session_.sessionStoreAnswer(found);
+    } catch (err) {
+      this.fail_(err as TlsError);
+      return false;
+    }
+    this.feed_(undefined, 0);
+    return usable;
+  }
+
+  /** After a pause (a step on the pool, a store lookup): what arrived meanwhile, then reading again. */
+  private afterPause_(): void {
     const held = this.held_;
     this.held_ = undefined;
     this.heldBytes_ = 0;
@@ -572,7 +667,7 @@ export class TlsEngine implements SecureConnection {
       this.ondata?.(clear!);
       if (this.error_ !== undefined) return;
     }
-    if (flags & (CycleFlag.Session | CycleFlag.PeerCertificate)) this.onRare_(flags);
+    if (flags & (CycleFlag.Session | CycleFlag.PeerCertificate | CycleFlag.SessionLookup)) this.onRare_(flags);
     if (flags & CycleFlag.PeerClosed && !this.peerEnded_ && this.error_ === undefined) {
       this.peerEnded_ = true;
       this.onend?.();
@@ -581,6 +676,7 @@ export class TlsEngine implements SecureConnection {
   }
 
   private onSecure_(): void {
+    if (this.checkIdentity_ !== undefined && !this.identityAccepted_(this.checkIdentity_)) return;
     this.secure_ = true;
     if (this.offload_) {
       this.offload_ = false;
@@ -596,6 +692,20 @@ export class TlsEngine implements SecureConnection {
     this.flushQueue_();
     this.onsecure?.();
     this.endIfPending_();
+  }
+
+  /** Runs `checkServerIdentity`; a rejection fails the connection. */
+  private identityAccepted_(check: NonNullable<TlsEngineOptions['checkServerIdentity']>): boolean {
+    let rejection: unknown;
+    try {
+      rejection = check(this.identityHost_, this.session_.peerCertificate());
+    } catch (err) {
+      rejection = err ?? new Error('checkServerIdentity threw');
+    }
+    if (rejection === undefined || rejection === null) return true;
+    const reason = rejection instanceof Error ? rejection.message : String(rejection);
+    this.fail_(new CertificateError(`server identity rejected: ${reason}`, { cause: rejection }));
+    return false;
   }
 
   /** Sends what waited for the handshake (or a post-handshake auth) in one native call. */
@@ -616,11 +726,16 @@ export class TlsEngine implements SecureConnection {
     if (this.endPending_ && !this.queue_) this.end();
   }
 
-  /** Session tickets and post-handshake authentication: off the common path. */
+  /** Session tickets, the session store and post-handshake authentication: off the common path. */
   private onRare_(flags: number): void {
-    if (flags & CycleFlag.Session && this.onsession) {
-      const session = this.session_.getSession();
-      if (session) this.onsession(session);
+    if (flags & CycleFlag.SessionLookup) {
+      this.lookup_();
+      return;
+    }
+    if (flags & CycleFlag.Session) {
+      if (this.store_) keepSessions(this.store_, this.session_.takeStoreSessions());
+      const session = this.onsession ? this.session_.getSession() : null;
+      if (session) this.onsession!(session);
     }
     if (flags & CycleFlag.PeerCertificate && this.pha_) {
       this.pha_ = false;

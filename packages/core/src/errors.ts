@@ -2,32 +2,46 @@
 // in native.ts, so an error from OpenSSL and one from TypeScript look alike:
 // a stable `code`, and OpenSSL's `reason`/`library` where it has one.
 
-/** Every error code rxtls produces. Stable: match on these, not on messages. */
+/**
+ * Every error code rxtls produces, by key. Each error is a `TlsError` whose
+ * `code` is one of these values and whose class is the one named per key;
+ * match on `err.code === ErrorCode.CertVerify` (or `instanceof`), never on
+ * messages. The values are stable across releases.
+ *
+ * @example
+ * engine.onerror = (err) => {
+ *   if (err.code === ErrorCode.CertVerify) console.log(err.verifyMessage);
+ * };
+ */
 export const ErrorCode = {
-  /** An argument has the wrong type or range. */
+  /** `'ERR_TLS_INVALID_ARGUMENT'` ({@link InvalidArgumentError}): an argument has the wrong type or range. Thrown at once, never from a connection. */
   InvalidArgument: 'ERR_TLS_INVALID_ARGUMENT',
-  /** The object was freed or closed. */
+  /** `'ERR_TLS_CLOSED'` ({@link ClosedError}): the object (context, SSL, BIO) was freed or closed. */
   Closed: 'ERR_TLS_CLOSED',
-  /** The call does not fit the object's state (read before connect, accept on a client). */
+  /** `'ERR_TLS_STATE'` ({@link StateError}): the call does not fit the object's state (read before connect, accept on a client, write after end). */
   State: 'ERR_TLS_STATE',
-  /** A context could not be configured (bad certificate, key, CA file, cipher list). */
+  /** `'ERR_TLS_CONFIG'` ({@link ConfigError}): a context could not be configured (bad certificate, key, PKCS#12 bundle or passphrase, CA file, cipher, group or signature algorithm list). */
   Config: 'ERR_TLS_CONFIG',
-  /** The handshake failed (protocol version, no shared cipher, alert, not TLS at all). */
+  /** `'ERR_TLS_HANDSHAKE'` ({@link HandshakeError}): the handshake failed (protocol version, no shared cipher, an alert, not TLS at all, the peer left). */
   Handshake: 'ERR_TLS_HANDSHAKE',
-  /** The peer's certificate did not verify; see `verifyCode` and `verifyMessage`. */
+  /**
+   * `'ERR_TLS_CERT_VERIFY'` ({@link CertificateError}): the peer's certificate did not verify (untrusted,
+   * expired, wrong host: see `verifyCode` and `verifyMessage`), or `checkServerIdentity` refused it (its Error is the `cause`).
+   */
   CertVerify: 'ERR_TLS_CERT_VERIFY',
-  /** A record-layer failure after the handshake (bad MAC, unexpected message, alert). */
+  /** `'ERR_TLS_PROTOCOL'` ({@link ProtocolError}): a record-layer failure after the handshake (bad MAC, unexpected message, alert). */
   Protocol: 'ERR_TLS_PROTOCOL',
-  /** The transport ended without close_notify: the data may be incomplete. */
+  /** `'ERR_TLS_TRUNCATED'` ({@link TruncationError}): the transport ended without close_notify: the data may be incomplete. */
   Truncated: 'ERR_TLS_TRUNCATED',
-  /** A handshake, connect, send or receive took longer than allowed. */
+  /** `'ERR_TLS_TIMEOUT'` ({@link TimeoutError}): a handshake, connect, send, receive or idle period took longer than allowed. */
   Timeout: 'ERR_TLS_TIMEOUT',
-  /** A key or certificate operation failed. */
+  /** `'ERR_TLS_CRYPTO'` ({@link CryptoError}): a key or certificate operation failed (generation, parsing, out of memory). */
   Crypto: 'ERR_TLS_CRYPTO',
-  /** The TCP transport failed (refused, reset, unreachable). */
+  /** `'ERR_TLS_SOCKET'` ({@link SocketError}): the TCP transport failed (refused, reset, unreachable); the OS code is `syscallCode`, Node's error the `cause`. */
   Socket: 'ERR_TLS_SOCKET',
 } as const;
 
+/** One of the `ErrorCode` values. */
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 /** Extra facts an error may carry. */

@@ -33,7 +33,8 @@ export {
   type NativeTransportOptions,
 } from './native-transport.js';
 export type { SecureConnection } from './secure-connection.js';
-export { TlsDuplex, connectTlsDuplex } from './duplex.js';
+export { TlsDuplex, connectTlsDuplex, secureDuplexes, type TlsDuplexOptions } from './duplex.js';
+export type { ContextOptions, TlsVersion } from './context-options.js';
 export { generateTicketKeys } from './session-ticket.js';
 export {
   TicketKeyRotation,
@@ -71,3 +72,5 @@ export {
   type ServeWorkerOptions,
   type WorkerFleet,
 } from './cluster.js';
+export { DEFAULT_SESSION_STORE_TIMEOUT, type SessionStore } from './session-store.js';
+export { createRedisSessionStore, type RedisSessionClient, type RedisSessionStoreOptions } from './redis-session-store.js';

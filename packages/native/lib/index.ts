@@ -18,5 +18,6 @@ export type {
   TransportConnectOptions,
   TransportSettings,
   ListenSettings,
+  StoreSession,
 } from './native.js';
 export { candidatePaths } from './binding.js';

@@ -18,7 +18,23 @@ export const CycleFlag = {
   Session: 32,
   /** A post-handshake client authentication completed (server). */
   PeerCertificate: 64,
+  /**
+   * Server with a session store (`setSessionStore`): the handshake is paused
+   * at the ClientHello. Look up `sessionStoreRequest()`, give the result to
+   * `sessionStoreAnswer()`, then `cycle()` (or `cycleAsync()`) again.
+   */
+  SessionLookup: 128,
 } as const;
+
+/** A new session of a server with a session store, to keep (`takeStoreSessions`). */
+export interface StoreSession {
+  /** The session ID (TLS 1.2), or the TLS 1.3 stateful ticket (it is the ID). */
+  id: Buffer;
+  /** The serialised SSL_SESSION (secret: it holds the resumption secret). */
+  session: Buffer;
+  /** Seconds it may be resumed for (the context's session timeout). */
+  ttl: number;
+}
 
 /** The array a session writes its results into: plaintext, ciphertext, error. */
 export type SessionOut = [clear: Buffer | undefined, enc: Buffer | undefined, error: Error | undefined];
@@ -127,6 +143,16 @@ export interface NativeSession {
   getSession(): Buffer | null;
   /** Server, TLS 1.3: sends a CertificateRequest (in `out[1]`); `cycle` reports CycleFlag.PeerCertificate when answered. */
   verifyClientPostHandshake(): number;
+  /** Server: the session ID the paused handshake asks the store for (after CycleFlag.SessionLookup), else null. */
+  sessionStoreRequest(): Buffer | null;
+  /**
+   * Server: the store's answer (DER, or null for none) to the pending lookup;
+   * true when it is that ID's session. Then `cycle()` goes on. ERR_TLS_STATE
+   * when no lookup is pending.
+   */
+  sessionStoreAnswer(session: Uint8Array | null): boolean;
+  /** Server: the new sessions to store since the last call (CycleFlag.Session reports them). */
+  takeStoreSessions(): StoreSession[];
   free(): void;
   isFreed(): boolean;
   pointer(): bigint;
@@ -414,6 +440,12 @@ export interface Binding {
   setErrorFactory(factory: (code: string, message: string, props: Record<string, unknown>) => Error): void;
   generateCertificate(options?: GenerateCertificateOptions): { cert: string; key: string };
   parseCertificate(certificate: string | Uint8Array): CertificateSummary;
+  /** Loads the key, certificate and chain of a PKCS#12 (PFX) bundle into `context`. */
+  usePkcs12(context: NativeContext, pfx: Uint8Array, passphrase?: string): void;
+  /** `SSL_CTX_set1_groups_list`: key exchange groups, colon separated, most preferred first. */
+  setGroups(context: NativeContext, groups: string): void;
+  /** `SSL_CTX_set1_sigalgs_list`: signature algorithms, colon separated. */
+  setSigalgs(context: NativeContext, sigalgs: string): void;
   /** The OpenSSL version string the addon runs on (equals process.versions.openssl). */
   opensslVersion: string;
   /**
@@ -434,6 +466,14 @@ export interface Binding {
    * `verifyResult` and `peerCertificate()` tell which. `setVerify` replaces it.
    */
   setVerifyUnverified(context: NativeContext): void;
+  /**
+   * Server contexts: resume only through an external session store (OpenSSL's
+   * internal cache neither stores nor looks up). Sessions' handshakes pause
+   * at a ClientHello that asks to resume (CycleFlag.SessionLookup) and report
+   * new sessions (CycleFlag.Session, `takeStoreSessions()`). False restores
+   * the internal cache.
+   */
+  setSessionStore(context: NativeContext, enabled: boolean): void;
   /** Installs the native transport's callbacks (once per thread, by core). */
   setTransportCallbacks(callbacks: TransportCallbacks): void;
   /** Binds and listens (throws a SocketError such as EADDRINUSE). `host` is an IP address. */

@@ -4,8 +4,10 @@
 
 #include "bio.h"
 #include "context.h"
+#include "context_options.h"
 #include "fd_ssl.h"
 #include "session.h"
+#include "session_store.h"
 #include "sockopt.h"
 #include "tcp_connection.h"
 #include "tcp_loop.h"
@@ -42,8 +44,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("generateCertificate", Napi::Function::New(env, GenerateCertificate, "generateCertificate"));
   exports.Set("parseCertificate", Napi::Function::New(env, ParseCertificate, "parseCertificate"));
   exports.Set("debugCounters", Napi::Function::New(env, DebugCounters, "debugCounters"));
+  exports.Set("usePkcs12", Napi::Function::New(env, UsePkcs12, "usePkcs12"));
+  exports.Set("setGroups", Napi::Function::New(env, SetGroups, "setGroups"));
+  exports.Set("setSigalgs", Napi::Function::New(env, SetSigalgs, "setSigalgs"));
   exports.Set("setsockopt", Napi::Function::New(env, SetSockopt, "setsockopt"));
   exports.Set("getsockopt", Napi::Function::New(env, GetSockopt, "getsockopt"));
+  exports.Set("setSessionStore", Napi::Function::New(env, SetSessionStore, "setSessionStore"));
   exports.Set("setVerifyUnverified", Napi::Function::New(env, SetVerifyUnverified, "setVerifyUnverified"));
   // The native transport (tcp_*.cc): the wrapper classes are made only by it.
   exports.Set("setTransportCallbacks", Napi::Function::New(env, TcpLoop::SetCallbacks, "setTransportCallbacks"));

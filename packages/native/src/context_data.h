@@ -10,6 +10,7 @@
 #include <openssl/ssl.h>
 
 #include <array>
+#include <atomic>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -49,6 +50,9 @@ struct ContextData {
   // Guards ticket_keys between setTicketKeys (a rotation timer may call it
   // while serving) and TicketKeyCallback on a pool thread (handshakeOffload).
   std::mutex ticket_keys_mutex;
+  // setSessionStore: resumption goes through the JS session store. Read by
+  // OpenSSL callbacks, which may run on a pool thread (handshakeOffload).
+  std::atomic<bool> session_store{false};
 
   ~ContextData();
 };

@@ -40,6 +40,11 @@ BIO* NewMemBio() {
 
 }  // namespace
 
+void Session::NewSession(SSL* ssl, SSL_SESSION* session) {
+  new_session_ = true;
+  if (is_server_) KeepForStore(ssl, initial_ctx_, session, &store_);
+}
+
 Napi::Function Session::Init(Napi::Env env) {
   return DefineClass(env, "Session",
                      {
@@ -56,6 +61,9 @@ Napi::Function Session::Init(Napi::Env env) {
                          InstanceMethod("free", &Session::Free),
                          InstanceMethod("isFreed", &Session::IsFreed),
                          InstanceMethod("pointer", &Session::Pointer),
+                         InstanceMethod("sessionStoreRequest", &Session::SessionStoreRequest),
+                         InstanceMethod("sessionStoreAnswer", &Session::SessionStoreAnswer),
+                         InstanceMethod("takeStoreSessions", &Session::TakeStoreSessions),
                      });
 }
 
@@ -158,6 +166,7 @@ void Session::Release() {
   enc_in_ = enc_out_ = nullptr;
   out_.Reset();
   ClearCallbackError();
+  store_.Clear();
 }
 
 Napi::Value Session::CallbackError(Napi::Env env) {
@@ -186,6 +195,11 @@ bool Session::FailWith(Napi::Env env, int err, int* flags, const char* during) {
       return false;
     case SSL_ERROR_ZERO_RETURN:
       *flags |= kFlagPeerClosed;
+      return false;
+    case SSL_ERROR_WANT_CLIENT_HELLO_CB:
+      // Paused for the session store (session_store.cc); cycle() again once answered.
+      if (store_.phase != SessionStoreState::Phase::kPending) break;
+      *flags |= kFlagSessionLookup;
       return false;
     default:
       break;

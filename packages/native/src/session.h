@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "session_store.h"
 #include "ssl_owner.h"
 #include "util/call_depth.h"
 
@@ -27,6 +28,9 @@ enum CycleFlag : int {
   kFlagError = 16,      // out[2] holds the fatal error; the session is dead
   kFlagSession = 32,    // a new resumable session (ticket) arrived: getSession() has it
   kFlagPeerCertificate = 64,  // a post-handshake authentication completed
+  // Server: the handshake is paused at the ClientHello for a session store
+  // lookup (sessionStoreRequest() has the ID; sessionStoreAnswer(), then cycle()).
+  kFlagSessionLookup = 128,
 };
 
 class Session : public Napi::ObjectWrap<Session>, public SslOwner {
@@ -37,6 +41,17 @@ class Session : public Napi::ObjectWrap<Session>, public SslOwner {
 
   // OpenSSL callbacks reach the session through SslOwner (ssl_owner.h):
   // initial_ctx(), RecordCallbackError(), OnNewSession (kFlagSession).
+  // The Session that owns `ssl` (the session store's callbacks); nullptr for
+  // any other owner (a native-transport connection) or none.
+  static Session* FromSSL(const SSL* ssl) {
+    SslOwner* owner = SslOwner::FromSSL(ssl);
+    return owner != nullptr && owner->is_memory_session() ? static_cast<Session*>(owner) : nullptr;
+  }
+  bool is_memory_session() const override { return true; }
+  // The session store's state of this session (session_store.cc).
+  SessionStoreState& store() { return store_; }
+  // A new session (ticket) arrived: kFlagSession, and a server keeps it for its store.
+  void NewSession(SSL* ssl, SSL_SESSION* session) override;
 
  private:
   friend class HandshakeWorker;  // session_async.cc: runs handshake steps on the thread pool
@@ -53,6 +68,10 @@ class Session : public Napi::ObjectWrap<Session>, public SslOwner {
   Napi::Value Free(const Napi::CallbackInfo& info);
   Napi::Value IsFreed(const Napi::CallbackInfo& info);
   Napi::Value Pointer(const Napi::CallbackInfo& info);
+  // session_store.cc: the paused lookup and the new sessions to store.
+  Napi::Value SessionStoreRequest(const Napi::CallbackInfo& info);
+  Napi::Value SessionStoreAnswer(const Napi::CallbackInfo& info);
+  Napi::Value TakeStoreSessions(const Napi::CallbackInfo& info);
   // session_async.cc: cycleAsync(chunk, length, callback).
   Napi::Value CycleAsync(const Napi::CallbackInfo& info);
 
@@ -114,6 +133,7 @@ class Session : public Napi::ObjectWrap<Session>, public SslOwner {
   bool free_pending_ = false;
   // Inside one of this session's calls (OpenSSL, or reading JS values).
   CallDepth depth_;
+  SessionStoreState store_;
 };
 
 }  // namespace rxtls

@@ -21,7 +21,7 @@ bool SslOwner::AttachTo(SSL* ssl) {
 }
 
 int SslOwner::OnNewSession(SSL* ssl, SSL_SESSION* session) {
-  if (SslOwner* owner = FromSSL(ssl)) owner->new_session_ = true;
+  if (SslOwner* owner = FromSSL(ssl)) owner->NewSession(ssl, session);
   return 0;  // OpenSSL keeps its reference; getSession() serialises on demand
 }
 

@@ -19,6 +19,10 @@ class SslOwner {
   static SslOwner* FromSSL(const SSL* ssl);
   // SSL_CTX_sess_set_new_cb: tells the owner a new resumable session arrived.
   static int OnNewSession(SSL* ssl, SSL_SESSION* session);
+  // True for the memory Session (no RTTI in the addon: this tells the kinds apart).
+  virtual bool is_memory_session() const { return false; }
+  // What the owner does with it; by default it marks `new_session_`.
+  virtual void NewSession(SSL* ssl, SSL_SESSION* session) { new_session_ = true; }
 
   // The context the SSL was made from (OpenSSL's session context, which
   // keeps the cache and ticket keys even after SNI switched contexts).

@@ -45,6 +45,8 @@ export const SERVER_FIELDS = [
   'ticketSecret',
   'ticketWindowMs',
   'proxyProtocol',
+  'sessionStore',
+  'sessionStoreTimeout',
 ] as const;
 
 /**
