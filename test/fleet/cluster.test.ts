@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -33,8 +34,8 @@ interface Fleet {
   stop(): Promise<number | null>;
 }
 
-async function startFleet(): Promise<Fleet> {
-  const port = await freePort();
+async function startFleet(port?: number): Promise<Fleet> {
+  port ??= await freePort();
   const proc = spawn(process.execPath, ['--import', 'tsx', new URL('../helpers/cluster-app.ts', import.meta.url).pathname], {
     env: { ...process.env, PORT: String(port), WORKERS: '2', RXTLS_CERT: p.server.cert, RXTLS_KEY: p.server.key },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -48,7 +49,11 @@ async function startFleet(): Promise<Fleet> {
   const next = (match: (m: Msg) => boolean, label: string) =>
     withTimeout(new Promise<Msg>((resolve) => waiters.push({ match, resolve })), 30_000, label);
   const up = await next((m) => m.listening !== undefined || m.failed !== undefined, 'cluster start');
-  if (up.failed) throw new Error(up.failed);
+  if (up.failed) {
+    proc.kill('SIGTERM');
+    await withTimeout(exited, 30_000, 'failed cluster exit');
+    throw new Error(up.failed);
+  }
   return {
     port,
     pids: up.pids!,
@@ -198,6 +203,22 @@ test('a killed worker is restarted and the port keeps answering', async () => {
   assert.is.not(fresh, victim);
   const seen = await visitUntil(fleet.port, (v) => v.pid === fresh, 60);
   assert.ok(seen.every((v) => v.pid !== victim), 'the killed worker answers nothing');
+});
+
+test('workers that cannot listen fail the fleet instead of restarting forever', async () => {
+  // A plain listener (no SO_REUSEPORT) holds the port: every worker gets EADDRINUSE.
+  const taken = net.createServer().listen(0, '127.0.0.1');
+  await new Promise((resolve) => taken.once('listening', resolve));
+  try {
+    const err = await startFleet((taken.address() as net.AddressInfo).port).then(
+      () => null,
+      (e: Error) => e,
+    );
+    assert.ok(err, 'the fleet did not start');
+    assert.match(err!.message, /exited .* before it listened/);
+  } finally {
+    taken.close();
+  }
 });
 
 test.run();
