@@ -139,6 +139,13 @@ test('shutdown validates graceMs', async () => {
   for (const bad of [-1, 1.5, 'soon', 2 ** 31])
     assert.throws(() => srv.server.shutdown(bad as never), (e: Error) => e instanceof InvalidArgumentError);
   await srv.server.shutdown(0);
+  // A server that never listened: resolves, and 'close' fires (the ticket rotation stops on it).
+  const idle = createTlsServer({ transport: 'native', cert: p.server.cert, key: p.server.key, ticketSecret: secret }, () => undefined);
+  let closed = 0;
+  idle.on('close', () => closed++);
+  await withTimeout(idle.shutdown(0), 5_000, 'never-listened shutdown');
+  await idle.shutdown(0);
+  assert.is(closed, 1);
 });
 
 test.run();

@@ -397,9 +397,12 @@ export class NativeTlsServer extends EventEmitter {
     if (typeof graceMs !== 'number' || !Number.isInteger(graceMs) || graceMs < 0 || graceMs > 2147483647)
       throw new InvalidArgumentError('Expected "graceMs" to be an integer number of milliseconds from 0 to 2147483647');
     const native = this.native_;
-    if (native === undefined || this.closed_) {
+    if (this.closed_) return Promise.resolve();
+    if (native === undefined) {
+      // Never listened: nothing to wait for; 'close' still stops what hangs on it (the ticket rotation).
       this.closing_ = true;
-      return Promise.resolve();
+      this.closed_ = true;
+      return new Promise((resolve) => process.nextTick(() => (this.emit('close'), resolve())));
     }
     return new Promise((resolve) => {
       const deadline = setTimeout(() => native.destroyConnections(), graceMs);
