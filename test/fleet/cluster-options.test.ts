@@ -4,7 +4,7 @@
 // finish, destroy the rest (open or handshaking) at the deadline.
 import * as net from 'node:net';
 
-import { ConfigError, createTlsServer, InvalidArgumentError, type NativeTlsServer } from '@rxtls/core';
+import { ConfigError, createTlsServer, InvalidArgumentError, runWorkers, type NativeTlsServer } from '@rxtls/core';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
@@ -146,6 +146,11 @@ test('shutdown validates graceMs', async () => {
   await withTimeout(idle.shutdown(0), 5_000, 'never-listened shutdown');
   await idle.shutdown(0);
   assert.is(closed, 1);
+});
+
+test('runWorkers checks its options before forking anything', () => {
+  for (const bad of [{ workers: 0 }, { workers: 1.5 }, { workers: 2, graceMs: -1 }, { workers: 2, restartDelayMs: 'soon' }, { workers: 2, ticketSecret: 'abcd' }])
+    assert.throws(() => runWorkers({ handleSignals: false, ...bad } as never), (e: Error) => e instanceof InvalidArgumentError, JSON.stringify(bad));
 });
 
 test.run();

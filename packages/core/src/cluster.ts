@@ -12,6 +12,7 @@ import type { Server as NetServer, Socket } from 'node:net';
 
 import { InvalidArgumentError, StateError } from './errors.js';
 import type { NativeTlsServer } from './native-transport.js';
+import { deriveTicketKey } from './ticket-rotation.js';
 
 /** The environment variable a worker finds the fleet's ticket secret in (hex). */
 export const TICKET_SECRET_ENV = 'RXTLS_TICKET_SECRET';
@@ -76,12 +77,14 @@ export function runWorkers(options: RunWorkersOptions): WorkerFleet {
   const graceMs = options.graceMs ?? 10_000;
   if (!Number.isInteger(graceMs) || graceMs < 0) throw new InvalidArgumentError('Expected "graceMs" to be an integer of milliseconds, 0 or more');
   const restartDelayMs = options.restartDelayMs ?? 200;
+  if (!Number.isInteger(restartDelayMs) || restartDelayMs < 0) throw new InvalidArgumentError('Expected "restartDelayMs" to be an integer of milliseconds, 0 or more');
   const secret =
     options.ticketSecret === undefined
       ? randomBytes(32).toString('hex')
       : typeof options.ticketSecret === 'string'
         ? options.ticketSecret
         : Buffer.from(options.ticketSecret).toString('hex');
+  deriveTicketKey(secret, 0); // checks it here rather than in every worker
   cluster.setupPrimary({
     ...(options.entry !== undefined ? { exec: options.entry } : {}),
     args: [...(options.args ?? [])],
