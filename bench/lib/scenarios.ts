@@ -5,6 +5,7 @@ import { sessionSupport, type LoadOptions } from '@rxtls/bench';
 import { findDuplexAdapter } from '../servers/duplex.js';
 import { SERVERS, serverEntry, type ScenarioId } from '../servers/table.js';
 import type { HttpImpl, Protocol } from '../servers/types.js';
+import { startCluster } from './cluster-process.js';
 import { parseWrk, runClient, runSTimeGroup, sTimeArgs, wrkArgs, type STimeGroup, type WrkResult } from './c-clients.js';
 import { ENGINE_LABEL, type ClientMeasured, type EngineId, type Harness, type Measured, type Window } from './harness.js';
 import { makeRow, round, type Row, type Target } from './report.js';
@@ -556,4 +557,57 @@ export const wrk: Scenario = {
   },
 };
 
-export const SCENARIOS: readonly Scenario[] = [handshakes, resumed, sTime, bulk, smallMessages, idleMemory, https, wrk];
+/**
+ * Full handshakes per second (openssl s_time -new, S_TIME_PARALLEL at once)
+ * against examples/cluster.ts with 1 and then 2 native worker processes
+ * bound with SO_REUSEPORT, in the same run, and the ratio. The workers and
+ * s_time all run on every core the bench has (not split server/client): on
+ * a 2-core machine they share both, so the ratio is what this machine
+ * allows, not the workers' ceiling.
+ */
+export const clusterScaling: Scenario = {
+  id: 'cluster',
+  title: 'full handshakes, 1 and 2 worker processes (reusePort)',
+  steps: (h) => (h.s.c.openssl ? 2 * h.s.repeat : 0),
+  async run(h) {
+    const names = ['full handshakes/s, 1 worker process (s_time, native, reusePort)', 'full handshakes/s, 2 worker processes (s_time, native, reusePort)'];
+    const openssl = h.s.c.openssl;
+    const ratioName = 'handshake scaling, 2 workers / 1';
+    if (!openssl) {
+      return [...names, ratioName].map((name) => makeRow({ name, unit: name === ratioName ? 'x' : 'hs/s', higherIsBetter: true }, { rxtls: null, node: null }, undefined, 'openssl is not installed'));
+    }
+    const { warmup, seconds } = h.s.c;
+    // Every core the bench may use, for the workers and s_time alike.
+    const cpus = [h.s.pinning.server, h.s.pinning.client].filter((c) => c !== null).join(',') || null;
+    const rates: Record<1 | 2, number[]> = { 1: [], 2: [] };
+    const notes: string[] = [];
+    // Interleaved rounds (1, 2, 1, 2, …): a change in background load hits both alike.
+    for (let round = 0; round < h.s.repeat; round++) {
+      for (const workers of [1, 2] as const) {
+        h.progress.next(`${this.title} · ${workers} worker${workers > 1 ? 's' : ''}${h.s.repeat > 1 ? ` (round ${round + 1}/${h.s.repeat})` : ''}`);
+        let cluster: Awaited<ReturnType<typeof startCluster>> | undefined;
+        try {
+          cluster = await startCluster(workers, cpus, h.s.certFile, h.s.keyFile, h.s.serverEnv);
+          const port = cluster.port;
+          if (warmup > 0) await Promise.all(Array.from({ length: S_TIME_PARALLEL }, () => runClient(openssl, sTimeArgs(port, 'new', 60), cpus, warmup * 1000 + 10_000, warmup * 1000)));
+          const g = await runSTimeGroup(openssl, port, 'new', seconds, S_TIME_PARALLEL, cpus);
+          rates[workers].push(g.connections / g.seconds);
+        } catch (err) {
+          notes.push(`${workers} worker(s) failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+        } finally {
+          await cluster?.stop();
+        }
+      }
+    }
+    const one = median(rates[1]);
+    const two = median(rates[2]);
+    const note = ['not split server/client: the workers and s_time share every core the bench has', ...notes].join('; ');
+    return [
+      makeRow({ name: names[0]!, unit: 'hs/s', higherIsBetter: true }, { rxtls: one === null ? null : round(one, 0), node: null }, undefined, note),
+      makeRow({ name: names[1]!, unit: 'hs/s', higherIsBetter: true }, { rxtls: two === null ? null : round(two, 0), node: null }),
+      makeRow({ name: ratioName, unit: 'x', higherIsBetter: true }, { rxtls: one && two !== null ? round(two / one, 2) : null, node: null }),
+    ];
+  },
+};
+
+export const SCENARIOS: readonly Scenario[] = [handshakes, resumed, sTime, bulk, smallMessages, idleMemory, https, wrk, clusterScaling];

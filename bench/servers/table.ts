@@ -16,7 +16,7 @@ import type { Protocol, ServerSetup, StartServer } from './types.js';
 export type Column = 'rxtls' | 'node' | 'tcp' | 'nginx';
 
 /** Scenario ids (bench/lib/scenarios.ts), for `scenarios` below. */
-export type ScenarioId = 'handshake' | 'resume' | 'stime' | 'bulk' | 'small' | 'memory' | 'https' | 'wrk';
+export type ScenarioId = 'handshake' | 'resume' | 'stime' | 'bulk' | 'small' | 'memory' | 'https' | 'wrk' | 'cluster';
 export const EVERY: readonly ScenarioId[] = ['handshake', 'resume', 'stime', 'bulk', 'small', 'memory', 'https', 'wrk'];
 const ALL: readonly Protocol[] = ['echo', 'stream', 'http'];
 

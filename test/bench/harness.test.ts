@@ -84,4 +84,24 @@ test('s_time, wrk and JS load generator rows have figures for rxtls, rxtls [nati
   }
 });
 
+test('the cluster scenario measures 1 and 2 reusePort worker processes in one run, and the ratio', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rxtls-bench-test-'));
+  const json = join(dir, 'out.json');
+  try {
+    const run = await withTimeout(harness(['--tiny', '--only', 'cluster', '--json', json]), 120_000, 'bench --tiny --only cluster');
+    assert.is(run.code, 0, run.stderr);
+    const rows = (JSON.parse(readFileSync(json, 'utf8')) as { scenarios: Row[] }).scenarios;
+    const byName = new Map(rows.map((r) => [r.name, r]));
+    const one = byName.get('full handshakes/s, 1 worker process (s_time, native, reusePort)');
+    const two = byName.get('full handshakes/s, 2 worker processes (s_time, native, reusePort)');
+    const ratio = byName.get('handshake scaling, 2 workers / 1');
+    assert.ok(one && two && ratio, [...byName.keys()].join(' | '));
+    assert.ok((one.rxtls ?? 0) > 0 && (two.rxtls ?? 0) > 0, `${one.rxtls} ${two.rxtls} (${one.note ?? ''})`);
+    // The ratio of the unrounded rates: within rounding of the rounded ones.
+    assert.ok(Math.abs(ratio.rxtls! - two.rxtls! / one.rxtls!) < 0.02, `${ratio.rxtls} vs ${two.rxtls! / one.rxtls!}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test.run();

@@ -8,7 +8,7 @@ import { setVerifyUnverified } from './context-features.js';
 import { applyContextOptions, type ContextOptions } from './context-options.js';
 import { TlsEngine, checkIdleTimeout, type TlsEngineOptions } from './engine.js';
 import { ConfigError, InvalidArgumentError } from './errors.js';
-import { applyFleetOptions, type FleetOptions } from './fleet-options.js';
+import { applyFleetOptions, startTicketRotation, type FleetOptions } from './fleet-options.js';
 import { checkSessionStore, checkSessionStoreTimeout, enableSessionStore } from './session-store.js';
 import { connectNative, NativeTlsConnection, NativeTlsServer, type NativeTransportOptions } from './native-transport.js';
 import { adoptAcceptedSocket, createPausedSocket, startReading } from './net-handle.js';
@@ -98,6 +98,13 @@ export interface ServerOptions extends Omit<TlsEngineOptions, ClientOnly | 'chec
   keylog?: (line: string) => void;
   /** `'js'` (default) or `'native'` (see ClientOptions.transport). */
   transport?: Transport;
+  /**
+   * Bind the listener with `SO_REUSEPORT` (Linux, the BSDs, macOS), so that
+   * several processes listen on one address and the kernel spreads new
+   * connections over them (see `runWorkers`). Only with `transport:
+   * 'native'`: Node 20's `net` cannot set it.
+   */
+  reusePort?: boolean;
 }
 
 /** Builds the context a client uses when none is given. */
@@ -236,6 +243,8 @@ export function createTlsServer(
   onConnection: ((engine: TlsEngine) => void) | ((connection: NativeTlsConnection) => void),
 ): net.Server | NativeTlsServer {
   if (options.transport === 'native') return createTlsServerNative(options, onConnection as (c: NativeTlsConnection) => void);
+  if (options.reusePort !== undefined && options.reusePort !== false)
+    throw new InvalidArgumentError('"reusePort" needs transport: "native" (Node 20\'s net cannot bind with SO_REUSEPORT)');
   const context = serverContext(options);
   // Checked once here: an engine refusing it would drop every connection unseen.
   if (options.idleTimeout !== undefined) checkIdleTimeout(options.idleTimeout);
@@ -266,14 +275,13 @@ export function createTlsServer(
   return applyFleetOptions(server, context, options);
 }
 
-/** What the native transport does not run yet (refused rather than ignored). */
-function checkTransport(options: {
-  handshakeOffload?: boolean;
-  proxyProtocol?: unknown;
-  ticketSecret?: unknown;
-  sessionStore?: unknown;
-}): void {
-  for (const name of ['handshakeOffload', 'proxyProtocol', 'ticketSecret', 'sessionStore'] as const)
+/**
+ * What the native transport does not run yet (refused rather than ignored).
+ * proxyProtocol: the native listener hands the first bytes straight to
+ * OpenSSL, with no place to read a PROXY header before them.
+ */
+function checkTransport(options: { handshakeOffload?: boolean; proxyProtocol?: unknown; sessionStore?: unknown }): void {
+  for (const name of ['handshakeOffload', 'proxyProtocol', 'sessionStore'] as const)
     if (options[name] !== undefined && options[name] !== false)
       throw new ConfigError(`${name} is not available on the native transport yet; use transport: "js"`);
 }
@@ -295,7 +303,9 @@ function createTlsServerNative(
   options: ServerOptions & NativeTransportOptions,
   onConnection: (connection: NativeTlsConnection) => void,
 ): NativeTlsServer {
-  checkTransport(options as ServerOptions & { proxyProtocol?: unknown; ticketSecret?: unknown; sessionStore?: unknown });
+  checkTransport(options);
+  if (options.reusePort !== undefined && typeof options.reusePort !== 'boolean')
+    throw new InvalidArgumentError('Expected "reusePort" to be a boolean');
   if (typeof onConnection !== 'function') throw new InvalidArgumentError('Expected "onConnection" to be a function');
   const context = serverContext(options);
   if (options.idleTimeout !== undefined) checkIdleTimeout(options.idleTimeout);
@@ -306,6 +316,10 @@ function createTlsServerNative(
     ...(options.keepAlive !== undefined ? { keepAlive: options.keepAlive } : {}),
     ...(options.keepAliveInitialDelay !== undefined ? { keepAliveInitialDelay: options.keepAliveInitialDelay } : {}),
     ...(options.highWaterMark !== undefined ? { highWaterMark: options.highWaterMark } : {}),
+    ...(options.reusePort === true ? { reusePort: true } : {}),
   };
-  return new NativeTlsServer(context, settings, onConnection);
+  const server = new NativeTlsServer(context, settings, onConnection);
+  // ticketSecret: the same rotating keys as on the JS transport (stopped at 'close').
+  startTicketRotation(server, context, options);
+  return server;
 }

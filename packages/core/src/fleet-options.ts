@@ -1,6 +1,7 @@
 // The server options for running many servers as one (README, "Running a
 // fleet"): ticket keys derived from a shared secret on a shared schedule,
 // and the PROXY protocol from a balancer in front.
+import type { EventEmitter } from 'node:events';
 import type * as net from 'node:net';
 
 import { InvalidArgumentError, type TlsError } from './errors.js';
@@ -32,11 +33,10 @@ export interface FleetOptions {
 }
 
 /**
- * Applies the fleet options to a server `createTlsServer` made: starts the
- * ticket rotation (stopped when the server closes) and puts the PROXY
- * protocol gate in front of its accept handler.
+ * `ticketSecret`/`ticketWindowMs`: starts the ticket rotation on the server's
+ * context, stopped at the server's 'close' (a net.Server or a native one).
  */
-export function applyFleetOptions(server: net.Server, context: SSLContext, options: FleetOptions): net.Server {
+export function startTicketRotation(server: Pick<EventEmitter, 'once'>, context: SSLContext, options: FleetOptions): void {
   if (options.ticketSecret !== undefined) {
     if (options.ticketKeys !== undefined) throw new InvalidArgumentError('Give "ticketSecret" or "ticketKeys", not both');
     const rotation = new TicketKeyRotation(context, {
@@ -47,6 +47,15 @@ export function applyFleetOptions(server: net.Server, context: SSLContext, optio
   } else if (options.ticketWindowMs !== undefined) {
     throw new InvalidArgumentError('"ticketWindowMs" needs "ticketSecret"');
   }
+}
+
+/**
+ * Applies the fleet options to a server `createTlsServer` made: starts the
+ * ticket rotation (stopped when the server closes) and puts the PROXY
+ * protocol gate in front of its accept handler.
+ */
+export function applyFleetOptions(server: net.Server, context: SSLContext, options: FleetOptions): net.Server {
+  startTicketRotation(server, context, options);
   if (options.proxyProtocol !== undefined) {
     const accept = server.listeners('connection') as Array<(socket: net.Socket) => void>;
     const report = (error: TlsError, socket: net.Socket) => server.emit('tlsClientError', error, socket);

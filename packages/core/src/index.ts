@@ -63,5 +63,14 @@ export {
   type CertificateOptions,
 } from './certificates.js';
 export type { CertificateSummary, SessionInfo } from './native.js';
+export {
+  runWorkers,
+  serveWorker,
+  workerTicketSecret,
+  TICKET_SECRET_ENV,
+  type RunWorkersOptions,
+  type ServeWorkerOptions,
+  type WorkerFleet,
+} from './cluster.js';
 export { DEFAULT_SESSION_STORE_TIMEOUT, type SessionStore } from './session-store.js';
 export { createRedisSessionStore, type RedisSessionClient, type RedisSessionStoreOptions } from './redis-session-store.js';

@@ -15,6 +15,7 @@ import {
   type CertificateSummary,
   type NativeContext,
   type NativeTcpConnection,
+  type ListenSettings,
   type NativeTcpServer,
   type SessionInfo,
   type TransportAddress,
@@ -307,12 +308,13 @@ export interface NativeListenOptions {
 export class NativeTlsServer extends EventEmitter {
   private native_: NativeTcpServer | undefined = undefined;
   private closing_ = false;
+  private closed_ = false;
   private unref_ = false;
 
   /** @internal Made by `createTlsServer({ transport: 'native', … })`. */
   constructor(
     private readonly context_: SSLContext,
-    private readonly settings_: TransportSettings,
+    private readonly settings_: ListenSettings,
     private readonly onConnection_: (connection: NativeTlsConnection) => void,
   ) {
     super();
@@ -384,6 +386,35 @@ export class NativeTlsServer extends EventEmitter {
     return this;
   }
 
+  /**
+   * Graceful shutdown: stops accepting at once (as `close`), lets the open
+   * and handshaking connections finish for up to `graceMs` milliseconds, then
+   * destroys those still open (no close_notify). Resolves once every
+   * connection has closed ('close' fired). With `reusePort`, the other
+   * processes on the address take the new connections meanwhile.
+   */
+  shutdown(graceMs = 30_000): Promise<void> {
+    if (typeof graceMs !== 'number' || !Number.isInteger(graceMs) || graceMs < 0 || graceMs > 2147483647)
+      throw new InvalidArgumentError('Expected "graceMs" to be an integer number of milliseconds from 0 to 2147483647');
+    const native = this.native_;
+    if (this.closed_) return Promise.resolve();
+    if (native === undefined) {
+      // Never listened: nothing to wait for; 'close' still stops what hangs on it (the ticket rotation).
+      this.closing_ = true;
+      this.closed_ = true;
+      return new Promise((resolve) => process.nextTick(() => (this.emit('close'), resolve())));
+    }
+    return new Promise((resolve) => {
+      const deadline = setTimeout(() => native.destroyConnections(), graceMs);
+      deadline.unref(); // the connections keep the process alive, not the deadline
+      this.once('close', () => {
+        clearTimeout(deadline);
+        resolve();
+      });
+      this.close();
+    });
+  }
+
   ref(): this {
     this.unref_ = false;
     this.native_?.ref();
@@ -394,6 +425,12 @@ export class NativeTlsServer extends EventEmitter {
     this.unref_ = true;
     this.native_?.unref();
     return this;
+  }
+
+  /** @internal The listener and its last connection are gone. */
+  _closed(): void {
+    this.closed_ = true;
+    this.emit('close');
   }
 
   /** @internal A connection is secure: the handler sees it, then its onsecure. */
@@ -431,7 +468,7 @@ binding.setTransportCallbacks({
     (this as NativeTlsServer).emit('tlsClientError', error);
   },
   serverClose(this: object) {
-    (this as NativeTlsServer).emit('close');
+    (this as NativeTlsServer)._closed();
   },
 });
 

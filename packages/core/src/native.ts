@@ -20,4 +20,5 @@ export type {
   TransportAddress,
   TransportConnectOptions,
   TransportSettings,
+  ListenSettings,
 } from '@rxtls/native';

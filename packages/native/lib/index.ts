@@ -17,6 +17,7 @@ export type {
   TransportCallbacks,
   TransportConnectOptions,
   TransportSettings,
+  ListenSettings,
   StoreSession,
 } from './native.js';
 export { candidatePaths } from './binding.js';

@@ -394,6 +394,14 @@ export interface NativeTcpServer {
   unref(): void;
   /** Live connections (handshaking or open). */
   connections(): number;
+  /** Closes every live connection at once (no close_notify); returns how many. */
+  destroyConnections(): number;
+}
+
+/** What `tcpListen` reads from its settings: the connections' settings and the listener's own. */
+export interface ListenSettings extends TransportSettings {
+  /** Bind with SO_REUSEPORT (Linux, the BSDs, macOS): several processes listen on one address. */
+  reusePort?: boolean;
 }
 
 /**
@@ -475,7 +483,7 @@ export interface Binding {
     port: number,
     backlog: number,
     ipv6Only: boolean,
-    settings: TransportSettings,
+    settings: ListenSettings,
     owner: object,
   ): NativeTcpServer;
   /** Starts a client connection to an IP address. */

@@ -37,6 +37,7 @@ class TcpConn final : public TcpHandle, public SslOwner {
   // A client: creates the SSL (throws on bad options), starts connecting.
   TcpConn(TcpLoop* loop, const ConnectionSettings& settings);
   void Teardown() override;
+  const void* accepted_by() const override { return server_; }
 
   // JS-facing operations (TcpConnection forwards; each validates first).
   bool Write(Napi::Env env, const std::vector<Bytes>& chunks);

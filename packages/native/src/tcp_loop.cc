@@ -67,6 +67,12 @@ void TcpLoop::Track(TcpHandle* h) {
   head_ = h;
 }
 
+std::vector<TcpHandle*> TcpLoop::Handles() const {
+  std::vector<TcpHandle*> live;
+  for (TcpHandle* h = head_; h != nullptr; h = h->next_) live.push_back(h);
+  return live;
+}
+
 void TcpLoop::Untrack(TcpHandle* h) {
   if (h->prev_ != nullptr) h->prev_->next_ = h->next_;
   else if (head_ == h) head_ = h->next_;

@@ -18,6 +18,8 @@ class TcpHandle {
   virtual ~TcpHandle() = default;
   // The environment is going away: close every libuv handle, call no JS.
   virtual void Teardown() = 0;
+  // The server that accepted this handle (a connection), else null.
+  virtual const void* accepted_by() const { return nullptr; }
 
  private:
   friend class TcpLoop;
@@ -40,6 +42,8 @@ class TcpLoop {
   std::vector<char>& scratch() { return scratch_; }
 
   void Track(TcpHandle* h);
+  // The live handles, copied (the caller may close any of them while walking).
+  std::vector<TcpHandle*> Handles() const;
   // Called when a handle's memory is about to be freed (its close callbacks ran).
   void Untrack(TcpHandle* h);
 

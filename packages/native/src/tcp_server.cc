@@ -1,5 +1,10 @@
 #include "tcp_server.h"
 
+#include <cerrno>
+#ifndef _WIN32
+#include <sys/socket.h>
+#endif
+
 #include "context.h"
 #include "tcp_connection.h"
 #include "util/addon_data.h"
@@ -23,6 +28,23 @@ bool BoolOption(Napi::Env env, Napi::Object o, const char* name, bool fallback) 
   if (IsMissing(v)) return fallback;
   if (!v.IsBoolean()) ThrowExpected(env, name, "a boolean");
   return v.As<Napi::Boolean>().Value();
+}
+
+// SO_REUSEPORT on a socket made for `family` (uv_tcp_init_ex) before bind:
+// every process bound so to one address gets its own accept queue, and the
+// kernel spreads new connections over them by a hash of the 4-tuple.
+int SetReusePort(uv_tcp_t* tcp) {
+#if defined(SO_REUSEPORT) && !defined(_WIN32)
+  uv_os_fd_t fd;
+  int r = uv_fileno(reinterpret_cast<uv_handle_t*>(tcp), &fd);
+  if (r != 0) return r;
+  int on = 1;
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0) return uv_translate_sys_error(errno);
+  return 0;
+#else
+  (void)tcp;
+  return UV_ENOTSUP;
+#endif
 }
 
 }  // namespace
@@ -121,6 +143,7 @@ Napi::Function TcpServer::Init(Napi::Env env) {
                          InstanceMethod("ref", &TcpServer::Ref),
                          InstanceMethod("unref", &TcpServer::Unref),
                          InstanceMethod("connections", &TcpServer::Connections),
+                         InstanceMethod("destroyConnections", &TcpServer::DestroyConnections),
                      });
 }
 
@@ -144,6 +167,7 @@ Napi::Value TcpServer::Listen(const Napi::CallbackInfo& info) {
   int backlog = static_cast<int>(IntArg(info, 3, "backlog", 1, 65535));
   bool ipv6_only = BoolArg(info, 4, "ipv6Only");
   ConnectionSettings settings = ReadConnectionSettings(env, Arg(info, 5));
+  bool reuse_port = IsMissing(Arg(info, 5)) ? false : BoolOption(env, info[5].As<Napi::Object>(), "reusePort", false);
   if (!Arg(info, 6).IsObject()) ThrowExpected(env, "owner", "an object");
   Napi::Object owner = info[6].As<Napi::Object>();
   sockaddr_storage addr;
@@ -154,12 +178,20 @@ Napi::Value TcpServer::Listen(const Napi::CallbackInfo& info) {
   TcpLoop* loop = TcpLoop::Get(env);
 
   auto* core = new TcpServerCore(loop, ctx, settings);
-  int r = uv_tcp_init(loop->loop(), &core->tcp_);
+  // reusePort needs the socket before bind: made now, for the address's family.
+  int r = reuse_port ? uv_tcp_init_ex(loop->loop(), &core->tcp_, addr.ss_family) : uv_tcp_init(loop->loop(), &core->tcp_);
   if (r != 0) {
     core->Close();  // not initialised: frees at once
     throw UvError(env, r, "listen");
   }
   core->initialised_ = true;
+  if (reuse_port) {
+    r = SetReusePort(&core->tcp_);
+    if (r != 0) {
+      core->Close();
+      throw UvError(env, r, r == UV_ENOTSUP ? "reusePort (SO_REUSEPORT is not available on this platform)" : "reusePort (setsockopt SO_REUSEPORT)");
+    }
+  }
   r = uv_tcp_bind(&core->tcp_, reinterpret_cast<const sockaddr*>(&addr), ipv6_only ? UV_TCP_IPV6ONLY : 0);
   if (r == 0) r = uv_listen(reinterpret_cast<uv_stream_t*>(&core->tcp_), backlog, TcpServerCore::OnConnection);
   if (r != 0) {
@@ -222,6 +254,24 @@ Napi::Value TcpServer::Connections(const Napi::CallbackInfo& info) {
   // refs_: one per live connection, plus the listening handle's own until closed.
   int n = core_ == nullptr ? 0 : core_->refs_ - (core_->closing() ? 0 : 1);
   return Napi::Number::New(info.Env(), n < 0 ? 0 : n);
+}
+
+// destroyConnections(): closes every connection of this server at once,
+// handshaking or open, without close_notify (the end of a graceful shutdown's
+// deadline). Each one's close callback runs from the loop, as destroy()'s.
+// Returns how many it closed.
+Napi::Value TcpServer::DestroyConnections(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int n = 0;
+  if (core_ != nullptr) {
+    // A copy: Destroy closes handles but frees nothing until the loop runs their callbacks.
+    for (TcpHandle* h : core_->loop()->Handles()) {
+      if (h->accepted_by() != core_) continue;
+      static_cast<TcpConn*>(h)->Destroy(env);
+      ++n;
+    }
+  }
+  return Napi::Number::New(env, n);
 }
 
 }  // namespace rxtls

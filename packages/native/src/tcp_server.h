@@ -27,7 +27,8 @@ struct ConnectionSettings {
 };
 
 // Reads { handshakeTimeout, idleTimeout, allowHalfOpen, noDelay, keepAlive,
-// keepAliveDelay (ms), highWaterMark } (each optional).
+// keepAliveDelay (ms), highWaterMark } (each optional). listen() also reads
+// reusePort (SO_REUSEPORT) from the same object.
 ConnectionSettings ReadConnectionSettings(Napi::Env env, Napi::Value options);
 
 class TcpServerCore final : public TcpHandle {
@@ -86,6 +87,7 @@ class TcpServer : public Napi::ObjectWrap<TcpServer> {
   Napi::Value Ref(const Napi::CallbackInfo& info);
   Napi::Value Unref(const Napi::CallbackInfo& info);
   Napi::Value Connections(const Napi::CallbackInfo& info);
+  Napi::Value DestroyConnections(const Napi::CallbackInfo& info);
   TcpServerCore* Get(Napi::Env env) const;
 
   TcpServerCore* core_ = nullptr;
