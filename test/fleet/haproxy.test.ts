@@ -1,7 +1,8 @@
 // Two "machines" (server processes on different ports, one ticket secret)
 // behind Debian's HAProxy in TCP mode with `send-proxy-v2`: clients resume
 // across both, each server reports the client's real address and port, and
-// a connection that skips HAProxy (no PROXY header) is refused.
+// a connection that skips HAProxy (no PROXY header) is refused. With tickets
+// off, TLS 1.2 session IDs resume across both through a shared Redis.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ import * as assert from 'uvu/assert';
 import { startMember, visit, type Member } from '../helpers/fleet.js';
 import { freePort, sleep, withTimeout } from '../helpers/net.js';
 import { runSClient } from '../helpers/openssl.js';
+import { redisFound, startRedis, type RedisServer } from '../helpers/session-store.js';
 import { pki } from '../helpers/pki.js';
 
 const haproxyFound = spawnSync('haproxy', ['-v']).status === 0;
@@ -102,12 +104,14 @@ function parse(answer: string): { how: string; server: number; client: string } 
   return { how: m![1]!, server: Number(m![2]), client: m![3]! };
 }
 
-const fleet = suite<{ members: Member[]; haproxy?: Haproxy }>('fleet behind HAProxy (send-proxy-v2)', { members: [] });
+const fleet = suite<{ members: Member[]; haproxy?: Haproxy; redis?: RedisServer }>('fleet behind HAProxy (send-proxy-v2)', { members: [] });
 fleet.after.each(async (ctx) => {
   await ctx.haproxy?.stop();
   ctx.haproxy = undefined;
   await Promise.all(ctx.members.map((m) => m.stop()));
   ctx.members = [];
+  await ctx.redis?.stop();
+  ctx.redis = undefined;
 });
 
 fleet('clients resume across both servers; each reports the client\'s own address and port; skipping HAProxy is refused', async (ctx) => {
@@ -169,6 +173,45 @@ fleet('clients resume across both servers; each reports the client\'s own addres
     );
     assert.match(m.refused.at(-1)!, /no PROXY header/);
   }
+});
+
+fleet('TLS 1.2 session IDs resume across both servers through Redis (tickets off), behind HAProxy', async (ctx) => {
+  if (!redisFound) {
+    if (process.env.CI) throw new Error('redis-server is not installed, and CI requires this test (.ci/run installs it)');
+    console.log('skip: redis-server is not installed (apt-get install redis-server)');
+    return;
+  }
+  ctx.redis = await startRedis(await freePort());
+  // No shared ticket secret: only the store can resume on the other server.
+  const secret = randomBytes(32).toString('hex');
+  ctx.members = await Promise.all([0, 1].map(() => startMember(p, { secret, proxy: true, redisPort: ctx.redis!.port })));
+  const [a, b] = ctx.members as [Member, Member];
+  ctx.haproxy = await startHaproxy([a.port, b.port]);
+  const base = { host: 'localhost', port: ctx.haproxy.port, context: tls12Client() };
+  const first = await visit(base);
+  const issued = parse(first.answer);
+  assert.is(issued.how, 'full');
+  assert.ok(first.session, 'a TLS 1.2 session (ID) to resume');
+  const servers = new Set([issued.server]);
+  for (let i = 0; i < 3; i++) {
+    const again = await visit({ ...base, session: first.session! });
+    const seen = parse(again.answer);
+    assert.is(seen.how, 'resumed', `resumed on @${seen.server}: ${again.answer}`);
+    assert.is(seen.client, again.local, 'the real client address, through HAProxy');
+    servers.add(seen.server);
+  }
+  assert.equal([...servers].sort(), [a.port, b.port].sort(), 'both servers resumed the session one of them made');
+  // s_client with tickets off: its saved session resumes on the other server.
+  const file = join(dir, 'sess-redis.pem');
+  const sClient = (args: string[]) =>
+    withTimeout(runSClient(ctx.haproxy!.port, ['-CAfile', p.file('ca', 'crt'), '-ign_eof', '-tls1_2', '-no_ticket', ...args], ''), 20_000, 's_client');
+  const made = await sClient(['-sess_out', file]);
+  const madeBy = parse(/^(?:full|resumed) .*$/m.exec(made.stdout)![0]).server;
+  const next = await sClient(['-sess_in', file]);
+  assert.match(next.stdout, /^Reused, TLSv1\.2/m, next.stdout);
+  const line = parse(/^(?:full|resumed) .*$/m.exec(next.stdout)![0]);
+  assert.is(line.how, 'resumed');
+  assert.is.not(line.server, madeBy, 'resumed by the server that did not make it');
 });
 
 fleet.run();

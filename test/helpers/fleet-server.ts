@@ -7,11 +7,13 @@
 // ({ now } → { window }); otherwise createTlsServer's own ticketSecret
 // option runs it on the real clock. RXTLS_PROXY=1: the listener expects the
 // PROXY protocol from 127.0.0.1 and reports refused connections over IPC
-// ({ refused: message }). It sends { port } once listening; a disconnect
-// from the parent stops it.
+// ({ refused: message }). RXTLS_REDIS_PORT: no ticket secret; sessions go
+// to the Redis on 127.0.0.1 at that port (the session store, tickets off).
+// It sends { port } once listening; a disconnect from the parent stops it.
 import type { AddressInfo } from 'node:net';
 
-import { createTlsServer, TicketKeyRotation, TLSServerContext, type ServerOptions } from '@rxtls/core';
+import { createRedisSessionStore, createTlsServer, TicketKeyRotation, TLSServerContext, type ServerOptions } from '@rxtls/core';
+import { Redis } from 'ioredis';
 
 const env = process.env;
 const secret = env.RXTLS_TICKET_SECRET!;
@@ -26,6 +28,11 @@ if (env.RXTLS_CLOCK === 'manual') {
   context.load_certs(env.RXTLS_CERT!, env.RXTLS_KEY!);
   rotation = new TicketKeyRotation(context, { secret, windowMs, now: () => clock });
   options.context = context;
+} else if (env.RXTLS_REDIS_PORT) {
+  const redis = new Redis({ host: '127.0.0.1', port: Number(env.RXTLS_REDIS_PORT), enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  redis.on('error', () => {}); // a failed lookup is a full handshake
+  await new Promise<void>((resolve) => redis.once('ready', () => resolve()));
+  Object.assign(options, { cert: env.RXTLS_CERT!, key: env.RXTLS_KEY!, sessionStore: createRedisSessionStore(redis, { prefix: 'fleet:' }) });
 } else {
   Object.assign(options, { cert: env.RXTLS_CERT!, key: env.RXTLS_KEY!, ticketSecret: secret, ticketWindowMs: windowMs });
 }

@@ -22,6 +22,8 @@ export interface MemberOptions {
   windowMs?: number;
   manualClock?: boolean;
   proxy?: boolean;
+  /** Sessions in the Redis at this port (the session store) instead of tickets from `secret`. */
+  redisPort?: number;
 }
 
 /** Starts a member; resolves once it listens. */
@@ -35,6 +37,7 @@ export async function startMember(p: Pki, o: MemberOptions): Promise<Member> {
       ...(o.windowMs ? { RXTLS_WINDOW_MS: String(o.windowMs) } : {}),
       ...(o.manualClock ? { RXTLS_CLOCK: 'manual' } : {}),
       ...(o.proxy ? { RXTLS_PROXY: '1' } : {}),
+      ...(o.redisPort ? { RXTLS_REDIS_PORT: String(o.redisPort) } : {}),
     },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
