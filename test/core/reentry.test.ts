@@ -11,7 +11,6 @@ import { randomBytes } from 'node:crypto';
 import {
   connectTls,
   createTlsServer,
-  ErrorCode,
   generateTicketKeys,
   SSL_VERIFY_NONE,
   TLSClientContext,
@@ -22,24 +21,13 @@ import {
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
+import { attempt } from '../helpers/assert.js';
 import { withTimeout } from '../helpers/net.js';
 import { pki } from '../helpers/pki.js';
-
-const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
 
 const escaped: unknown[] = [];
 process.on('uncaughtException', (err) => escaped.push(err));
 process.on('unhandledRejection', (err) => escaped.push(err));
-
-function attempt(fn: () => unknown): string {
-  try {
-    fn();
-    return 'ok';
-  } catch (err) {
-    const code = (err as { code?: unknown } | undefined)?.code;
-    return typeof code === 'string' && KNOWN_CODES.has(code) ? code : `UNCODED ${String(err)}`;
-  }
-}
 
 /** Every public TlsEngine method (and the alpnProtocol getter), with valid arguments. */
 const ENGINE_CALLS: Record<string, (e: TlsEngine, chunk: Buffer) => unknown> = {

@@ -1,5 +1,5 @@
 // Assertions shared by test files.
-import { ClosedError, TlsError } from '@rxtls/core';
+import { ClosedError, ErrorCode, TlsError } from '@rxtls/core';
 import * as assert from 'uvu/assert';
 
 /**
@@ -28,5 +28,21 @@ export async function assertAllClosed(calls: ReadonlyArray<() => unknown>): Prom
       err = e;
     }
     assert.instance(err, ClosedError, String(call));
+  }
+}
+
+const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
+
+/**
+ * Runs `fn` and names its outcome: 'ok', the ErrorCode it threw, or
+ * `UNCODED …` for anything else (what the re-entrancy suites must never see).
+ */
+export function attempt(fn: () => unknown): string {
+  try {
+    fn();
+    return 'ok';
+  } catch (err) {
+    const code = (err as { code?: unknown } | undefined)?.code;
+    return typeof code === 'string' && KNOWN_CODES.has(code) ? code : `UNCODED ${String(err)}`;
   }
 }

@@ -15,21 +15,11 @@ import { createError, ErrorCode } from '@rxtls/core';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
+import { attempt } from '../helpers/assert.js';
 import { pki } from '../helpers/pki.js';
 import { clientContext, pump, serverContext, side, take, type Side } from '../hostile/lib/memory.js';
 
 const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
-
-/** 'ok', the code of a coded error, or 'UNCODED …' (a failure of the test). */
-function attempt(fn: () => unknown): string {
-  try {
-    fn();
-    return 'ok';
-  } catch (err) {
-    const code = (err as { code?: unknown } | undefined)?.code;
-    return typeof code === 'string' && KNOWN_CODES.has(code) ? code : `UNCODED ${String(err)}`;
-  }
-}
 
 /** Every public Session method, with valid arguments. */
 const SESSION_CALLS: Record<string, (s: NativeSession) => unknown> = {
