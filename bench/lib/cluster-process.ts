@@ -3,7 +3,6 @@
 // the bench has (`cpus`; the harness itself is pinned to the client's, and
 // children inherit that): its workers are meant to spread.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 
 import { pinnedCommand } from './cpu-pinning.js';
 
@@ -15,33 +14,23 @@ export interface ClusterProcess {
   stop(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-/** Starts `workers` workers; resolves once the example printed `listening <port>`. */
+/** Starts `workers` workers; resolves once the example printed `listening <port>` (PORT=0: it picks one). */
 export async function startCluster(workers: number, cpus: string | null, certFile: string, keyFile: string, env: NodeJS.ProcessEnv): Promise<ClusterProcess> {
-  const port = await freePort();
   const [command, args] = pinnedCommand(cpus, process.execPath, ['--import', 'tsx', EXAMPLE]);
   const proc: ChildProcess = spawn(command, args, {
-    env: { ...process.env, ...env, PORT: String(port), WORKERS: String(workers), CERT: certFile, KEY: keyFile },
+    env: { ...process.env, ...env, PORT: '0', WORKERS: String(workers), CERT: certFile, KEY: keyFile },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
+  const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error('the cluster example did not listen within 30 s')), 30_000);
     proc.stdout!.on('data', (d) => {
       out += d;
-      if (/^listening \d+$/m.test(out)) {
+      const listening = /^listening (\d+)$/m.exec(out);
+      if (listening) {
         clearTimeout(timer);
-        resolve();
+        resolve(Number(listening[1]));
       }
     });
     proc.once('exit', (code) => {
