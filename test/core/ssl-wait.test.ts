@@ -26,21 +26,12 @@ import { rejectsWith } from '../helpers/assert.js';
 import { startGate } from '../helpers/gate.js';
 import { withTimeout } from '../helpers/net.js';
 import { pki } from '../helpers/pki.js';
+import { sslContexts } from '../helpers/ssl.js';
 
 const P = pki();
 const fdOf = (s: net.Socket) => (s as unknown as { _handle: { fd: number } })._handle.fd;
 
-function clientContext(): TLSClientContext {
-  const ctx = new TLSClientContext();
-  ctx.set_verify_locations(P.file('ca', 'crt'));
-  return ctx;
-}
-
-function serverContext(): TLSServerContext {
-  const ctx = new TLSServerContext();
-  ctx.load_certs(P.server.cert, P.server.key);
-  return ctx;
-}
+const { clientContext, serverContext } = sslContexts(P);
 
 /** A node:tls server; `onSecure` runs for each connection. */
 async function tlsServer(onSecure: (s: tls.TLSSocket) => void = () => {}): Promise<{ port: number; close(): Promise<void> }> {

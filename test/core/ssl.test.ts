@@ -26,23 +26,13 @@ import {
 import { startGate } from '../helpers/gate.js';
 import { rejectsWith } from '../helpers/assert.js';
 import { withTimeout } from '../helpers/net.js';
-import { readAll, withServerSsl } from '../helpers/ssl.js';
+import { readAll, sslContexts, withServerSsl } from '../helpers/ssl.js';
 import { startSServer, type OpensslServer } from '../helpers/openssl.js';
 import { pki } from '../helpers/pki.js';
 
 const P = pki();
 
-function clientContext(): TLSClientContext {
-  const ctx = new TLSClientContext();
-  ctx.set_verify_locations(P.file('ca', 'crt'));
-  return ctx;
-}
-
-function serverContext(): TLSServerContext {
-  const ctx = new TLSServerContext();
-  ctx.load_certs(P.server.cert, P.server.key);
-  return ctx;
-}
+const { clientContext, serverContext } = sslContexts(P);
 
 /** A connected, paused net.Socket and its descriptor. */
 async function tcp(port: number): Promise<{ sock: net.Socket; fd: number }> {

@@ -2,9 +2,26 @@
 // SSL test files.
 import * as net from 'node:net';
 
-import { SSL, type SSLContext } from '@rxtls/core';
+import { SSL, TLSClientContext, TLSServerContext, type SSLContext } from '@rxtls/core';
 
 import { withTimeout } from './net.js';
+import type { Pki } from './pki.js';
+
+/** Contexts for the SSL tests: a client trusting the test CA, a server with its certificate. */
+export function sslContexts(p: Pki): { clientContext(): TLSClientContext; serverContext(): TLSServerContext } {
+  return {
+    clientContext() {
+      const ctx = new TLSClientContext();
+      ctx.set_verify_locations(p.file('ca', 'crt'));
+      return ctx;
+    },
+    serverContext() {
+      const ctx = new TLSServerContext();
+      ctx.load_certs(p.server.cert, p.server.key);
+      return ctx;
+    },
+  };
+}
 
 /** Reads text until the peer's close_notify (`''`); bounded. */
 export async function readAll(ssl: SSL): Promise<string> {
