@@ -32,7 +32,7 @@ void TcpConn::OnConnect(uv_connect_t* req, int status) {
     Napi::Env env(c->loop_->env());
     Napi::HandleScope scope(env);
     if (status < 0) {
-      c->Fail(env, UvError(env, status, "connect"));
+      c->FailUv(env, status, "connect");
       return;
     }
     c->Start();
@@ -62,7 +62,7 @@ void TcpConn::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
       c->tcp_eof_ = true;
       c->StopReading();
     } else if (nread < 0) {
-      c->Fail(env, UvError(env, static_cast<int>(nread), "read"));
+      c->FailUv(env, static_cast<int>(nread), "read");
       return;
     } else {
       c->last_activity_ = uv_now(c->loop_->loop());
@@ -298,7 +298,7 @@ void TcpConn::Flush(Napi::Env env) {
     if (r > 0) {
       out_->Consume(static_cast<size_t>(r));
     } else if (r != UV_EAGAIN) {
-      Fail(env, UvError(env, r, "write"));
+      FailUv(env, r, "write");
       return;
     }
     if (out_->size() > 0) {
@@ -308,7 +308,7 @@ void TcpConn::Flush(Napi::Env env) {
       for (size_t i = 0; i < n; ++i) total += bufs[i].len;
       r = uv_write(&write_req_, stream, bufs, static_cast<unsigned int>(n), OnWrite);
       if (r != 0) {
-        Fail(env, UvError(env, r, "write"));
+        FailUv(env, r, "write");
         return;
       }
       writing_ = total;
@@ -327,7 +327,7 @@ void TcpConn::OnWrite(uv_write_t* req, int status) {
     Napi::Env env(c->loop_->env());
     Napi::HandleScope scope(env);
     if (status < 0) {
-      c->Fail(env, UvError(env, status, "write"));
+      c->FailUv(env, status, "write");
       return;
     }
     c->out_->Consume(n);
@@ -426,6 +426,25 @@ void TcpConn::OnTimer(uv_timer_t* timer) {
   });
   // A failure that could not even be reported: the connection closes.
   if (!ok) c->Close();
+}
+
+bool TcpConn::FailureUnheard() const {
+  // An accepted connection whose handshake finished natively but which JS
+  // has not been given yet (OnSecure not reached): its user does not exist
+  // and it is no handshake failure. Typical: a client that closes right
+  // after its Finished (openssl s_time), so the tickets meet a reset.
+  return secure_ && server_ != nullptr && owner_.IsEmpty();
+}
+
+void TcpConn::FailUv(Napi::Env env, int status, const char* what) {
+  if (closing_ || failed_) return;
+  if (FailureUnheard()) {
+    // Building a JS error costs more than the rest of such a close.
+    failed_ = true;
+    Close();
+    return;
+  }
+  Fail(env, UvError(env, status, what));
 }
 
 void TcpConn::Fail(Napi::Env env, Napi::Error error) {
