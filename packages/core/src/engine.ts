@@ -472,6 +472,11 @@ export class TlsEngine implements SecureConnection {
     return this.session_.info().alpnProtocol;
   }
 
+  /** The handshake resumed a session (a ticket or session ID); false before it completed. */
+  get resumed(): boolean {
+    return this.secure_ && this.session_.info().resumed;
+  }
+
   /**
    * Client: the session to resume later (serialized `SSL_SESSION`, keep it
    * secret: it holds the resumption secret), or null while none is

@@ -167,10 +167,22 @@ const byCode: Record<ErrorCode, new (message: string, props?: TlsErrorProps) => 
   [ErrorCode.Socket]: SocketError,
 };
 
-/** Builds the error class for `code`; unknown codes become a plain TlsError. */
-export function createError(code: string, message: string, props: TlsErrorProps = {}): TlsError {
+/**
+ * Builds the error class for `code`; unknown codes become a plain TlsError.
+ * `bare`: without a stack trace, for errors made in a libuv callback, where
+ * the stack holds no frame of the user's (and capturing it costs more than
+ * the rest of a failed connection's close).
+ */
+export function createError(code: string, message: string, props: TlsErrorProps = {}, bare = false): TlsError {
   const Class = byCode[code as ErrorCode];
-  return Class ? new Class(message, props) : new TlsError(code as ErrorCode, message, props);
+  if (!bare) return Class ? new Class(message, props) : new TlsError(code as ErrorCode, message, props);
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return Class ? new Class(message, props) : new TlsError(code as ErrorCode, message, props);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
 }
 
 /** Wraps a Node socket error (ECONNREFUSED…) as a SocketError, keeping it as `cause`. */

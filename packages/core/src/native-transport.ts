@@ -111,6 +111,10 @@ export class NativeTlsConnection implements SecureConnection {
     return this.live_().alpnProtocol();
   }
 
+  get resumed(): boolean {
+    return this.native_ !== undefined && this.secure_ && !this.closed_ && this.native_.isResumed();
+  }
+
   get remoteAddress(): string | undefined {
     return this.address_s().remoteAddress;
   }

@@ -32,6 +32,8 @@ export interface SecureConnection {
   readonly bufferedAmount: number;
   /** The ALPN protocol both sides agreed on, or null. */
   readonly alpnProtocol: string | null;
+  /** The handshake resumed a session (a ticket or session ID); false before it completed. */
+  readonly resumed: boolean;
 
   /** Encrypts and sends; false when the buffer is full (wait for `ondrain`). */
   write(data: Buffer | string): boolean;

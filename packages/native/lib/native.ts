@@ -374,6 +374,8 @@ export interface NativeTcpConnection {
   info(): SessionInfo;
   peerCertificate(): CertificateSummary | null;
   peerCertificateChain(verified?: boolean): CertificateSummary[];
+  /** The handshake resumed a session (SSL_session_reused). */
+  isResumed(): boolean;
   alpnProtocol(): string | null;
   getSession(): Buffer | null;
   exportKeyingMaterial(length: number, label: string, context?: Uint8Array | string): Buffer;

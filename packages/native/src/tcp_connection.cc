@@ -213,6 +213,7 @@ Napi::Function TcpConnection::Init(Napi::Env env) {
                          InstanceMethod("peerCertificate", &TcpConnection::PeerCertificate),
                          InstanceMethod("peerCertificateChain", &TcpConnection::PeerCertificateChain),
                          InstanceMethod("alpnProtocol", &TcpConnection::AlpnProtocol),
+                         InstanceMethod("isResumed", &TcpConnection::IsResumed),
                          InstanceMethod("getSession", &TcpConnection::GetSession),
                          InstanceMethod("exportKeyingMaterial", &TcpConnection::ExportKeyingMaterial),
                          InstanceMethod("address", &TcpConnection::Address),
@@ -389,6 +390,12 @@ Napi::Value TcpConnection::PeerCertificateChain(const Napi::CallbackInfo& info) 
 Napi::Value TcpConnection::AlpnProtocol(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return SslAlpnProtocol(env, Get(env)->ssl_);
+}
+
+Napi::Value TcpConnection::IsResumed(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  // One flag, without building info()'s object: servers count resumptions per connection.
+  return Napi::Boolean::New(env, SSL_session_reused(Get(env)->ssl_) == 1);
 }
 
 Napi::Value TcpConnection::GetSession(const Napi::CallbackInfo& info) {

@@ -163,6 +163,7 @@ class TcpConnection : public Napi::ObjectWrap<TcpConnection> {
   Napi::Value PeerCertificate(const Napi::CallbackInfo& info);
   Napi::Value PeerCertificateChain(const Napi::CallbackInfo& info);
   Napi::Value AlpnProtocol(const Napi::CallbackInfo& info);
+  Napi::Value IsResumed(const Napi::CallbackInfo& info);
   Napi::Value GetSession(const Napi::CallbackInfo& info);
   Napi::Value ExportKeyingMaterial(const Napi::CallbackInfo& info);
   Napi::Value Address(const Napi::CallbackInfo& info);

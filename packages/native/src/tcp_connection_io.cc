@@ -444,7 +444,7 @@ void TcpConn::FailUv(Napi::Env env, int status, const char* what) {
     Close();
     return;
   }
-  Fail(env, UvError(env, status, what));
+  Fail(env, UvError(env, status, what, true));
 }
 
 void TcpConn::Fail(Napi::Env env, Napi::Error error) {

@@ -137,8 +137,9 @@ bool ParseSockaddr(const std::string& ip, int port, sockaddr_storage* out) {
   return uv_ip6_addr(ip.c_str(), port, reinterpret_cast<sockaddr_in6*>(out)) == 0;
 }
 
-Napi::Error UvError(Napi::Env env, int status, const std::string& what) {
-  Napi::Error err = MakeError(env, kErrSocket, what + " " + uv_err_name(status) + ": " + uv_strerror(status));
+Napi::Error UvError(Napi::Env env, int status, const std::string& what, bool in_loop_callback) {
+  std::string message = what + " " + uv_err_name(status) + ": " + uv_strerror(status);
+  Napi::Error err = in_loop_callback ? MakeLoopError(env, kErrSocket, message) : MakeError(env, kErrSocket, message);
   err.Value().Set("syscallCode", Napi::String::New(env, uv_err_name(status)));
   return err;
 }

@@ -89,6 +89,6 @@ bool SockaddrToJs(const sockaddr_storage& ss, std::string* address, int* port, i
 // Parses an IP literal and port; false when `ip` is not an IP address.
 bool ParseSockaddr(const std::string& ip, int port, sockaddr_storage* out);
 // A SocketError for a libuv failure of `what` ("connect", "read"), with `syscallCode` set.
-Napi::Error UvError(Napi::Env env, int status, const std::string& what);
+Napi::Error UvError(Napi::Env env, int status, const std::string& what, bool in_loop_callback = false);
 
 }  // namespace rxtls

@@ -7,10 +7,11 @@
 namespace rxtls {
 namespace {
 
-Napi::Error Build(Napi::Env env, const char* code, const std::string& message, Napi::Object props) {
+Napi::Error Build(Napi::Env env, const char* code, const std::string& message, Napi::Object props, bool bare = false) {
   auto* data = env.GetInstanceData<AddonData>();
   if (data != nullptr && !data->error_factory.IsEmpty()) {
-    Napi::Value made = data->error_factory.Call({Napi::String::New(env, code), Napi::String::New(env, message), props});
+    Napi::Value made = data->error_factory.Call(
+        {Napi::String::New(env, code), Napi::String::New(env, message), props, Napi::Boolean::New(env, bare)});
     if (made.IsObject()) return Napi::Error(env, made);
   }
   Napi::Error err = Napi::Error::New(env, message);
@@ -29,6 +30,10 @@ void SetErrorFactory(Napi::Env env, Napi::Function factory) {
 
 Napi::Error MakeError(Napi::Env env, const char* code, const std::string& message) {
   return Build(env, code, message, Napi::Object::New(env));
+}
+
+Napi::Error MakeLoopError(Napi::Env env, const char* code, const std::string& message) {
+  return Build(env, code, message, Napi::Object::New(env), true);
 }
 
 Napi::Error MakeOpenSSLError(Napi::Env env, const char* code, const std::string& what) {

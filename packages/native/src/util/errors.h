@@ -22,12 +22,15 @@ inline constexpr const char* kErrSocket = "ERR_TLS_SOCKET";
 inline constexpr const char* kErrTruncated = "ERR_TLS_TRUNCATED";
 inline constexpr const char* kErrTimeout = "ERR_TLS_TIMEOUT";
 
-// Stores the JS factory `(code, message, props) => Error` that builds the
-// project's error classes; called once from JS at load.
+// Stores the JS factory `(code, message, props, bare) => Error` that builds
+// the project's error classes; called once from JS at load. `bare`: no stack
+// trace (an error made in a libuv callback has no JS frames worth keeping).
 void SetErrorFactory(Napi::Env env, Napi::Function factory);
 
 // An error with no OpenSSL cause (misuse, bad arguments, wrong state).
 Napi::Error MakeError(Napi::Env env, const char* code, const std::string& message);
+// Same, made in a loop callback: without a stack trace (the factory's `bare`).
+Napi::Error MakeLoopError(Napi::Env env, const char* code, const std::string& message);
 
 // An error from OpenSSL: drains the thread's error queue into `reason`,
 // `library`, `opensslCode` and `opensslStack`, so the queue is empty after.
