@@ -1,5 +1,6 @@
-// `pnpm bench`: every scenario for rxtls (engine, and its variants where
-// they apply), node:tls, plain TCP and nginx, one after the other, each
+// `pnpm bench`: every scenario for rxtls (the native transport, and its
+// variants where they apply: [js] is the JS transport), node:tls, plain TCP
+// and nginx, one after the other, each
 // server in its own process pinned to one core; the load generators (the
 // rxtls one in this process, wrk, openssl s_time) on the other cores.
 // See --help and docs/PERFORMANCE.md.
@@ -37,12 +38,21 @@ const HELP = `usage: pnpm bench [-- options]   (or: node --import tsx bench/run.
                      removes the per-handshake CA-store lookups of rxtls server contexts (see docs)
   --cores N          UV_THREADPOOL_SIZE=N for the servers: the pool threads the [offload] rows
                      (handshakeOffload) run handshake steps on; run once per N to see the scaling
+  --client-transport T
+                     the transport of the JS load generator's TLS connections: native (default)
+                     or js (TlsEngine over net.Socket, the load generator before the native transport)
   --help             this text
 
-The table prints to stdout, progress to stderr. Columns: rxtls, node:tls,
+The table prints to stdout, progress to stderr. Columns: rxtls (the native
+transport: createTlsServer({ transport: 'native' })), node:tls,
 ratio = rxtls / node:tls, the issue's target and whether it is met, plain
 TCP (node:net / node:http), nginx (one process, the C reference) and
-rxtls / nginx. Rows marked (s_time) and (wrk) come from the C load generators.`;
+rxtls / nginx. Rows marked [suffix] put a variant in the rxtls column:
+[js] is the JS transport (TlsEngine over net.Socket; no target, compared
+with node:tls), [offload] and [rx] as bench/servers/table.ts builds them.
+Rows marked (s_time) and (wrk) come from the C load generators; the others
+from the JS load generator (@rxtls/bench), whose TLS connections run on the
+native transport unless --client-transport js.`;
 
 async function main(): Promise<void> {
   const { values } = parseCommandLine({
@@ -59,6 +69,7 @@ async function main(): Promise<void> {
       cores: { type: 'string' },
       repeat: { type: 'string' },
       'no-system-ca': { type: 'boolean' },
+      'client-transport': { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -73,6 +84,8 @@ async function main(): Promise<void> {
   if (!Number.isInteger(repeat) || repeat < 1 || repeat > 9) throw new UsageError('--repeat must be an integer from 1 to 9');
   const only = flags.only ? new Set(flags.only.split(',')) : null;
   if (only) for (const id of only) if (!SCENARIOS.some((s) => s.id === id)) throw new UsageError(`unknown scenario "${id}"`);
+  const clientTransport = flags['client-transport'] ?? 'native';
+  if (clientTransport !== 'native' && clientTransport !== 'js') throw new UsageError('--client-transport must be native or js');
   const skip = new Set((flags.skip ?? '').split(',').filter(Boolean));
   for (const id of skip) if (!SERVERS.some((e) => e.id === id)) throw new UsageError(`unknown server "${id}"`);
 
@@ -92,6 +105,7 @@ async function main(): Promise<void> {
   if (pinning.warning) startNotes.push(`not pinned: ${pinning.warning}`);
   else startNotes.push(`servers pinned to CPU ${pinning.server}, load generators (this process, wrk, s_time) to CPU ${pinning.client} (taskset)`);
   pinSelf(pinning.client);
+  startNotes.push(`the JS load generator's TLS connections run on the ${clientTransport} transport${clientTransport === 'native' ? ' (NativeTlsConnection)' : ' (TlsEngine over net.Socket)'}`);
   const c = { wrk: findWrk(), openssl: findOpenssl(), warmup: tiny ? 0 : quick ? 0.5 : 1, seconds: quick ? 1 : 5 };
   if (!c.wrk) startNotes.push('wrk is not installed: the (wrk) rows are empty (apt-get install -y wrk)');
   const serverEnv: NodeJS.ProcessEnv = {};
@@ -153,6 +167,7 @@ async function main(): Promise<void> {
       ...(cpuProfDir ? { cpuProfDir } : {}),
       ...(perfDir ? { perfDir } : {}),
       serverEnv,
+      clientTransport,
     };
     const h = new Harness(settings);
     const scenarios = SCENARIOS.filter((s) => !only || only.has(s.id));
@@ -175,10 +190,11 @@ async function main(): Promise<void> {
         repeat,
         pinning,
         noSystemCa: flags['no-system-ca'] ?? false,
+        clientTransport,
         seconds: Math.round(seconds),
         notes: startNotes,
         columns: {
-          rxtls: 'rxtls (TlsEngine; rows marked [suffix]: that variant of bench/servers/table.ts)',
+          rxtls: "rxtls on the native transport (createTlsServer({ transport: 'native' })); rows marked [suffix]: that variant of bench/servers/table.ts ([js]: the JS transport, TlsEngine over net.Socket)",
           node: 'node:tls',
           ratio: 'rxtls / node',
           openssl: nginx ? 'nginx (one process)' : 'not run',

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 
 import { DEFAULTS, runLoad, StatusLine, type LoadOptions, type LoadResult } from '@rxtls/bench';
+import type { Transport } from '@rxtls/core';
 
 import { SERVERS, serverEntry, type ScenarioId } from '../servers/table.js';
 import type { HttpImpl, Protocol } from '../servers/types.js';
@@ -47,6 +48,8 @@ export interface Settings {
   perfDir?: string;
   /** Extra environment for server processes (the --cores stub sets UV_THREADPOOL_SIZE). */
   serverEnv: NodeJS.ProcessEnv;
+  /** The rxtls transport of the JS load generator's TLS connections (native unless --client-transport js). */
+  clientTransport: Transport;
 }
 
 /** Server-side figures of one measured window. */
@@ -200,6 +203,7 @@ export class Harness {
       port: server.port,
       // The bench certificate is self-signed, made for the run.
       insecure: true,
+      transport: this.s.clientTransport,
       ...load,
       onEvent: (e) => {
         if (e.event === 'measure-start') end = this.windowStart(server, load.mode);
@@ -236,6 +240,7 @@ export class Harness {
       host: '127.0.0.1',
       port: server.port,
       insecure: true,
+      transport: this.s.clientTransport,
       mode: 'hold',
       connections,
       warmup: 0,

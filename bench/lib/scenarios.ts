@@ -109,7 +109,7 @@ function rows<T>(
   // Variants of rxtls (bench/servers/table.ts), each compared with node:tls (and nginx, tcp where they ran): rows marked [suffix].
   for (const variant of SERVERS.filter((e) => e.column === 'variant' && m[e.id] !== undefined)) {
     for (const metric of metrics) {
-      const target = variant.targetVsRxtls !== undefined ? { base: variant.targetVsRxtls } : metric.target;
+      const target = variant.untargeted ? undefined : variant.targetVsRxtls !== undefined ? { base: variant.targetVsRxtls } : metric.target;
       out.push(
         makeRow(
           { name: `${metric.name} [${variant.suffix ?? variant.id}]`, unit: metric.unit, higherIsBetter: metric.higherIsBetter },
@@ -220,10 +220,10 @@ const RESUME_BASE: readonly EngineId[] = ['rxtls', 'node', 'nginx'];
 export const resumed: Scenario = {
   id: 'resume',
   title: 'resumed handshakes',
-  steps: (h) => (sessionSupport().available ? plan(h, 'resume', RESUME_BASE, null).steps : 0),
+  steps: (h) => (sessionSupport(h.s.clientTransport).available ? plan(h, 'resume', RESUME_BASE, null).steps : 0),
   async run(h) {
     const base = { name: 'resumed handshakes per server CPU-s', unit: 'hs/CPU-s', higherIsBetter: true };
-    if (!sessionSupport().available) {
+    if (!sessionSupport(h.s.clientTransport).available) {
       const note = 'not yet available: @rxtls/core has no client-side session reuse, so the rxtls load generator cannot offer tickets';
       return [
         makeRow({ ...base, name: 'resumed handshakes/s (50 in flight)', unit: 'hs/s' }, { rxtls: null, node: null }, undefined, note),
@@ -438,6 +438,8 @@ const HTTPS_BASE: readonly EngineId[] = ['rxtls', 'node', 'tcp', 'nginx'];
 async function httpsVariant(h: Harness, impl: HttpImpl, label: string, withNginx: boolean): Promise<Row[]> {
   const notes: string[] = [];
   const engines = plan(h, 'https', HTTPS_BASE, 'http').engines.filter((e) => withNginx || e !== 'nginx');
+  if (!engines.includes('rxtls') && engines.includes('js'))
+    notes.push('the rxtls column is empty here: node:http does not run over a native connection yet (no TlsDuplex for it); the [js] rows are node:http over TlsDuplex on the JS transport');
   const m = await perEngine(
     h,
     `HTTPS ${label}`,

@@ -17,8 +17,3 @@ export async function hasRxListen(): Promise<boolean> {
     return false;
   }
 }
-
-/** Whether the addon has the native transport (`createTlsServer({ transport: 'native' })`). */
-export async function hasNativeTransport(): Promise<boolean> {
-  return typeof (nativeBinding as unknown as Record<string, unknown>)['tcpListen'] === 'function';
-}

@@ -1,7 +1,8 @@
-// The rxtls server on the native transport: createTlsServer({ transport:
-// 'native' }), the TCP socket in the addon (NativeTlsConnection). The same
-// protocol handlers as the JS-transport server (rxtls.ts); the connection
-// handler runs once the handshake is done, so handshakes are counted there.
+// The rxtls server on the native transport (the bench's rxtls column):
+// createTlsServer({ transport: 'native' }), the TCP socket in the addon
+// (NativeTlsConnection). The same protocol handlers as the JS-transport
+// server (rxtls.ts, the [js] rows); the connection handler runs once the
+// handshake is done, so handshakes are counted there.
 import { createTlsServer, TLSServerContext, type NativeTlsConnection } from '@rxtls/core';
 
 import { MinimalHttp, StreamProtocol, type Sink } from '../lib/protocols.js';

@@ -1,4 +1,6 @@
-// The rxtls engine server: createTlsServer (TlsEngine per connection).
+// The rxtls server on the JS transport: createTlsServer({ transport: 'js' }),
+// a TlsEngine over a net.Socket per connection (the `[js]` rows, and the
+// variants built with rxtlsWith in table.ts).
 import { createTlsServer, TLSServerContext, type ServerOptions, type TlsEngine } from '@rxtls/core';
 
 import { MinimalHttp, StreamProtocol, type Sink } from '../lib/protocols.js';
@@ -31,7 +33,8 @@ export async function start(setup: ServerSetup): Promise<BenchServer> {
     onHttp = (engine) => httpServer.emit('connection', adapter(engine));
   }
   // A variant's options are passed only for that variant, so that this file also runs against a core without them.
-  const options = { ...setup.options, context } as ServerOptions;
+  // The transport is named, whatever createTlsServer's default: this handler takes TlsEngines.
+  const options = { ...setup.options, context, transport: 'js' } as ServerOptions;
   const server = createTlsServer(options, (engine) => {
     open++;
     engine.onclose = () => open--;

@@ -1,7 +1,8 @@
 // The harness (bench/run.ts) in its tiny mode: the C load generator rows
 // (openssl s_time, wrk) and a row of the JS load generator (@rxtls/bench,
-// in the harness's process) have figures for every engine, the native
-// transport's server (rows marked [native]) included. The load
+// in the harness's process, on the native transport) have figures for
+// every engine: rxtls (the native transport's server) and the JS
+// transport's (rows marked [js], which carry no target). The load
 // generator's own command is tested in rxtls-bench.test.ts. No timing
 // thresholds: the figures themselves are not judged.
 import { spawn } from 'node:child_process';
@@ -35,14 +36,15 @@ function harness(args: string[]): Promise<Run> {
   });
 }
 
-test('s_time, wrk and JS load generator rows have figures for rxtls, rxtls [native], node:tls, tcp and nginx', async () => {
+test('s_time, wrk and JS load generator rows have figures for rxtls, rxtls [js], node:tls, tcp and nginx', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'rxtls-bench-test-'));
   const json = join(dir, 'out.json');
   try {
-    // --tiny: 1 s windows, one round; the variants but [native] are left out to keep it short.
+    // --tiny: 1 s windows, one round; the variants but [js] are left out to keep it short.
     const run = await withTimeout(harness(['--tiny', '--only', 'stime,wrk,small', '--skip', 'offload,rx', '--json', json]), 150_000, 'bench --tiny');
     assert.is(run.code, 0, run.stderr);
-    const out = JSON.parse(readFileSync(json, 'utf8')) as { scenarios: Row[]; pinning: { server: string | null; client: string | null } };
+    const out = JSON.parse(readFileSync(json, 'utf8')) as { scenarios: Row[]; pinning: { server: string | null; client: string | null }; clientTransport: string };
+    assert.is(out.clientTransport, 'native', 'the JS load generator runs on the native transport');
     const byName = new Map(out.scenarios.map((r) => [r.name, r]));
     const nginx = findNginx() !== null;
     const rows = [
@@ -55,8 +57,8 @@ test('s_time, wrk and JS load generator rows have figures for rxtls, rxtls [nati
       ['HTTPS minimal new conn req/s (wrk)', true],
       ['HTTPS minimal new conn req per server CPU-s (wrk)', true],
     ] as const;
-    // Every row again for the native transport's server, compared with the same node:tls, tcp and nginx figures.
-    for (const [name, tcp] of [...rows, ...rows.map(([n, t]) => [`${n} [native]`, t] as const)]) {
+    // Every row again for the JS transport's server, compared with the same node:tls, tcp and nginx figures.
+    for (const [name, tcp] of [...rows, ...rows.map(([n, t]) => [`${n} [js]`, t] as const)]) {
       const r = byName.get(name);
       assert.ok(r, `row "${name}" in ${[...byName.keys()].join(' | ')}`);
       assert.ok(r.rxtls !== null && r.rxtls > 0, `${name}: rxtls ${r.rxtls} (${r.note ?? ''})`);
@@ -64,16 +66,19 @@ test('s_time, wrk and JS load generator rows have figures for rxtls, rxtls [nati
       assert.ok(r.ratio !== null && r.ratio > 0, `${name}: ratio ${r.ratio}`);
       if (tcp) assert.ok(r.tcp != null && r.tcp > 0, `${name}: tcp ${r.tcp}`);
       if (nginx) assert.ok(r.openssl != null && r.openssl > 0 && r.ratioNginx != null && r.ratioNginx > 0, `${name}: nginx ${r.openssl}`);
+      // The targets stay on the rxtls (native) rows; [js] rows are figures beside node:tls.
+      if (name.endsWith(' [js]')) assert.is(r.target, undefined, `${name}: no target`);
     }
+    assert.ok(byName.get('full handshakes per server CPU-s (s_time)')!.target, 'the s_time target is on the rxtls row');
     // The JS load generator, run by the harness in its own process: TLS against the bench's self-signed certificate, and plain TCP.
-    for (const name of ['64-byte messages/s (100 conns)', '64-byte messages/s (100 conns) [native]', '64-byte latency p99 [native]']) {
+    for (const name of ['64-byte messages/s (100 conns)', '64-byte messages/s (100 conns) [js]', '64-byte latency p99 [js]']) {
       const small = byName.get(name);
       assert.ok(small, `${name} row in ${[...byName.keys()].join(' | ')}`);
       for (const column of ['rxtls', 'node', 'tcp'] as const) assert.ok((small[column] ?? 0) > 0, `${name}: ${column} ${small[column]} (${small.note ?? ''})`);
     }
     // s_time -reuse really resumed: a TLS 1.3 ticket is read only if the request is answered and closed.
     const note = byName.get('resumed handshakes/s (s_time)')!.note ?? '';
-    for (const engine of ['rxtls', 'rxtls \\[native\\]', 'node:tls']) {
+    for (const engine of ['rxtls', 'rxtls \\[js\\]', 'node:tls']) {
       const share = new RegExp(`counted as resumed:.*\\b${engine} (\\d+) %`).exec(note);
       assert.ok(share && Number(share[1]) >= 90, `${engine} resumed share in: ${note}`);
     }

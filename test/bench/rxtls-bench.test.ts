@@ -1,8 +1,10 @@
 // The rxtls-bench command (packages/bench, its `bin`, as built) against
-// node:tls, node:https and rxtls servers on 127.0.0.1, in tiny bounded runs:
-// the JSON it writes has sane counts, the table and the progress lines are
-// there, --help documents every flag, and targets off loopback are refused
-// unless --allow-remote. No timing thresholds: the figures are not judged.
+// node:tls, node:https and rxtls servers (both transports) on 127.0.0.1, in
+// tiny bounded runs: the JSON it writes has sane counts, the table and the
+// progress lines are there, --help documents every flag, the client runs on
+// the native transport unless --transport js, and targets off loopback are
+// refused unless --allow-remote. No timing thresholds: the figures are not
+// judged.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as https from 'node:https';
@@ -12,7 +14,7 @@ import { join } from 'node:path';
 import * as tls from 'node:tls';
 
 import type { LoadResult } from '@rxtls/bench';
-import { createSelfSignedCertificate, createTlsServer } from '@rxtls/core';
+import { createSelfSignedCertificate, createTlsServer, type NativeTlsConnection, type NativeTlsServer } from '@rxtls/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
@@ -27,9 +29,21 @@ process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
 // Loaded into every run: a connect to anything but loopback exits at once
 // (status 99) before a packet leaves, so even a broken refusal never sends
-// traffic off this machine.
+// traffic off this machine. Both ways out: net.Socket (the JS transport,
+// --plain) and the addon's tcpConnect (the native transport; the binding
+// object is the one @rxtls/core uses, the same module by its real path).
+const NATIVE = new URL('../../packages/native/dist/index.js', import.meta.url).href;
 const LOOPBACK_GUARD = `data:text/javascript,${encodeURIComponent(`
 import net from 'node:net';
+const { binding } = await import(${JSON.stringify(NATIVE)});
+const tcpConnect = binding.tcpConnect;
+binding.tcpConnect = function (context, ip, ...rest) {
+  if (!/^(127\\.|::1$)/.test(ip)) {
+    process.stderr.write('loopback guard: native connect to ' + ip + ' blocked\\n');
+    process.exit(99);
+  }
+  return tcpConnect.call(this, context, ip, ...rest);
+};
 const connect = net.Socket.prototype.connect;
 net.Socket.prototype.connect = function (...args) {
   const first = Array.isArray(args[0]) ? args[0][0] : args[0];
@@ -73,7 +87,28 @@ async function benchJson(args: string[]): Promise<{ run: Run; r: LoadResult }> {
 function listen(server: Server): Promise<number> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
 }
-const close = (server: Server) => new Promise<void>((r) => server.close(() => r()));
+const close = (server: Server | NativeTlsServer) => new Promise<void>((r) => server.close(() => r()));
+
+function listenNative(server: NativeTlsServer): Promise<number> {
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address()!.port)));
+}
+
+/** A stream-protocol server (the bench's bulk protocol) on the native transport. */
+function nativeStreamServer(cert: string, key: string): NativeTlsServer {
+  return createTlsServer({ cert, key, transport: 'native' }, (conn: NativeTlsConnection) => {
+    const p = new StreamProtocol({
+      write: (d) => conn.write(d),
+      onceDrain: (fn) => {
+        conn.ondrain = () => {
+          conn.ondrain = undefined;
+          fn();
+        };
+      },
+      end: () => conn.end(),
+    });
+    conn.ondata = (chunk) => p.push(chunk);
+  });
+}
 
 function checkLatency(r: LoadResult, samples: number): void {
   const l = r.latency;
@@ -85,13 +120,16 @@ function checkLatency(r: LoadResult, samples: number): void {
 test('--help documents every flag and every scenario', async () => {
   const run = await bench(['--help']);
   assert.is(run.code, 0, run.stderr);
-  for (const flag of ['--scenario', '--connections', '--duration', '--warmup', '--size', '--new-connection', '--resume', '--requests', '--path', '--hold', '--servername', '--ca', '--insecure', '--plain', '--allow-remote', '--json', '--quiet', '--help'])
+  for (const flag of ['--scenario', '--connections', '--duration', '--warmup', '--size', '--new-connection', '--resume', '--requests', '--path', '--hold', '--servername', '--ca', '--insecure', '--plain', '--transport', '--allow-remote', '--json', '--quiet', '--help'])
     assert.ok(run.stdout.includes(flag), `--help mentions ${flag}`);
   for (const s of ['handshake', 'echo', 'https', 'upload', 'download', 'hold']) assert.match(run.stdout, new RegExp(`^  ${s} `, 'm'));
   // parseArgs is strict: a typo is an error, not a different benchmark.
   const typo = await bench(['127.0.0.1:1', '--conections', '4']);
   assert.is(typo.code, 2);
   assert.match(typo.stderr, /conections/);
+  const transport = await bench(['127.0.0.1:1', '--transport', 'tcp']);
+  assert.is(transport.code, 2);
+  assert.match(transport.stderr, /--transport must be native or js/);
 });
 
 test('echo against a node:tls server, verified with --ca: counts, bytes, latency, table, progress lines', async () => {
@@ -104,6 +142,8 @@ test('echo against a node:tls server, verified with --ca: counts, bytes, latency
     assert.is(r.errors, 0, r.firstError ?? '');
     assert.is(r.verified, true);
     assert.is(r.tls?.protocol, 'TLSv1.3');
+    assert.is(r.transport, 'native', 'the native transport by default');
+    assert.match(run.stdout, /client on the native transport/);
     assert.ok(r.requests > 0 && r.requestsPerSec > 0 && r.seconds > 0, `requests ${r.requests}`);
     // Counted from the window's start: the messages in flight at its end were sent but are not requests yet.
     assert.is(r.bytesSent % 100, 0);
@@ -121,10 +161,10 @@ test('echo against a node:tls server, verified with --ca: counts, bytes, latency
   }
 });
 
-test('handshakes against an rxtls server with --insecure; --json - prints the JSON alone', async () => {
+test('handshakes against an rxtls native-transport server with --insecure; --json - prints the JSON alone', async () => {
   const { cert, key } = createSelfSignedCertificate();
-  const server = createTlsServer({ cert, key }, () => {});
-  const port = await listen(server);
+  const server = createTlsServer({ cert, key, transport: 'native' }, () => {});
+  const port = await listenNative(server);
   try {
     const run = await bench([`127.0.0.1:${port}`, '-s', 'handshake', '-c', '3', '-d', '1', '--warmup', '0', '-k', '-q', '--json', '-']);
     assert.is(run.code, 0, run.stderr);
@@ -135,7 +175,44 @@ test('handshakes against an rxtls server with --insecure; --json - prints the JS
     assert.is(r.verified, false);
     assert.ok(r.handshakes > 0 && r.handshakesPerSec > 0, `handshakes ${r.handshakes}`);
     assert.is(r.requests, 0);
+    assert.is(r.transport, 'native');
     checkLatency(r, r.handshakes);
+  } finally {
+    await close(server);
+  }
+});
+
+test('--transport js: resumed handshakes against an rxtls JS-transport server, and the same on the native transport', async () => {
+  const { cert, key } = createSelfSignedCertificate();
+  const server = createTlsServer({ cert, key, transport: 'js' }, () => {});
+  const port = await listen(server);
+  try {
+    for (const transport of ['js', 'native']) {
+      const { r } = await benchJson([`127.0.0.1:${port}`, '-s', 'handshake', '--resume', '-c', '2', '-d', '1', '--warmup', '0.2', '-k', '-q', '--transport', transport]);
+      assert.is(r.transport, transport);
+      assert.is(r.errors, 0, `${transport}: ${r.firstError ?? ''}`);
+      assert.is(r.resumeSupported, true);
+      assert.ok(r.handshakes > 0, `${transport}: handshakes ${r.handshakes}`);
+      // Every measured connection offers the newest ticket (warm-up connections brought the first).
+      assert.ok(r.resumed > 0 && r.resumed <= r.handshakes, `${transport}: resumed ${r.resumed} of ${r.handshakes}`);
+    }
+  } finally {
+    await close(server);
+  }
+});
+
+test('hold: idle connections against an rxtls native-transport server, all established, then closed', async () => {
+  const { cert, key } = createSelfSignedCertificate();
+  const server = createTlsServer({ cert, key, transport: 'native' }, () => {});
+  const port = await listenNative(server);
+  try {
+    const { r } = await benchJson([`127.0.0.1:${port}`, '-s', 'hold', '-c', '30', '--hold', '0.5', '-k', '-q']);
+    assert.is(r.errors, 0, r.firstError ?? '');
+    assert.is(r.established, 30);
+    // The run closed what it opened before it exited.
+    const deadline = Date.now() + 5000;
+    while (server.connections > 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+    assert.is(server.connections, 0, 'no connection left open');
   } finally {
     await close(server);
   }
@@ -162,9 +239,9 @@ test('https with a new connection per request against node:https, resuming sessi
   }
 });
 
-test('download over the bench stream protocol against an rxtls stream server', async () => {
+test('download over the bench stream protocol against an rxtls JS-transport stream server', async () => {
   const { cert, key } = createSelfSignedCertificate();
-  const server = createTlsServer({ cert, key }, (engine) => {
+  const server = createTlsServer({ cert, key, transport: 'js' }, (engine) => {
     const p = new StreamProtocol({ write: (d) => engine.write(d), onceDrain: (fn) => engine.socket.once('drain', fn), end: () => engine.end() });
     engine.ondata = (chunk) => p.push(chunk);
   });
@@ -180,10 +257,30 @@ test('download over the bench stream protocol against an rxtls stream server', a
   }
 });
 
-test('an unverifiable certificate fails the run and says how to trust it', async () => {
+test('upload and download against an rxtls native-transport stream server, on either client transport', async () => {
   const { cert, key } = createSelfSignedCertificate();
-  const server = createTlsServer({ cert, key }, () => {});
-  const port = await listen(server);
+  const server = nativeStreamServer(cert, key);
+  const port = await listenNative(server);
+  try {
+    for (const transport of ['native', 'js']) {
+      // 8 MiB: more than a write buffer, so the upload waits for ondrain.
+      const up = (await benchJson([`127.0.0.1:${port}`, '-s', 'upload', '--size', '8m', '--warmup', '0', '-k', '-q', '--transport', transport])).r;
+      assert.is(up.errors, 0, `${transport}: ${up.firstError ?? ''}`);
+      assert.is(up.bytesSent, 8 * 1024 * 1024);
+      assert.is(up.requests, 1);
+      const down = (await benchJson([`127.0.0.1:${port}`, '-s', 'download', '--size', '8m', '-k', '-q', '--transport', transport])).r;
+      assert.is(down.errors, 0, `${transport}: ${down.firstError ?? ''}`);
+      assert.is(down.bytesReceived, 8 * 1024 * 1024);
+    }
+  } finally {
+    await close(server);
+  }
+});
+
+test('an unverifiable certificate fails the run (errors counted) and says how to trust it', async () => {
+  const { cert, key } = createSelfSignedCertificate();
+  const server = createTlsServer({ cert, key, transport: 'native' }, () => {});
+  const port = await listenNative(server);
   try {
     const run = await bench([`127.0.0.1:${port}`, '-s', 'handshake', '-c', '1', '-d', '0.5', '--warmup', '0', '-q']);
     assert.is(run.code, 1, run.stdout + run.stderr);

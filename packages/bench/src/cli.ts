@@ -1,6 +1,8 @@
 // rxtls-bench: the load generator as a command. See HELP.
 import { readFileSync, writeFileSync } from 'node:fs';
 
+import type { Transport } from '@rxtls/core';
+
 import { DEFAULTS, LIMITS, LOAD_MODES, runLoad, type LoadMode, type LoadOptions } from './run-load.js';
 import { ProgressText, resultTable } from './report.js';
 import { StatusLine } from './status-line.js';
@@ -39,6 +41,8 @@ options:
       --ca FILE         trust the CA certificates in this PEM file, besides the system store
   -k, --insecure        do not verify the server's certificate (self-signed test servers)
       --plain           plain TCP instead of TLS (the ceiling of a TLS engine on TCP)
+      --transport T     the rxtls transport of the client connections: native (default; the
+                        socket in the addon) or js (TlsEngine over a net.Socket)
       --allow-remote    allow a target that is not on loopback (127.0.0.0/8, ::1); without it
                         such targets are refused. Load only servers you are allowed to load.
       --json FILE       also write the result as JSON to FILE ("-": to stdout, instead of the table)
@@ -70,6 +74,7 @@ const OPTIONS = {
   ca: { type: 'string' },
   insecure: { type: 'boolean', short: 'k' },
   plain: { type: 'boolean' },
+  transport: { type: 'string' },
   'allow-remote': { type: 'boolean' },
   json: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
@@ -85,6 +90,12 @@ function scenario(text: string | undefined): LoadMode {
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
+}
+
+function transport(text: string | undefined): Transport {
+  if (text === undefined) return DEFAULTS.transport ?? 'native';
+  if (text !== 'native' && text !== 'js') throw new UsageError(`--transport must be native or js (not "${text}")`);
+  return text;
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -124,6 +135,7 @@ async function main(argv: string[]): Promise<void> {
     ...(f.ca !== undefined ? { ca: readFileSync(f.ca, 'utf8') } : {}),
     insecure: f.insecure ?? false,
     plain: f.plain ?? false,
+    transport: transport(f.transport),
     signal: abort.signal,
     ...(f.quiet ? {} : { onEvent: (e) => e.event === 'progress' && status.show(progress.line(e)) }),
   };

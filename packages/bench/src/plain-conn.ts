@@ -1,23 +1,18 @@
-// A plain TCP client with the callback surface of TlsEngine, so the load
-// generator's workers drive node:net servers (the TCP ceiling) unchanged.
+// The connection surface the load generator drives, and a plain TCP client
+// with it, so the workers drive node:net servers (the TCP ceiling) unchanged.
 import * as net from 'node:net';
 
-import { socketError, type TlsError } from '@rxtls/core';
+import { socketError, type SecureConnection, type TlsError } from '@rxtls/core';
 
-/** The part of TlsEngine the load generator uses. */
-export interface Conn {
-  onsecure: (() => void) | undefined;
-  ondata: ((chunk: Buffer) => void) | undefined;
-  onend: (() => void) | undefined;
-  onerror: ((err: TlsError) => void) | undefined;
-  onclose: ((error: TlsError | undefined) => void) | undefined;
-  readonly socket: net.Socket;
-  readonly secure: boolean;
-  readonly closed: boolean;
-  write(data: Buffer | string): boolean;
-  end(): void;
+/**
+ * The part of a connection the load generator uses: what both rxtls
+ * transports (SecureConnection: TlsEngine, NativeTlsConnection) and
+ * PlainConn have. `ondrain` (not a socket event) is the backpressure signal,
+ * since a native connection has no net.Socket.
+ */
+export type Conn = Pick<SecureConnection, 'onsecure' | 'ondata' | 'onend' | 'onerror' | 'onclose' | 'ondrain' | 'secure' | 'closed' | 'write' | 'end'> & {
   destroy(): void;
-}
+};
 
 export class PlainConn implements Conn {
   onsecure: (() => void) | undefined = undefined;
@@ -25,6 +20,7 @@ export class PlainConn implements Conn {
   onend: (() => void) | undefined = undefined;
   onerror: ((err: TlsError) => void) | undefined = undefined;
   onclose: ((error: TlsError | undefined) => void) | undefined = undefined;
+  ondrain: (() => void) | undefined = undefined;
   readonly socket: net.Socket;
   private connected_ = false;
   private closed_ = false;
@@ -37,6 +33,7 @@ export class PlainConn implements Conn {
       this.onsecure?.();
     });
     this.socket.on('data', (chunk: Buffer) => this.ondata?.(chunk));
+    this.socket.on('drain', () => this.ondrain?.());
     this.socket.on('end', () => {
       this.onend?.();
       this.socket.end();

@@ -25,7 +25,11 @@ export function resultTable(r: LoadResult): string {
     `${what} against ${r.target}${r.address !== r.target.replace(/:\d+$/, '').replace(/^\[|\]$/g, '') ? ` (${r.address})` : ''}: ` +
       `${r.connections} connection(s)${r.newConnection ? ', a new connection per request' : ''}, ${r.seconds.toFixed(2)} s measured`,
   ];
-  if (r.tls) head.push(`${r.tls.protocol ?? '?'} ${r.tls.cipher ?? '?'}${r.tls.group ? ` ${r.tls.group}` : ''}, server certificate ${r.verified ? 'verified' : 'NOT verified (--insecure)'}`);
+  if (r.tls)
+    head.push(
+      `${r.tls.protocol ?? '?'} ${r.tls.cipher ?? '?'}${r.tls.group ? ` ${r.tls.group}` : ''}, server certificate ${r.verified ? 'verified' : 'NOT verified (--insecure)'}` +
+        (r.transport ? `, client on the ${r.transport} transport` : ''),
+    );
   const rows: string[][] = [['', 'total', 'per second']];
   rows.push(['handshakes', String(r.handshakes), fixed(r.handshakesPerSec)]);
   if (r.resumed || r.resumeSupported !== null) rows.push(['  resumed', String(r.resumed), '']);

@@ -1,10 +1,11 @@
 // The load generator: many rxtls client connections (connectTls over one
-// shared client context) driving a TLS server in one of a few patterns, with
-// a warm-up, a measured window, and hard limits on time, counts and targets.
+// shared client context, on the native transport unless told otherwise)
+// driving a TLS server in one of a few patterns, with a warm-up, a measured
+// window, and hard limits on time, counts and targets.
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 
-import { connectTls, TLSClientContext, type ClientOptions, type TlsEngine } from '@rxtls/core';
+import { connectTls, TLSClientContext, type ClientOptions, type SecureConnection, type Transport } from '@rxtls/core';
 
 import { HttpResponseReader } from './http-response.js';
 import { Latency, type LatencySummary } from './latency.js';
@@ -69,6 +70,12 @@ export interface LoadOptions {
   insecure?: boolean;
   /** Plain TCP instead of TLS (the ceiling a TLS engine on net.Socket can reach). */
   plain?: boolean;
+  /**
+   * The rxtls transport of the client connections: `'native'` (default; the
+   * socket in the addon, NativeTlsConnection) or `'js'` (TlsEngine over a
+   * net.Socket, the load generator before the native transport).
+   */
+  transport?: Transport;
   /** Progress and phase markers. */
   onEvent?: (event: LoadEvent) => void;
   /** hold: ends the hold early. */
@@ -147,6 +154,8 @@ export interface LoadResult {
   tls: { protocol: string | null; cipher: string | null; group: string | null } | null;
   /** Whether resumption was asked for and the client side supports it. */
   resumeSupported: boolean | null;
+  /** The client connections' rxtls transport; null with `plain`. */
+  transport: Transport | null;
 }
 
 /** The defaults of every option but the target and the mode. */
@@ -160,6 +169,7 @@ export const DEFAULTS: Omit<LoadOptions, 'host' | 'port' | 'mode'> = {
   maxRequests: 0,
   path: '/',
   hold: 60,
+  transport: 'native',
 };
 
 /** Throws a RangeError naming the first option out of its range. */
@@ -176,6 +186,7 @@ export function checkOptions(o: LoadOptions): void {
   int('size', o.size, 1, maxSize);
   int('maxRequests', o.maxRequests, 0, Number.MAX_SAFE_INTEGER);
   if (!LOAD_MODES.includes(o.mode)) throw new RangeError(`mode must be one of ${LOAD_MODES.join(', ')}`);
+  if (o.transport !== undefined && o.transport !== 'js' && o.transport !== 'native') throw new RangeError('transport must be js or native');
 }
 
 const now = () => performance.now();
@@ -215,13 +226,15 @@ class LoadRun {
   private tls: LoadResult['tls'] = null;
   private readonly message: Buffer;
   private readonly request: Buffer;
+  private readonly transport: Transport;
 
   constructor(o: LoadOptions, target: Target) {
     this.o = o;
+    this.transport = o.transport ?? 'native';
     this.target = target;
     this.servername = o.servername ?? (isIP(o.host) ? undefined : o.host);
     if (o.ca) this.context.set_verify_locations(o.ca);
-    this.sessions = o.resume ? sessionSupport() : null;
+    this.sessions = o.resume ? sessionSupport(this.transport) : null;
     this.message = Buffer.alloc(o.mode === 'echo' ? o.size : 1, 'x');
     const hostHeader = isIP(o.host) === 6 ? `[${o.host}]:${o.port}` : `${o.host}:${o.port}`;
     this.request = Buffer.from(
@@ -257,6 +270,7 @@ class LoadRun {
       clearInterval(progress);
       this.running = false;
       await this.closeAll();
+      // Not while a connection still holds it: closeAll waited for their close (bounded).
       this.context.free();
     }
     return this.result();
@@ -328,19 +342,20 @@ class LoadRun {
       ...(this.servername !== undefined ? { servername: this.servername } : {}),
     };
     if (this.sessions && this.session !== undefined) this.sessions.offer(options, this.session);
-    const engine = connectTls(options);
+    // Always named: @rxtls/core's own default may change.
+    const conn: SecureConnection = this.transport === 'native' ? connectTls({ ...options, transport: 'native' }) : connectTls({ ...options, transport: 'js' });
     // Keep the newest ticket: a TLS 1.3 server sends it after the handshake.
-    this.sessions?.capture(engine, (s) => (this.session = s));
-    this.active.add(engine);
-    return engine;
+    this.sessions?.capture(conn, (s) => (this.session = s));
+    this.active.add(conn);
+    return conn;
   }
 
-  private onSecure(engine: Conn, t0: number, recordHandshake: boolean): void {
-    if (this.tls === null && isEngine(engine)) {
-      const info = engine.info();
-      this.tls = { protocol: info.protocol, cipher: info.cipherStandardName ?? info.cipher, group: info.group ?? null };
+  private onSecure(conn: Conn, t0: number, recordHandshake: boolean): void {
+    if ((this.tls === null || this.sessions) && isTls(conn)) {
+      const info = conn.info();
+      this.tls ??= { protocol: info.protocol, cipher: info.cipherStandardName ?? info.cipher, group: info.group ?? null };
+      if (this.sessions && this.measuring && info.resumed) this.resumed++;
     }
-    if (this.sessions && this.measuring && isEngine(engine) && engine.info().resumed) this.resumed++;
     if (this.measuring) {
       this.handshakes++;
       if (recordHandshake) this.hist.record((now() - t0) * 1000);
@@ -351,6 +366,21 @@ class LoadRun {
     if (!this.running) return;
     this.errors++;
     this.firstError ??= message;
+  }
+
+  /**
+   * write() that cannot throw out of a handler: a connection that failed or
+   * closed under us (the native transport throws then) counts an error and
+   * is destroyed, and its onclose restarts the slot.
+   */
+  private write(conn: Conn, data: Buffer | string): boolean {
+    try {
+      return conn.write(data);
+    } catch (err) {
+      this.onError((err as Error).message);
+      conn.destroy();
+      return true;
+    }
   }
 
   /** Starts one connection slot; it keeps itself busy until the run stops. */
@@ -377,29 +407,29 @@ class LoadRun {
 
   private handshakeOnce(): void {
     const t0 = now();
-    const engine = this.open();
+    const conn = this.open();
     let failed = false;
     let counted = false;
-    engine.onsecure = () => {
+    conn.onsecure = () => {
       counted = true;
-      this.onSecure(engine, t0, true);
-      engine.end();
+      this.onSecure(conn, t0, true);
+      conn.end();
     };
-    engine.onerror = (err) => {
+    conn.onerror = (err) => {
       // Once the handshake is counted, how the server closes (nginx skips close_notify) is not this test's business.
       if (counted) return;
       failed = true;
       this.onError(err.message);
     };
-    engine.onclose = () => {
-      this.active.delete(engine);
+    conn.onclose = () => {
+      this.active.delete(conn);
       this.restart(failed);
     };
   }
 
   private echoConnection(): void {
     const o = this.o;
-    const engine = this.open();
+    const conn = this.open();
     const tConnect = now();
     let t0 = 0;
     let pending = 0;
@@ -408,13 +438,13 @@ class LoadRun {
       t0 = now();
       pending = o.size;
       if (this.measuring) this.bytesSent += o.size;
-      engine.write(this.message);
+      this.write(conn, this.message);
     };
-    engine.onsecure = () => {
-      this.onSecure(engine, tConnect, false);
+    conn.onsecure = () => {
+      this.onSecure(conn, tConnect, false);
       send();
     };
-    engine.ondata = (chunk) => {
+    conn.ondata = (chunk) => {
       if (this.measuring) this.bytesReceived += chunk.length;
       pending -= chunk.length;
       if (pending > 0) return;
@@ -423,22 +453,22 @@ class LoadRun {
         // With a new connection per request, latency includes the handshake.
         this.hist.record((now() - (o.newConnection ? tConnect : t0)) * 1000);
       }
-      if (!o.newConnection && this.running && !engine.closed) send();
-      else engine.end();
+      if (!o.newConnection && this.running && !conn.closed) send();
+      else conn.end();
     };
-    engine.onerror = (err) => {
+    conn.onerror = (err) => {
       failed = true;
       this.onError(err.message);
     };
-    engine.onclose = () => {
-      this.active.delete(engine);
+    conn.onclose = () => {
+      this.active.delete(conn);
       this.restart(failed);
     };
   }
 
   private httpConnection(): void {
     const o = this.o;
-    const engine = this.open();
+    const conn = this.open();
     const tConnect = now();
     const reader = new HttpResponseReader();
     let t0 = 0;
@@ -447,7 +477,7 @@ class LoadRun {
     const send = () => {
       t0 = now();
       if (this.measuring) this.bytesSent += this.request.length;
-      engine.write(this.request);
+      this.write(conn, this.request);
     };
     const complete = (n: number) => {
       for (let i = 0; i < n; i++) {
@@ -461,33 +491,33 @@ class LoadRun {
       if (!o.newConnection && this.running) send();
       else {
         done = true;
-        engine.end();
+        conn.end();
       }
     };
-    engine.onsecure = () => {
-      this.onSecure(engine, tConnect, false);
+    conn.onsecure = () => {
+      this.onSecure(conn, tConnect, false);
       send();
     };
-    engine.ondata = (chunk) => {
+    conn.ondata = (chunk) => {
       if (this.measuring) this.bytesReceived += chunk.length;
       try {
         complete(reader.push(chunk));
       } catch (err) {
         this.onError((err as Error).message);
-        engine.destroy();
+        conn.destroy();
       }
     };
-    engine.onend = () => {
+    conn.onend = () => {
       if (!done) complete(reader.end());
     };
-    engine.onerror = (err) => {
+    conn.onerror = (err) => {
       // A server that closes after `Connection: close` without close_notify is not an error once the response is in.
       if (done) return;
       failed = true;
       this.onError(err.message);
     };
-    engine.onclose = () => {
-      this.active.delete(engine);
+    conn.onclose = () => {
+      this.active.delete(conn);
       this.restart(failed);
     };
   }
@@ -500,53 +530,67 @@ class LoadRun {
    */
   private async bulk(direction: 'upload' | 'download'): Promise<void> {
     const o = this.o;
-    const engine = this.open();
+    const conn = this.open();
     await new Promise<void>((resolve, reject) => {
-      engine.onsecure = () => {
-        this.onSecure(engine, now(), false);
+      conn.onsecure = () => {
+        this.onSecure(conn, now(), false);
         resolve();
       };
-      engine.onerror = (err) => reject(err);
-      engine.onclose = (err) => reject(err ?? new Error('connection closed'));
+      conn.onerror = (err) => reject(err);
+      conn.onclose = (err) => reject(err ?? new Error('connection closed'));
     });
     const warm = Math.min(Math.ceil(o.size / 8), 16 * 1024 * 1024);
-    if (o.warmup > 0) await this.transfer(engine, direction, warm, false);
+    if (o.warmup > 0) await this.transfer(conn, direction, warm, false);
     this.startMeasure();
     const t0 = now();
-    await this.transfer(engine, direction, o.size, true);
+    await this.transfer(conn, direction, o.size, true);
     this.hist.record((now() - t0) * 1000);
     this.endMeasure();
     this.requests++;
   }
 
-  private transfer(engine: Conn, direction: 'upload' | 'download', size: number, count: boolean): Promise<void> {
+  private transfer(conn: Conn, direction: 'upload' | 'download', size: number, count: boolean): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       let received = 0;
       const ack = Buffer.from('ok\n');
-      engine.onerror = (err) => reject(err);
-      engine.onclose = (err) => reject(err ?? new Error('connection closed during the transfer'));
-      engine.ondata = (chunk) => {
+      const fail = (err: Error) => {
+        conn.ondrain = undefined;
+        reject(err);
+      };
+      conn.onerror = fail;
+      conn.onclose = (err) => fail(err ?? new Error('connection closed during the transfer'));
+      conn.ondata = (chunk) => {
         received += chunk.length;
         if (count && direction === 'download') this.bytesReceived += chunk.length;
         const target = direction === 'download' ? size : ack.length;
-        if (received >= target) resolve();
+        if (received < target) return;
+        conn.ondrain = undefined;
+        resolve();
       };
-      engine.write(`${direction === 'upload' ? 'up' : 'down'} ${size}\n`);
-      if (direction === 'download') return;
-      const chunk = Buffer.alloc(64 * 1024, 'u');
-      let sent = 0;
-      const pump = () => {
-        while (sent < size) {
-          const n = Math.min(chunk.length, size - sent);
-          sent += n;
-          if (count) this.bytesSent += n;
-          if (!engine.write(n === chunk.length ? chunk : chunk.subarray(0, n))) {
-            engine.socket.once('drain', pump);
-            return;
+      try {
+        conn.write(`${direction === 'upload' ? 'up' : 'down'} ${size}\n`);
+        if (direction === 'download') return;
+        const chunk = Buffer.alloc(64 * 1024, 'u');
+        let sent = 0;
+        // ondrain (not a socket event: a native connection has no net.Socket) resumes after write() returned false.
+        const pump = () => {
+          try {
+            while (sent < size) {
+              const n = Math.min(chunk.length, size - sent);
+              sent += n;
+              if (count) this.bytesSent += n;
+              if (!conn.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return;
+            }
+            conn.ondrain = undefined;
+          } catch (err) {
+            fail(err as Error);
           }
-        }
-      };
-      pump();
+        };
+        conn.ondrain = pump;
+        pump();
+      } catch (err) {
+        fail(err as Error);
+      }
     });
   }
 
@@ -562,7 +606,7 @@ class LoadRun {
       const openOne = () => {
         if (next >= o.connections || !this.running) return;
         next++;
-        const engine = this.open();
+        const conn = this.open();
         let counted = false;
         const settle = (ok: boolean) => {
           if (counted) return;
@@ -573,13 +617,13 @@ class LoadRun {
           if (settled === o.connections) resolve();
           else openOne();
         };
-        engine.onsecure = () => {
-          this.onSecure(engine, 0, false);
+        conn.onsecure = () => {
+          this.onSecure(conn, 0, false);
           settle(true);
         };
-        engine.onerror = (err) => this.onError(err.message);
-        engine.onclose = () => {
-          this.active.delete(engine);
+        conn.onerror = (err) => this.onError(err.message);
+        conn.onclose = () => {
+          this.active.delete(conn);
           settle(false);
         };
       };
@@ -620,6 +664,9 @@ class LoadRun {
     const deadline = now() + 3000;
     while (this.active.size > 0 && now() < deadline) await sleep(20);
     for (const e of this.active) e.destroy();
+    // A destroyed connection closes on a later turn of the loop: let it, briefly, before the context is freed.
+    const closing = now() + 1000;
+    while (this.active.size > 0 && now() < closing) await sleep(10);
     this.active.clear();
   }
 
@@ -651,11 +698,13 @@ class LoadRun {
       established: this.established,
       tls: this.tls,
       resumeSupported: o.resume ? this.sessions !== null && this.sessions.available : null,
+      transport: o.plain ? null : this.transport,
     };
   }
 }
 
-function isEngine(conn: Conn): conn is TlsEngine {
+/** A TLS connection of either transport (not the plain TCP client). */
+function isTls(conn: Conn): conn is SecureConnection {
   return !(conn instanceof PlainConn);
 }
 
