@@ -50,7 +50,7 @@ export async function start(setup: ServerSetup): Promise<BenchServer> {
   const server = createTlsServer({ ...setup.options, context, transport: 'native' }, (conn) => {
     open.add(conn);
     handshakes.total++;
-    if (conn.info().resumed) handshakes.resumed++;
+    if (conn.resumed) handshakes.resumed++;
     conn.onclose = () => open.delete(conn);
     serve(conn, setup);
   });

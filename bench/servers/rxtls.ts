@@ -44,7 +44,7 @@ export async function start(setup: ServerSetup): Promise<BenchServer> {
     const secure = engine.onsecure;
     engine.onsecure = () => {
       handshakes.total++;
-      if (engine.info().resumed) handshakes.resumed++;
+      if (engine.resumed) handshakes.resumed++;
       secure?.();
     };
   });
