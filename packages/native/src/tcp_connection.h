@@ -72,6 +72,8 @@ class TcpConn final : public TcpHandle, public SslOwner {
   bool Handshake(Napi::Env env);
   // Decrypts every complete record into the loop's scratch; returns the bytes.
   size_t Decrypt(Napi::Env env, Napi::Error* error);
+  // Calls ondata with `chunk`, batching the handler's writes into one flush; false when closed.
+  bool DeliverData(Napi::Env env, Napi::Value chunk);
   void OnSecure(Napi::Env env);
   void OnEof(Napi::Env env);
   void Flush(Napi::Env env);
@@ -136,6 +138,7 @@ class TcpConn final : public TcpHandle, public SslOwner {
   bool failed_ = false;
   bool deferred_ = false;     // resume() left input to process: the timer runs it
   bool processing_ = false;
+  bool batching_ = false;     // inside ondata: writes are flushed once it returns
   bool eof_handled_ = false;
   bool end_delivered_ = false;
 };

@@ -168,7 +168,7 @@ void TcpConn::Process(Napi::Env env) {
       Napi::Buffer<char> chunk = Napi::Buffer<char>::Copy(env, scratch.data(), n);
       // A burst of large records should not pin a large scratch area.
       if (scratch.size() > 16 * kReadRoom) std::vector<char>(4 * kReadRoom).swap(scratch);
-      if (!Call(env, owner_.Value(), loop_->on_data, {chunk})) return;
+      if (!DeliverData(env, chunk)) return;
     }
     if (new_session_) {
       new_session_ = false;
@@ -191,6 +191,23 @@ void TcpConn::Process(Napi::Env env) {
     eof_handled_ = true;
     OnEof(env);
   }
+}
+
+bool TcpConn::DeliverData(Napi::Env env, Napi::Value chunk) {
+  // What the handler writes (and a close_notify from end()) goes out in one
+  // syscall once it returns: an answer and its end are one segment, not two.
+  batching_ = true;
+  bool open = Call(env, owner_.Value(), loop_->on_data, {chunk});
+  batching_ = false;
+  if (!open) return false;
+  Flush(env);
+  if (closing_) return false;
+  // write() said false while batching, but the kernel took it all at once: no OnWrite will say so.
+  if (need_drain_ && writing_ == 0 && Buffered() < settings_.high_water) {
+    need_drain_ = false;
+    if (!Call(env, owner_.Value(), loop_->on_drain, {})) return false;
+  }
+  return true;
 }
 
 void TcpConn::OnSecure(Napi::Env env) {
@@ -264,7 +281,7 @@ bool TcpConn::Write(Napi::Env env, const std::vector<Bytes>& chunks) {
   for (const Bytes& b : chunks)
     if (!SslWrite(env, b.data, b.size)) return false;
   last_activity_ = uv_now(loop_->loop());
-  Flush(env);
+  if (!batching_) Flush(env);
   bool ok = Buffered() < settings_.high_water;
   if (!ok) need_drain_ = true;
   return ok;
@@ -285,7 +302,7 @@ void TcpConn::End(Napi::Env env) {
     SSL_shutdown(ssl_);
     ERR_clear_error();
   }
-  Flush(env);
+  if (!batching_) Flush(env);
 }
 
 void TcpConn::Flush(Napi::Env env) {
