@@ -31,6 +31,7 @@
         "src/ssl_client_options.cc",
         "src/buffer_bio.cc",
         "src/tcp_loop.cc",
+        "src/plaintext_slab.cc",
         "src/tcp_server.cc",
         "src/tcp_connection.cc",
         "src/tcp_connection_io.cc"

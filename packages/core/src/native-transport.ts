@@ -453,8 +453,10 @@ binding.setTransportCallbacks({
     (this as NativeTlsConnection)._secure();
     return undefined;
   },
-  data(this: object, chunk: Buffer) {
-    (this as NativeTlsConnection).ondata?.(chunk);
+  // A view of the loop's plaintext slab (plaintext_slab.h): no copy; never rewritten.
+  data(this: object, slab: ArrayBuffer, offset: number, length: number) {
+    const c = this as NativeTlsConnection;
+    if (c.ondata !== undefined) c.ondata(Buffer.from(slab, offset, length));
   },
   drain(this: object) {
     (this as NativeTlsConnection).ondrain?.();

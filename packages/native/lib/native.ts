@@ -413,8 +413,8 @@ export interface ListenSettings extends TransportSettings {
 export interface TransportCallbacks {
   /** Client: secure (no argument). Server (`this` = server owner): a new secure connection; returns its owner. */
   secure(this: object, connection?: NativeTcpConnection): object | void;
-  /** Decrypted plaintext; the Buffer is the receiver's. */
-  data(this: object, chunk: Buffer): void;
+  /** A batch of plaintext: a view of `length` bytes at `offset` of the loop's slab (never rewritten). */
+  data(this: object, slab: ArrayBuffer, offset: number, length: number): void;
   /** The unsent ciphertext fell under the high-water mark after a `write` returned false. */
   drain(this: object): void;
   /** The peer's close_notify arrived. */

@@ -186,7 +186,7 @@ void TcpConn::Resume() {
   paused_ = false;
   StartReading();
   // Input read before the pause is processed from the loop, not inside this call.
-  if (in_->size() > 0 || (tcp_eof_ && !eof_handled_)) {
+  if (in_->size() > 0 || (ssl_ != nullptr && SSL_has_pending(ssl_) == 1) || (tcp_eof_ && !eof_handled_)) {
     deferred_ = true;
     ArmTimer();
   }

@@ -70,10 +70,11 @@ class TcpConn final : public TcpHandle, public SslOwner {
   void Process(Napi::Env env);
   // One handshake step; false when the connection failed.
   bool Handshake(Napi::Env env);
-  // Decrypts every complete record into the loop's scratch; returns the bytes.
-  size_t Decrypt(Napi::Env env, Napi::Error* error);
-  // Calls ondata with `chunk`, batching the handler's writes into one flush; false when closed.
-  bool DeliverData(Napi::Env env, Napi::Value chunk);
+  // Decrypts complete records into the loop's slab as one batch; returns its
+  // bytes. `more`: the slab filled up first, records are left for another batch.
+  size_t Decrypt(Napi::Env env, Napi::Error* error, bool* more);
+  // Calls ondata with the slab's batch, the handler's writes flushed once; false when closed.
+  bool DeliverData(Napi::Env env);
   void OnSecure(Napi::Env env);
   void OnEof(Napi::Env env);
   void Flush(Napi::Env env);

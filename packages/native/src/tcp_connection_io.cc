@@ -116,20 +116,25 @@ Napi::Error TcpConn::SslError(Napi::Env env, int err, const char* during) {
   return MakeOpenSSLError(env, failure.code, failure.what, extra);
 }
 
-size_t TcpConn::Decrypt(Napi::Env env, Napi::Error* error) {
+size_t TcpConn::Decrypt(Napi::Env env, Napi::Error* error, bool* more) {
+  *more = false;
   if (SSL_get_shutdown(ssl_) & SSL_RECEIVED_SHUTDOWN) {
     peer_ended_ = true;
     return 0;
   }
-  std::vector<char>& scratch = loop_->scratch();
-  size_t used = 0;
+  PlaintextSlab& slab = loop_->slab();
+  slab.Begin(env, kReadRoom);
   CallScope<void (*)()> scope(depth_, NoRelease);
   ERR_clear_error();
   for (;;) {
-    if (scratch.size() - used < kReadRoom) scratch.resize(scratch.size() * 2);
+    // A record's plaintext must fit; the rest waits for the next batch.
+    if (slab.room() < kReadRoom) {
+      *more = true;
+      break;
+    }
     size_t n = 0;
-    if (SSL_read_ex(ssl_, scratch.data() + used, scratch.size() - used, &n) == 1) {
-      used += n;
+    if (SSL_read_ex(ssl_, slab.cursor(), slab.room(), &n) == 1) {
+      slab.Advance(n);
       continue;
     }
     int err = SSL_get_error(ssl_, 0);
@@ -141,7 +146,7 @@ size_t TcpConn::Decrypt(Napi::Env env, Napi::Error* error) {
     *error = SslError(env, err, "read");
     break;
   }
-  return used;
+  return slab.batch_length();
 }
 
 void TcpConn::Process(Napi::Env env) {
@@ -160,15 +165,12 @@ void TcpConn::Process(Napi::Env env) {
   }
   if (secure_ && !paused_) {
     Napi::Error error;
-    size_t n = Decrypt(env, &error);
-    Flush(env);  // what reading produced: a key update answer, an alert
-    if (closing_) return;
-    if (n > 0) {
-      std::vector<char>& scratch = loop_->scratch();
-      Napi::Buffer<char> chunk = Napi::Buffer<char>::Copy(env, scratch.data(), n);
-      // A burst of large records should not pin a large scratch area.
-      if (scratch.size() > 16 * kReadRoom) std::vector<char>(4 * kReadRoom).swap(scratch);
-      if (!DeliverData(env, chunk)) return;
+    for (bool more = true; more && !paused_;) {
+      size_t n = Decrypt(env, &error, &more);
+      Flush(env);  // what reading produced: a key update answer, an alert
+      if (closing_) return;
+      if (n > 0 && !DeliverData(env)) return;
+      if (!error.IsEmpty()) break;
     }
     if (new_session_) {
       new_session_ = false;
@@ -193,11 +195,14 @@ void TcpConn::Process(Napi::Env env) {
   }
 }
 
-bool TcpConn::DeliverData(Napi::Env env, Napi::Value chunk) {
+bool TcpConn::DeliverData(Napi::Env env) {
+  const PlaintextSlab& slab = loop_->slab();
   // What the handler writes (and a close_notify from end()) goes out in one
   // syscall once it returns: an answer and its end are one segment, not two.
   batching_ = true;
-  bool open = Call(env, owner_.Value(), loop_->on_data, {chunk});
+  bool open = Call(env, owner_.Value(), loop_->on_data,
+                    {slab.buffer(), Napi::Number::New(env, static_cast<double>(slab.batch_offset())),
+                     Napi::Number::New(env, static_cast<double>(slab.batch_length()))});
   batching_ = false;
   if (!open) return false;
   Flush(env);

@@ -15,7 +15,7 @@ thread_local TcpLoop* current = nullptr;
 
 }  // namespace
 
-TcpLoop::TcpLoop(napi_env env, uv_loop_t* loop) : env_(env), loop_(loop), scratch_(64 * 1024) {}
+TcpLoop::TcpLoop(napi_env env, uv_loop_t* loop) : env_(env), loop_(loop) {}
 
 TcpLoop* TcpLoop::Get(Napi::Env env) {
   if (current != nullptr && current->env_ == env && !current->tearing_down_ && current->callbacks_set_) return current;

@@ -1,6 +1,6 @@
 // Per-environment state of the native transport: Node's libuv loop, the JS
-// functions connections and servers report to, the plaintext scratch area
-// (one per loop, not per connection), and the list of live handles that the
+// functions connections and servers report to, the plaintext slab (one per
+// loop, not per connection: plaintext_slab.h), and the list of live handles that the
 // environment's cleanup hook closes at process or worker exit.
 #pragma once
 
@@ -9,6 +9,8 @@
 
 #include <string>
 #include <vector>
+
+#include "plaintext_slab.h"
 
 namespace rxtls {
 
@@ -39,7 +41,7 @@ class TcpLoop {
   uv_loop_t* loop() const { return loop_; }
   // Teardown started: no JS may be called any more.
   bool tearing_down() const { return tearing_down_; }
-  std::vector<char>& scratch() { return scratch_; }
+  PlaintextSlab& slab() { return slab_; }
 
   void Track(TcpHandle* h);
   // The live handles, copied (the caller may close any of them while walking).
@@ -63,7 +65,7 @@ class TcpLoop {
   bool tearing_down_ = false;
   bool callbacks_set_ = false;
   TcpHandle* head_ = nullptr;
-  std::vector<char> scratch_;
+  PlaintextSlab slab_;
 };
 
 // Runs the body of a libuv callback: nothing may unwind into libuv. A
