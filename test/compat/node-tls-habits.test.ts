@@ -266,7 +266,7 @@ test('a TlsDuplex nobody listens to for errors never throws; early errors go to 
     assert.equal(clientErrors, [`${ErrorCode.Handshake} true`]);
 
     // After the hand-over: the client drops TCP without close_notify (truncation).
-    const client = connectTlsDuplex({ host: 'localhost', port, ca: p.ca.cert });
+    const client = connectTlsDuplex({ host: 'localhost', port, ca: p.ca.cert, transport: 'js' });
     await withTimeout(new Promise((r) => client.once('secureConnect', r)), 10_000, 'handshake');
     const serverSide = await withTimeout(handedOver, 10_000, 'hand-over');
     const closed = new Promise((r) => serverSide.once('close', r));
