@@ -103,6 +103,8 @@ export class TlsDuplex<C extends SecureConnection = SecureConnection> extends Du
   // The native transport's setTimeout (net.Socket has its own).
   private idle_: IdleTimer | undefined = undefined;
   private writeCallback_: WriteCallback | undefined = undefined;
+  // The write that waits for the handshake (its callback is writeCallback_).
+  private early_: (() => boolean) | undefined = undefined;
   private finalCallback_: WriteCallback | undefined = undefined;
   private paused_ = false;
   private secureEmitted_ = false;
@@ -132,6 +134,7 @@ export class TlsDuplex<C extends SecureConnection = SecureConnection> extends Du
       this.emit('secureConnect');
       this.emit('secure');
       this.emit('connect');
+      this.sendEarly_();
     };
     connection.onsecure = onSecure;
     connection.ondata = (chunk) => {
@@ -143,7 +146,10 @@ export class TlsDuplex<C extends SecureConnection = SecureConnection> extends Du
     };
     connection.onend = () => this.push(null);
     connection.onerror = (err) => this.fail_(err);
-    connection.ondrain = () => this.settleWrite_();
+    // A write waiting for the handshake is not completed by a drain.
+    connection.ondrain = () => {
+      if (this.early_ === undefined) this.settleWrite_();
+    };
     connection.onclose = (err) => {
       this.idle_?.stop();
       this.settleWrite_(err ?? new ClosedError('the connection closed before the write was sent'));
@@ -285,31 +291,19 @@ export class TlsDuplex<C extends SecureConnection = SecureConnection> extends Du
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: WriteCallback): void {
-    let more: boolean;
-    try {
-      more = this.connection.write(chunk);
-    } catch (err) {
-      callback(err as Error);
-      return;
-    }
-    this.wrote_(more, callback);
+    this.write_(() => this.connection.write(chunk), callback);
   }
 
   override _writev(chunks: Array<{ chunk: Buffer }>, callback: WriteCallback): void {
-    let more: boolean;
-    try {
-      let total = 0;
-      for (const c of chunks) total += c.chunk.length;
-      if (total <= JOIN_LIMIT) {
-        more = this.connection.write(Buffer.concat(chunks.map((c) => c.chunk), total));
-      } else {
-        more = this.connection.writev(chunks.map((c) => c.chunk));
-      }
-    } catch (err) {
-      callback(err as Error);
-      return;
+    let total = 0;
+    for (const c of chunks) total += c.chunk.length;
+    if (total <= JOIN_LIMIT) {
+      const joined = Buffer.concat(chunks.map((c) => c.chunk), total);
+      this.write_(() => this.connection.write(joined), callback);
+    } else {
+      const list = chunks.map((c) => c.chunk);
+      this.write_(() => this.connection.writev(list), callback);
     }
-    this.wrote_(more, callback);
   }
 
   override _final(callback: WriteCallback): void {
@@ -365,11 +359,39 @@ export class TlsDuplex<C extends SecureConnection = SecureConnection> extends Du
     this.destroy(err);
   }
 
-  /** After a write: complete it now, or when the connection drains (`ondrain`). */
-  private wrote_(more: boolean, callback: WriteCallback): void {
+  /**
+   * Writes, and completes now or when the connection drains (`ondrain`).
+   * Before the handshake the write waits for it instead: both transports
+   * queue early writes without a limit, so the stream's own buffer is the
+   * backpressure until then.
+   */
+  private write_(write: () => boolean, callback: WriteCallback): void {
+    const c = this.connection;
+    if (!c.secure && !c.closed && !this.secureEmitted_) {
+      this.early_ = write;
+      this.writeCallback_ = callback;
+      return;
+    }
+    let more: boolean;
+    try {
+      more = write();
+    } catch (err) {
+      callback(err as Error);
+      return;
+    }
     this.idle_?.touch();
     if (more) return callback();
     this.writeCallback_ = callback;
+  }
+
+  /** The handshake is done: the write that waited for it goes out. */
+  private sendEarly_(): void {
+    const write = this.early_;
+    const callback = this.writeCallback_;
+    if (write === undefined || callback === undefined) return;
+    this.early_ = undefined;
+    this.writeCallback_ = undefined;
+    this.write_(write, callback);
   }
 
   /** Completes the write waiting for the connection, once (a later settle finds none). */
@@ -377,6 +399,7 @@ export class TlsDuplex<C extends SecureConnection = SecureConnection> extends Du
     const cb = this.writeCallback_;
     if (cb === undefined) return;
     this.writeCallback_ = undefined;
+    this.early_ = undefined;
     cb(error);
   }
 
