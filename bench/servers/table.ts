@@ -81,11 +81,11 @@ export const SERVERS: readonly ServerEntry[] = [
     column: 'variant',
     suffix: 'native',
     protocols: ALL,
-    // Not 'https': its node:http rows run over TlsDuplex, which the native transport has no adapter for yet (its HTTPS rows are wrk's).
+    // Not 'https': the rxtls column's node:http rows are on the native transport already (TlsDuplex, duplex.ts); its minimal HTTPS rows are wrk's.
     scenarios: ['handshake', 'resume', 'stime', 'bulk', 'small', 'memory', 'wrk'],
     tls: true,
     unavailable: async () => ((await hasNativeTransport()) ? null : "@rxtls/core has no transport: 'native': the [native] rows are skipped"),
-    note: "[native] rows (createTlsServer({ transport: 'native' })) exist for every scenario but the JS HTTPS one (node:http over TlsDuplex, which the native transport has no adapter for yet; its HTTPS rows are wrk's); rx and handshake offload are not on the native transport yet",
+    note: "[native] rows (createTlsServer({ transport: 'native' })) exist for every scenario but HTTPS, whose node:http rows (the rxtls column, node:http over TlsDuplex) already run on the native transport (its minimal HTTPS rows are wrk's); rx and handshake offload are not on the native transport yet",
     start: async (setup) => (await import('./native.js')).start(setup),
   },
   { id: 'node', label: 'node:tls', column: 'node', protocols: ALL, scenarios: EVERY, tls: true, start: async (setup) => (await import('./node.js')).start(setup) },
