@@ -107,6 +107,7 @@ export class TlsDuplex<C extends SecureConnection = SecureConnection> extends Du
   private early_: (() => boolean) | undefined = undefined;
   private finalCallback_: WriteCallback | undefined = undefined;
   private paused_ = false;
+  private noDelay_ = true; // the native transport's TCP_NODELAY
   private secureEmitted_ = false;
   private recorded_ = false;
   private readonly onClientError_: TlsDuplexOptions['onClientError'];
@@ -238,8 +239,13 @@ export class TlsDuplex<C extends SecureConnection = SecureConnection> extends Du
     if (callback) this.once('timeout', callback);
     return this;
   }
-  setNoDelay(noDelay?: boolean): this {
-    this.tcp_.setNoDelay?.(noDelay);
+  setNoDelay(noDelay = true): this {
+    if (this.socket_) this.socket_.setNoDelay(noDelay); // net skips a call that changes nothing
+    else if (noDelay !== this.noDelay_) {
+      // node:http asks for it on every connection; the native transport starts with it on.
+      this.noDelay_ = noDelay;
+      this.tcp_.setNoDelay?.(noDelay);
+    }
     return this;
   }
   setKeepAlive(enable?: boolean, initialDelay?: number): this {
@@ -291,19 +297,28 @@ export class TlsDuplex<C extends SecureConnection = SecureConnection> extends Du
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: WriteCallback): void {
-    this.write_(() => this.connection.write(chunk), callback);
+    if (this.beforeHandshake_()) return this.holdForHandshake_(() => this.connection.write(chunk), callback);
+    let more: boolean;
+    try {
+      more = this.connection.write(chunk);
+    } catch (err) {
+      return callback(err as Error);
+    }
+    this.wrote_(more, callback);
   }
 
   override _writev(chunks: Array<{ chunk: Buffer }>, callback: WriteCallback): void {
     let total = 0;
     for (const c of chunks) total += c.chunk.length;
-    if (total <= JOIN_LIMIT) {
-      const joined = Buffer.concat(chunks.map((c) => c.chunk), total);
-      this.write_(() => this.connection.write(joined), callback);
-    } else {
-      const list = chunks.map((c) => c.chunk);
-      this.write_(() => this.connection.writev(list), callback);
+    const data = total <= JOIN_LIMIT ? Buffer.concat(chunks.map((c) => c.chunk), total) : chunks.map((c) => c.chunk);
+    if (this.beforeHandshake_()) return this.holdForHandshake_(() => this.writeData_(data), callback);
+    let more: boolean;
+    try {
+      more = this.writeData_(data);
+    } catch (err) {
+      return callback(err as Error);
     }
+    this.wrote_(more, callback);
   }
 
   override _final(callback: WriteCallback): void {
@@ -359,28 +374,22 @@ export class TlsDuplex<C extends SecureConnection = SecureConnection> extends Du
     this.destroy(err);
   }
 
+  private writeData_(data: Buffer | Buffer[]): boolean {
+    return Array.isArray(data) ? this.connection.writev(data) : this.connection.write(data);
+  }
+
   /**
-   * Writes, and completes now or when the connection drains (`ondrain`).
-   * Before the handshake the write waits for it instead: both transports
-   * queue early writes without a limit, so the stream's own buffer is the
-   * backpressure until then.
+   * A client still in its handshake: writes wait for it here. Both
+   * transports would queue them without a limit, so until then the stream's
+   * own buffer is the backpressure.
    */
-  private write_(write: () => boolean, callback: WriteCallback): void {
+  private beforeHandshake_(): boolean {
     const c = this.connection;
-    if (!c.secure && !c.closed && !this.secureEmitted_) {
-      this.early_ = write;
-      this.writeCallback_ = callback;
-      return;
-    }
-    let more: boolean;
-    try {
-      more = write();
-    } catch (err) {
-      callback(err as Error);
-      return;
-    }
-    this.idle_?.touch();
-    if (more) return callback();
+    return !c.secure && !c.closed && !this.secureEmitted_;
+  }
+
+  private holdForHandshake_(write: () => boolean, callback: WriteCallback): void {
+    this.early_ = write;
     this.writeCallback_ = callback;
   }
 
@@ -391,7 +400,20 @@ export class TlsDuplex<C extends SecureConnection = SecureConnection> extends Du
     if (write === undefined || callback === undefined) return;
     this.early_ = undefined;
     this.writeCallback_ = undefined;
-    this.write_(write, callback);
+    let more: boolean;
+    try {
+      more = write();
+    } catch (err) {
+      return callback(err as Error);
+    }
+    this.wrote_(more, callback);
+  }
+
+  /** After a write: complete it now, or when the connection drains (`ondrain`). */
+  private wrote_(more: boolean, callback: WriteCallback): void {
+    this.idle_?.touch();
+    if (more) return callback();
+    this.writeCallback_ = callback;
   }
 
   /** Completes the write waiting for the connection, once (a later settle finds none). */
