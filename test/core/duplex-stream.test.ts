@@ -2,7 +2,9 @@
 // connectTlsDuplex with `transport`): 16 MiB echoed both ways through
 // pipe(), a reader that stops (the connection pauses, the writer's callback
 // waits for the drain), half-close, errors before and after the handshake,
-// destroy under a waiting write, and the socket methods node:http calls.
+// destroy under a waiting write, the socket methods node:http calls, and
+// strings in every encoding (passed to the connection without a Buffer when
+// their UTF-8 is the same bytes).
 import { createHash, randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -224,6 +226,27 @@ for (const transport of ['native', 'js'] as const) {
     client.uncork();
     client.end();
     assert.is((await got).toString(), 'one two three');
+  });
+
+  test('strings in any encoding arrive as their bytes, written alone and corked together', async (ctx) => {
+    ctx.srv = await serve(transport, () => {});
+    const client = connect(ctx);
+    const writes: Array<[string, BufferEncoding]> = [
+      ['plain ascii ', 'latin1'],
+      ['caf\u00e9 \u00ff ', 'latin1'], // latin1 bytes 0xe9, 0xff: not their UTF-8
+      ['\u20ac \u{1f600} ', 'utf8'],
+      ['deadbeef', 'hex'],
+      ['aGVsbG8=', 'base64'],
+      ['wide ', 'utf16le'],
+    ];
+    const expected = Buffer.concat([...writes, ...writes].map(([s, e]) => Buffer.from(s, e)));
+    for (const [s, e] of writes) client.write(s, e);
+    client.cork();
+    for (const [s, e] of writes) client.write(s, e);
+    process.nextTick(() => client.uncork());
+    client.end();
+    const server = await ctx.srv.next();
+    assert.is((await readAll(server)).toString('hex'), expected.toString('hex'));
   });
 
   test.run();

@@ -62,6 +62,35 @@ const FLUSH_POLL_MS = 5;
 
 const noop = (): void => {};
 
+/** What the connections' write takes: a Buffer, or a string they encode as UTF-8. */
+type Data = Buffer | string;
+
+/**
+ * A chunk as the connection takes it. A string goes as it is when its UTF-8
+ * bytes are those of `encoding` (always for UTF-8; for node:http's latin1
+ * headers when they are ASCII, which the byte count tells): the connection
+ * encodes it without a Buffer in between.
+ */
+function dataOf(chunk: Data, encoding: BufferEncoding): Data {
+  if (typeof chunk !== 'string') return chunk;
+  if (encoding === 'utf8' || encoding === 'utf-8') return chunk;
+  if ((encoding === 'latin1' || encoding === 'binary' || encoding === 'ascii') && Buffer.byteLength(chunk) === chunk.length) return chunk;
+  return Buffer.from(chunk, encoding);
+}
+
+/** Several chunks up to JOIN_LIMIT as one (one record), else as they are. */
+function joined(list: Data[]): Data | Data[] {
+  let total = 0;
+  let strings = true;
+  for (const d of list) {
+    total += d.length;
+    if (typeof d !== 'string') strings = false;
+  }
+  if (total > JOIN_LIMIT) return list;
+  if (strings) return list.join('');
+  return Buffer.concat(list.map((d) => (typeof d === 'string' ? Buffer.from(d) : d)));
+}
+
 /**
  * Presents a TLS connection (a `TlsEngine` or a `NativeTlsConnection`: any
  * `SecureConnection`) as a Duplex stream of plaintext. A full read buffer
@@ -123,7 +152,8 @@ export class TlsDuplex<C extends SecureConnection = SecureConnection> extends Du
 
   constructor(connection: C, options: TlsDuplexOptions = {}) {
     // The connection owns half-close: its end() sends close_notify and ends TCP.
-    super({ allowHalfOpen: true, decodeStrings: true });
+    // Strings reach _write as they are: both transports encode them natively (see dataOf).
+    super({ allowHalfOpen: true, decodeStrings: false });
     this.connection = connection;
     this.onClientError_ = options.onClientError;
     this.socket_ = connection instanceof TlsEngine ? connection.socket : undefined;
@@ -296,21 +326,21 @@ export class TlsDuplex<C extends SecureConnection = SecureConnection> extends Du
     this.connection.resume();
   }
 
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: WriteCallback): void {
-    if (this.beforeHandshake_()) return this.holdForHandshake_(() => this.connection.write(chunk), callback);
+  override _write(chunk: Buffer | string, encoding: BufferEncoding, callback: WriteCallback): void {
+    const data = dataOf(chunk, encoding);
+    if (this.beforeHandshake_()) return this.holdForHandshake_(() => this.connection.write(data), callback);
     let more: boolean;
     try {
-      more = this.connection.write(chunk);
+      more = this.connection.write(data);
     } catch (err) {
       return callback(err as Error);
     }
     this.wrote_(more, callback);
   }
 
-  override _writev(chunks: Array<{ chunk: Buffer }>, callback: WriteCallback): void {
-    let total = 0;
-    for (const c of chunks) total += c.chunk.length;
-    const data = total <= JOIN_LIMIT ? Buffer.concat(chunks.map((c) => c.chunk), total) : chunks.map((c) => c.chunk);
+  override _writev(chunks: Array<{ chunk: Buffer | string; encoding: BufferEncoding }>, callback: WriteCallback): void {
+    const list = chunks.map((c) => dataOf(c.chunk, c.encoding));
+    const data = joined(list);
     if (this.beforeHandshake_()) return this.holdForHandshake_(() => this.writeData_(data), callback);
     let more: boolean;
     try {
@@ -374,7 +404,7 @@ export class TlsDuplex<C extends SecureConnection = SecureConnection> extends Du
     this.destroy(err);
   }
 
-  private writeData_(data: Buffer | Buffer[]): boolean {
+  private writeData_(data: Data | Data[]): boolean {
     return Array.isArray(data) ? this.connection.writev(data) : this.connection.write(data);
   }
 
