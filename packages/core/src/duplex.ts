@@ -183,7 +183,7 @@ export class TlsDuplex<C extends SecureConnection = SecureConnection> extends Du
     };
     connection.onclose = (err) => {
       this.idle_?.stop();
-      this.settleWrite_(err ?? new ClosedError('the connection closed before the write was sent'));
+      if (this.writeCallback_) this.settleWrite_(err ?? new ClosedError('the connection closed before the write was sent'));
       this.onFinal_();
       if (err) this.fail_(err);
       else if (!this.destroyed) {
@@ -367,8 +367,8 @@ export class TlsDuplex<C extends SecureConnection = SecureConnection> extends Du
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.idle_?.stop();
     if (!this.connection.closed) this.connection.destroy();
-    // A write still waiting for the connection fails now, with a typed error.
-    this.settleWrite_(error ?? new ClosedError('stream destroyed before the write was sent'));
+    // A write still waiting for the connection fails now, with a typed error (made only then: errors cost a stack).
+    if (this.writeCallback_) this.settleWrite_(error ?? new ClosedError('stream destroyed before the write was sent'));
     callback(error);
   }
 
