@@ -4,7 +4,8 @@
 // waits for the drain), half-close, errors before and after the handshake,
 // destroy under a waiting write, the socket methods node:http calls, and
 // strings in every encoding (passed to the connection without a Buffer when
-// their UTF-8 is the same bytes).
+// their UTF-8 is the same bytes); and connectTlsDuplex refusing what the
+// native transport would skip.
 import { createHash, randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -251,3 +252,28 @@ for (const transport of ['native', 'js'] as const) {
 
   test.run();
 }
+
+const options = suite('connectTlsDuplex options');
+
+options('checkServerIdentity: refused on the native transport (not skipped), run on the JS one', async () => {
+  const refuse = () => new Error('not this server');
+  const err = (() => {
+    try {
+      connectTlsDuplex({ host: '127.0.0.1', port: 1, checkServerIdentity: refuse });
+    } catch (e) {
+      return e as TlsError;
+    }
+    return undefined;
+  })();
+  assert.is(err?.code, ErrorCode.Config);
+  const srv = await serve('js', () => {});
+  try {
+    const client = connectTlsDuplex({ host: 'localhost', port: srv.port, ca: p.ca.cert, transport: 'js', checkServerIdentity: refuse });
+    const failed = await withTimeout(new Promise<Error>((r) => client.once('error', r)), 10_000, 'error');
+    assert.match(failed.message, /not this server/);
+  } finally {
+    await srv.close();
+  }
+});
+
+options.run();
