@@ -2,7 +2,8 @@
 // connectTlsDuplex with `transport`): 16 MiB echoed both ways through
 // pipe(), a reader that stops (the connection pauses, the writer's callback
 // waits for the drain), half-close, errors before and after the handshake,
-// destroy under a waiting write, the socket methods node:http calls, and
+// destroy under a waiting write, the socket methods node:http calls, the
+// client certificate as the server's duplex sees it, and
 // strings in every encoding (passed to the connection without a Buffer when
 // their UTF-8 is the same bytes); and connectTlsDuplex refusing what the
 // native transport would skip.
@@ -227,6 +228,20 @@ for (const transport of ['native', 'js'] as const) {
     client.uncork();
     client.end();
     assert.is((await got).toString(), 'one two three');
+  });
+
+  test("requestCert 'unverified': the server's duplex reports a verified, a self-signed and no client certificate", async (ctx) => {
+    ctx.srv = await serve(transport, () => {}, { ca: p.ca.cert, requestCert: 'unverified' });
+    const seen: string[] = [];
+    for (const cert of [p.client, p.selfSigned, undefined]) {
+      const client = connectTlsDuplex({ host: 'localhost', port: ctx.srv.port, ca: p.ca.cert, transport, ...(cert ? { cert: cert.cert, key: cert.key } : {}) });
+      await secured(client);
+      const server = await ctx.srv.next();
+      const err = server.authorizationError;
+      seen.push(`${server.authorized} ${err?.verifyCode ?? (err ? 'none sent' : null)} ${server.getPeerCertificate()?.subject.CN ?? null}`);
+      client.destroy();
+    }
+    assert.equal(seen, ['true null rxtls test client', 'false 18 localhost', 'false none sent null']);
   });
 
   test('strings in any encoding arrive as their bytes, written alone and corked together', async (ctx) => {
