@@ -95,7 +95,8 @@ function joined(list: Data[]): Data | Data[] {
  * Presents a TLS connection (a `TlsEngine` or a `NativeTlsConnection`: any
  * `SecureConnection`) as a Duplex stream of plaintext. A full read buffer
  * pauses the connection and `_read` resumes it; a write that fills the
- * connection's buffer completes on its `ondrain`. A clean TLS close ends
+ * connection's buffer completes on its `ondrain`, and writes before the
+ * handshake wait for it in the stream's buffer. A clean TLS close ends
  * the readable side; a failure destroys the stream with the connection's
  * error. Emits 'secureConnect', 'secure' and 'connect' when the handshake
  * is done (on the next microtask for a connection already secure, unless
