@@ -215,6 +215,7 @@ for (const transport of ['native', 'js'] as const) {
     assert.is((client.address() as AddressInfo).port, client.localPort);
     assert.is(client.remotePort, ctx.srv.port);
     assert.is(server.remotePort, client.localPort);
+    assert.throws(() => server.setTimeout(-1), (e: TlsError) => e.code === ErrorCode.InvalidArgument);
     let timeouts = 0;
     await withTimeout(new Promise<void>((r) => server.setTimeout(50, () => (timeouts++, r()))), 5_000, 'timeout');
     server.setTimeout(0);

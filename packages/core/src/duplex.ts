@@ -8,7 +8,7 @@ import type { Socket as NetSocket } from 'node:net';
 
 import { authorizationErrorOf } from './authorization.js';
 import { TlsEngine } from './engine.js';
-import { ClosedError, type CertificateError, type TlsError } from './errors.js';
+import { ClosedError, InvalidArgumentError, type CertificateError, type TlsError } from './errors.js';
 import { IdleTimer } from './idle-timer.js';
 import type { CertificateSummary, SessionInfo } from './native.js';
 import type { SecureConnection } from './secure-connection.js';
@@ -178,8 +178,9 @@ export class TlsDuplex<C extends SecureConnection = SecureConnection> extends Du
     };
     connection.onend = () => this.push(null);
     connection.onerror = (err) => this.fail_(err);
-    // A write waiting for the handshake is not completed by a drain.
     connection.ondrain = () => {
+      this.idle_?.touch(); // the peer is reading: activity, as a net.Socket's write progress
+      // A write waiting for the handshake is not completed by a drain.
       if (this.early_ === undefined) this.settleWrite_();
     };
     connection.onclose = (err) => {
@@ -265,6 +266,8 @@ export class TlsDuplex<C extends SecureConnection = SecureConnection> extends Du
 
   /** 'timeout' after `ms` milliseconds without reads or writes (0: never), as `net.Socket#setTimeout`. */
   setTimeout(ms: number, callback?: () => void): this {
+    if (typeof ms !== 'number' || !(ms >= 0))
+      throw new InvalidArgumentError('Expected "ms" to be a number of milliseconds, 0 or more');
     if (this.socket_) this.socket_.setTimeout(ms);
     else if (ms !== 0 || this.idle_) (this.idle_ ??= new IdleTimer(() => this.emit('timeout'))).set(ms);
     if (callback) this.once('timeout', callback);

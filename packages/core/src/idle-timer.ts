@@ -4,6 +4,9 @@
 // what is left, so a busy connection never touches the timer list. node:http
 // calls setTimeout twice per keep-alive request: both are cheap here too.
 
+// setTimeout's longest delay (a longer one would fire at once).
+const MAX_DELAY = 2 ** 31 - 1;
+
 /** An idle timer; `touch()` on every read and write. */
 export class IdleTimer {
   private ms_ = 0;
@@ -13,14 +16,14 @@ export class IdleTimer {
 
   constructor(private readonly onTimeout_: () => void) {}
 
-  /** Milliseconds of inactivity before the callback; 0 turns it off. */
+  /** Milliseconds of inactivity before the callback (at most about 24.8 days, as setTimeout); 0 turns it off. */
   set(ms: number): void {
-    this.ms_ = ms;
+    this.ms_ = Math.min(ms, MAX_DELAY);
     if (ms === 0) return; // a timer still armed finds ms_ 0 and stops
     this.last_ = Date.now();
     // An armed timer due too late for the new, shorter delay is replaced.
-    if (this.timer_ !== undefined && this.due_ > this.last_ + ms) this.stop();
-    if (this.timer_ === undefined) this.arm_(ms);
+    if (this.timer_ !== undefined && this.due_ > this.last_ + this.ms_) this.stop();
+    if (this.timer_ === undefined) this.arm_(this.ms_);
   }
 
   /** Something was read or written. */
