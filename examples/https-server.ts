@@ -3,22 +3,21 @@
 // Serves until Ctrl-C (or, with RXTLS_EXAMPLE_ONESHOT=1, answers one request
 // from node:https itself and exits). Try it with:
 //   curl --cacert <printed CA file> https://localhost:<port>/
-// Every rxtls connection becomes a TlsDuplex that node:http treats as its
-// socket. Shown too: ALPN, session tickets with shareable keys, and the
+// Every rxtls connection becomes a TlsDuplex (on the native transport) that
+// node:http treats as its socket. Shown too: ALPN, session tickets with shareable keys, and the
 // client certificate when one is offered.
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import {
   createCertificateAuthority,
-  createTlsServer,
+  createTlsDuplexServer,
   generateTicketKeys,
   issueCertificate,
-  TlsDuplex,
+  type TlsDuplex,
 } from '@rxtls/core';
 
 const ca = createCertificateAuthority({ commonName: 'rxtls example CA' });
@@ -39,7 +38,7 @@ const app = http.createServer((req, res) => {
   );
 });
 
-const server = createTlsServer(
+const server = createTlsDuplexServer(
   {
     cert: leaf.cert,
     key: leaf.key,
@@ -47,12 +46,12 @@ const server = createTlsServer(
     // Give every instance behind the same address these bytes to share resumption.
     ticketKeys: generateTicketKeys(),
   },
-  (engine) => app.emit('connection', new TlsDuplex(engine)),
+  (duplex) => app.emit('connection', duplex),
 );
 
 const port = Number(process.argv[2] ?? 0);
 server.listen(port, '127.0.0.1', () => {
-  const { port: bound } = server.address() as AddressInfo;
+  const { port: bound } = server.address()!;
   console.log(`https://localhost:${bound}/  (CA: ${caFile})`);
   console.log(`try: curl --cacert ${caFile} https://localhost:${bound}/`);
   if (process.env.RXTLS_EXAMPLE_ONESHOT !== '1') return;

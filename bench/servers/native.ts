@@ -33,7 +33,6 @@ function serve(conn: NativeTlsConnection, setup: ServerSetup): void {
       break;
     }
     case 'http': {
-      if (setup.http !== 'minimal') throw new Error('the native transport has no stream.Duplex adapter yet: serve HTTP with --http minimal');
       const p = new MinimalHttp(sinkOf(conn));
       conn.ondata = (chunk) => p.push(chunk);
       break;
@@ -42,7 +41,8 @@ function serve(conn: NativeTlsConnection, setup: ServerSetup): void {
 }
 
 export async function start(setup: ServerSetup): Promise<BenchServer> {
-  if (setup.protocol === 'http' && setup.http !== 'minimal') throw new Error('the native transport has no stream.Duplex adapter yet: serve HTTP with --http minimal');
+  // node:http over TlsDuplex (duplex.ts, on this transport too).
+  if (setup.protocol === 'http' && setup.http === 'node') return (await import('./duplex.js')).start({ ...setup, options: { ...setup.options, transport: 'native' } });
   const context = new TLSServerContext();
   context.load_certs(setup.cert, setup.key);
   const open = new Set<NativeTlsConnection>();

@@ -4,7 +4,6 @@
 import { createTlsServer, TLSServerContext, type ServerOptions, type TlsEngine } from '@rxtls/core';
 
 import { MinimalHttp, StreamProtocol, type Sink } from '../lib/protocols.js';
-import { findDuplexAdapter } from './duplex.js';
 import { closeServer, listenLoopback, type BenchServer, type HandshakeCount, type ServerSetup } from './types.js';
 
 function sinkOf(engine: TlsEngine): Sink {
@@ -16,36 +15,23 @@ function sinkOf(engine: TlsEngine): Sink {
 }
 
 export async function start(setup: ServerSetup): Promise<BenchServer> {
+  // node:http over TlsDuplex on this transport: the HTTPS rows' server (duplex.ts).
+  if (setup.protocol === 'http' && setup.http === 'node')
+    return (await import('./duplex.js')).start({ ...setup, options: { ...setup.options, transport: 'js' } });
   const context = new TLSServerContext();
   context.load_certs(setup.cert, setup.key);
   let open = 0;
   const handshakes: HandshakeCount = { total: 0, resumed: 0 };
-  let onHttp: ((engine: TlsEngine) => void) | undefined;
-  if (setup.protocol === 'http' && setup.http === 'node') {
-    const adapter = await findDuplexAdapter();
-    if (!adapter) throw new Error('@rxtls/core has no stream.Duplex adapter yet: serve HTTP with --http minimal');
-    const http = await import('node:http');
-    const { HELLO_BODY } = await import('../lib/protocols.js');
-    const httpServer = http.createServer((_req, res) => {
-      res.setHeader('Content-Type', 'text/plain');
-      res.end(HELLO_BODY);
-    });
-    onHttp = (engine) => httpServer.emit('connection', adapter(engine));
-  }
   // A variant's options are passed only for that variant, so that this file also runs against a core without them.
   // The transport is named, whatever createTlsServer's default: this handler takes TlsEngines.
   const options = { ...setup.options, context, transport: 'js' } as ServerOptions;
   const server = createTlsServer(options, (engine) => {
     open++;
     engine.onclose = () => open--;
-    if (onHttp) onHttp(engine);
-    else serve(engine);
-    // Counted after the handlers are set, keeping any onsecure they (the Duplex adapter) installed.
-    const secure = engine.onsecure;
+    serve(engine);
     engine.onsecure = () => {
       handshakes.total++;
       if (engine.resumed) handshakes.resumed++;
-      secure?.();
     };
   });
   function serve(engine: TlsEngine): void {

@@ -54,19 +54,15 @@ function rxtlsWith(options: Record<string, unknown>): (setup: ServerSetup) => Re
   return async (setup) => (await import('./rxtls.js')).start({ ...setup, options });
 }
 
-/** Scenarios of the native transport's server: not 'https' (see its note). */
-const NATIVE_SCENARIOS: readonly ScenarioId[] = EVERY.filter((s) => s !== 'https');
-
 export const SERVERS: readonly ServerEntry[] = [
   {
     id: 'rxtls',
     label: 'rxtls',
     column: 'rxtls',
     protocols: ALL,
-    // Not 'https': its node:http rows run over TlsDuplex, which has no adapter for a native connection yet (the native server's HTTPS rows are wrk's).
-    scenarios: NATIVE_SCENARIOS,
+    scenarios: EVERY,
     tls: true,
-    note: "rxtls is the native transport (createTlsServer({ transport: 'native' })); rows marked [js] are the JS transport (TlsEngine over net.Socket). The JS HTTPS rows (node:http over TlsDuplex) have [js] figures only: TlsDuplex has no adapter for a native connection yet (the native server's HTTPS rows are wrk's)",
+    note: "rxtls is the native transport (createTlsServer({ transport: 'native' })); rows marked [js] are the JS transport (TlsEngine over net.Socket); the node:http HTTPS rows run over TlsDuplex on the connection of each",
     start: async (setup) => (await import('./native.js')).start(setup),
   },
   {

@@ -1,12 +1,13 @@
 // node:http2 over rxtls: a TlsDuplex reports `alpnProtocol` as node:tls does
 // (false until the handshake, the protocol after), and `secureDuplexes`
-// hands connections to an http2 server only once secure. Peers: curl
-// --http2 (nghttp2) and http2.connect over an rxtls connection.
+// (createTlsDuplexServer, on both transports) hands connections to an http2
+// server only once secure. Peers: curl --http2 (nghttp2) and http2.connect
+// over an rxtls connection.
 import { execFile } from 'node:child_process';
 import * as http2 from 'node:http2';
 import type { AddressInfo, Server } from 'node:net';
 
-import { connectTlsDuplex, createTlsServer, secureDuplexes, TlsDuplex } from '@rxtls/core';
+import { connectTlsDuplex, createTlsDuplexServer, createTlsServer, secureDuplexes, TlsDuplex } from '@rxtls/core';
 import * as rxtls from '@rxtls/core/tls';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -27,14 +28,17 @@ function h2Server(): http2.Http2Server {
   return h2;
 }
 
-async function listen(server: Server): Promise<number> {
+/** What the servers of both transports (net.Server, NativeTlsServer) have. */
+type Listener = Pick<Server, 'address'> & { listen(port: number, host: string, cb: () => void): unknown; close(cb: () => void): unknown };
+
+async function listen(server: Listener): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return (server.address() as AddressInfo).port;
 }
 
-async function closeAll(h2: http2.Http2Server, server: Server): Promise<void> {
+async function closeAll(h2: http2.Http2Server, server: Listener): Promise<void> {
   h2.close();
-  await new Promise((resolve) => server.close(resolve));
+  await new Promise<void>((resolve) => server.close(() => resolve()));
 }
 
 function curl(port: number, path: string): Promise<{ stdout: string; stderr: string }> {
@@ -65,7 +69,8 @@ function h2Get(session: http2.ClientHttp2Session, path: string): Promise<string>
 
 test('TlsDuplex.alpnProtocol: false before the handshake, the protocol after, kept after close', async () => {
   let seen: Array<string | false> = [];
-  const server = createTlsServer({ ...p.server, alpnProtocols: ['h2'] }, (engine) => {
+  // The JS transport hands connections over before their handshake (a native server, once secure).
+  const server = createTlsServer({ ...p.server, alpnProtocols: ['h2'], transport: 'js' }, (engine) => {
     const d = new TlsDuplex(engine);
     seen.push(d.alpnProtocol);
     d.once('secure', () => seen.push(d.alpnProtocol));
@@ -84,28 +89,41 @@ test('TlsDuplex.alpnProtocol: false before the handshake, the protocol after, ke
   assert.is(client.alpnProtocol, 'h2');
 });
 
-test('curl --http2 and http2.connect against http2.createServer() fed by secureDuplexes', async () => {
+for (const transport of ['native', 'js'] as const) {
+  test(`curl --http2 and http2.connect against http2.createServer() fed by secureDuplexes [${transport}]`, async () => {
+    const h2 = h2Server();
+    const handedOver: Array<string | false> = [];
+    const server = createTlsDuplexServer({ ...p.server, alpnProtocols: ['h2'], transport }, (d: TlsDuplex) => {
+      handedOver.push(d.alpnProtocol);
+      h2.emit('connection', d);
+    });
+    const port = await listen(server);
+    try {
+      const { stdout } = await curl(port, '/curl');
+      // curl speaks HTTP/2 over TLS only when ALPN chose h2.
+      assert.is(stdout, 'path=/curl\nversion=2\n');
+      const session = http2.connect(`https://localhost:${port}`, {
+        createConnection: () => connectTlsDuplex({ host: '127.0.0.1', port, servername: 'localhost', ca: p.ca.cert, alpnProtocols: ['h2'], transport }),
+      });
+      try {
+        assert.is(await withTimeout(h2Get(session, '/one'), 10_000, 'h2 /one'), 'path=/one\n');
+        assert.is(await withTimeout(h2Get(session, '/two'), 10_000, 'h2 /two'), 'path=/two\n');
+      } finally {
+        session.close();
+      }
+      assert.equal(handedOver, ['h2', 'h2']);
+    } finally {
+      await closeAll(h2, server);
+    }
+  });
+}
+
+test('secureDuplexes as a createTlsServer handler', async () => {
   const h2 = h2Server();
-  const handedOver: Array<string | false> = [];
-  const server = createTlsServer(
-    { ...p.server, alpnProtocols: ['h2'] },
-    secureDuplexes((d) => (handedOver.push(d.alpnProtocol), h2.emit('connection', d))),
-  );
+  const server = createTlsServer({ ...p.server, alpnProtocols: ['h2'], transport: 'js' }, secureDuplexes((d) => h2.emit('connection', d)));
   const port = await listen(server);
   try {
-    const { stdout } = await curl(port, '/curl');
-    // curl speaks HTTP/2 over TLS only when ALPN chose h2.
-    assert.is(stdout, 'path=/curl\nversion=2\n');
-    const session = http2.connect(`https://localhost:${port}`, {
-      createConnection: () => connectTlsDuplex({ host: '127.0.0.1', port, servername: 'localhost', ca: p.ca.cert, alpnProtocols: ['h2'] }),
-    });
-    try {
-      assert.is(await withTimeout(h2Get(session, '/one'), 10_000, 'h2 /one'), 'path=/one\n');
-      assert.is(await withTimeout(h2Get(session, '/two'), 10_000, 'h2 /two'), 'path=/two\n');
-    } finally {
-      session.close();
-    }
-    assert.equal(handedOver, ['h2', 'h2']);
+    assert.is((await curl(port, '/handler')).stdout, 'path=/handler\nversion=2\n');
   } finally {
     await closeAll(h2, server);
   }

@@ -242,14 +242,16 @@ test('a TlsDuplex nobody listens to for errors never throws; early errors go to 
   const clientErrors: string[] = [];
   let handOver: (d: TlsDuplex) => void = () => {};
   const handedOver = new Promise<TlsDuplex>((r) => (handOver = r));
+  // The JS transport: it hands connections over before their handshake, so early errors reach onClientError
+  // (a native server reports them as 'tlsClientError': test/core/duplex-stream.test.ts has both).
   const server = createTlsServer(
-    p.server,
+    { ...p.server, transport: 'js' },
     secureDuplexes(
       (d) => handOver(d), // no 'error' listener, on purpose
       (err, d) => clientErrors.push(`${(err as TlsError).code} ${d instanceof TlsDuplex}`),
     ),
   );
-  const silent = createTlsServer(p.server, secureDuplexes(() => {})); // no handler at all
+  const silent = createTlsServer({ ...p.server, transport: 'js' }, secureDuplexes(() => {})); // no handler at all
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
   const uncaught: unknown[] = [];
@@ -266,7 +268,7 @@ test('a TlsDuplex nobody listens to for errors never throws; early errors go to 
     assert.equal(clientErrors, [`${ErrorCode.Handshake} true`]);
 
     // After the hand-over: the client drops TCP without close_notify (truncation).
-    const client = connectTlsDuplex({ host: 'localhost', port, ca: p.ca.cert });
+    const client = connectTlsDuplex({ host: 'localhost', port, ca: p.ca.cert, transport: 'js' });
     await withTimeout(new Promise((r) => client.once('secureConnect', r)), 10_000, 'handshake');
     const serverSide = await withTimeout(handedOver, 10_000, 'hand-over');
     const closed = new Promise((r) => serverSide.once('close', r));

@@ -251,7 +251,7 @@ Duplex.after(async (ctx) => {
 });
 
 Duplex('the write callback gets a ClosedError with a code, not a plain Error', async (ctx) => {
-  const duplex = connectTlsDuplex({ host: 'localhost', port: ctx.srv!.port, ca: P.ca.cert });
+  const duplex = connectTlsDuplex({ host: 'localhost', port: ctx.srv!.port, ca: P.ca.cert, transport: 'js' });
   await withTimeout(whenSecure(duplex.engine), 10_000, 'connect');
   duplex.on('error', () => {}); // the server's close may reset the socket after the test
   // More than the kernel takes at once: the write waits for the socket's drain.

@@ -33,7 +33,8 @@ export {
   type NativeTransportOptions,
 } from './native-transport.js';
 export type { SecureConnection } from './secure-connection.js';
-export { TlsDuplex, connectTlsDuplex, secureDuplexes, type TlsDuplexOptions } from './duplex.js';
+export { TlsDuplex, type TlsDuplexOptions } from './duplex.js';
+export { connectTlsDuplex, createTlsDuplexServer, secureDuplexes } from './duplex-connect.js';
 export type { ContextOptions, TlsVersion } from './context-options.js';
 export { generateTicketKeys } from './session-ticket.js';
 export {
