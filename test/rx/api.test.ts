@@ -326,6 +326,25 @@ ReadWrite('close() sends close_notify: the peer read completes cleanly', async (
   }
 });
 
+ReadWrite('close() after more than the socket takes: the peer, reading late, still gets it all and a clean end', async () => {
+  const srv = await startServer();
+  try {
+    const [c, s] = await Promise.all([client(srv.port), srv.next()]);
+    const payload = randomBytes(8 * MiB);
+    // Unpausable: what the socket cannot take waits in the connection's buffer.
+    of(payload).pipe(write(s)).subscribe({ error: () => {} });
+    s.close();
+    await sleep(100);
+    assert.not.ok(s.closed, 'waits for its buffer to leave');
+    const got = Buffer.concat(await withTimeout(lastValueFrom(read(c).pipe(toArray())), 20_000, 'read'));
+    assert.ok(got.equals(payload), `got ${got.length} of ${payload.length} bytes`);
+    await until(() => s.closed, 'server side closed');
+    c.destroy();
+  } finally {
+    srv.sub.unsubscribe();
+  }
+});
+
 ReadWrite('idle timeout destroys a silent connection with a TimeoutError', async () => {
   const srv = await startServer({ idleTimeout: 200 });
   try {

@@ -118,6 +118,8 @@ export interface ListenOptions extends TlsOptions, Pick<ServerOptions, Exclude<(
    * Called when a client fails before it became a connection: a failed or
    * timed-out handshake, bytes that are not TLS, a client that hung up. The
    * `listen` stream goes on; without this option such failures are dropped.
+   * The native transport does not report the client's address with such a
+   * failure (yet): `remote` then holds undefined.
    */
   onClientError?: (error: TlsError, remote: RemoteAddress) => void;
 }
