@@ -5,7 +5,7 @@ import * as net from 'node:net';
 
 import { CertificateError, ErrorCode, StateError, TlsError, TLSServerContext } from '@rxtls/core';
 import { connect, listen, read, write, writeFrom, type TlsConnection } from '@rxtls/rx';
-import { NEVER, concat, firstValueFrom, lastValueFrom, of, reduce, toArray, type Subscription } from 'rxjs';
+import { NEVER, concat, firstValueFrom, lastValueFrom, of, reduce, toArray, type Observable, type Subscription } from 'rxjs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
@@ -120,6 +120,29 @@ Listen('a port in use errors the stream; missing cert errors it at once', async 
   assert.is(err.code, ErrorCode.InvalidArgument);
   const bad = (await errorOf(firstValueFrom(listen({ port: 70000, ...pki().server })))) as TlsError;
   assert.match(bad.message, /"port"/);
+});
+
+Listen('transport: an unknown one errors listen() and connect() at once; each named one serves the other', async () => {
+  for (const o of [listen({ ...pki().server, transport: 'tcp' as 'js' }), connect({ port: 1, transport: 'uv' as 'js' })]) {
+    const err = (await errorOf(firstValueFrom(o as Observable<unknown>))) as TlsError;
+    assert.is(err.code, ErrorCode.InvalidArgument);
+    assert.match(err.message, /"transport"/);
+  }
+  for (const [server, clientSide] of [
+    ['js', 'native'],
+    ['native', 'js'],
+  ] as const) {
+    const srv = await startServer({ transport: server });
+    try {
+      const [c, s] = await Promise.all([client(srv.port, { transport: clientSide }), srv.next()]);
+      assert.is(s.remotePort, c.localPort);
+      await Promise.all([lastValueFrom(of(`${clientSide} to ${server}`).pipe(write(c))), text(s).then((t) => assert.is(t, `${clientSide} to ${server}`))]);
+      c.destroy();
+      s.destroy();
+    } finally {
+      srv.sub.unsubscribe();
+    }
+  }
 });
 
 Listen('garbage and failed handshakes go to onClientError; the stream goes on', async () => {
