@@ -1,7 +1,7 @@
 // listen(options): a TLS server as an Observable of handshaken connections.
 import type { AddressInfo, Server, Socket } from 'node:net';
 
-import { checkPort, createTlsServer, NativeTlsServer, type NativeTlsConnection, type TlsEngine, type TlsError } from '@rxtls/core';
+import { checkPort, createTlsServer, NativeTlsServer, type TlsEngine, type TlsError } from '@rxtls/core';
 import { Observable } from 'rxjs';
 
 import { checkOptions, createConnection, type TlsConnection } from './connection.js';
@@ -53,12 +53,11 @@ export function listen(options: ListenOptions): Observable<TlsConnection> {
         subscriber.error(callbackError);
       }
     };
+    // A secure link: the native transport hands it over so, the JS one from onsecure.
     const accept = (link: Link) => {
       if (closed) link.destroy();
       else subscriber.next(createConnection(link));
     };
-    // The native transport hands the connection over once it is secure.
-    const onNative = (connection: NativeTlsConnection) => accept(connection);
     const onEngine = (engine: TlsEngine) => {
       if (closed) {
         engine.destroy();
@@ -88,7 +87,7 @@ export function listen(options: ListenOptions): Observable<TlsConnection> {
       // The transport always named: core's own default does not decide it.
       server =
         transport === 'native'
-          ? createTlsServer({ ...settings, transport: 'native' }, onNative)
+          ? createTlsServer({ ...settings, transport: 'native' }, accept)
           : createTlsServer({ ...settings, transport: 'js' }, onEngine);
     } catch (err) {
       subscriber.error(err);
