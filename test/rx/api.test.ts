@@ -5,7 +5,7 @@ import * as net from 'node:net';
 
 import { CertificateError, ErrorCode, StateError, TlsError, TLSServerContext } from '@rxtls/core';
 import { connect, listen, read, write, writeFrom, type TlsConnection } from '@rxtls/rx';
-import { NEVER, concat, firstValueFrom, lastValueFrom, of, reduce, toArray, type Subscription } from 'rxjs';
+import { NEVER, concat, firstValueFrom, lastValueFrom, of, reduce, toArray, type Observable, type Subscription } from 'rxjs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
@@ -110,8 +110,9 @@ Listen('a second subscription to one listen() is a second server (cold)', async 
 Listen('a port in use errors the stream; missing cert errors it at once', async () => {
   const a = await startServer();
   try {
-    const err = (await errorOf(startServer({ port: a.port }))) as NodeJS.ErrnoException;
-    assert.is(err.code, 'EADDRINUSE');
+    // Native transport: a SocketError with the OS code; JS transport: Node's own error.
+    const err = (await errorOf(startServer({ port: a.port }))) as { code?: string; syscallCode?: string };
+    assert.is(err.syscallCode ?? err.code, 'EADDRINUSE');
   } finally {
     a.sub.unsubscribe();
   }
@@ -119,6 +120,29 @@ Listen('a port in use errors the stream; missing cert errors it at once', async 
   assert.is(err.code, ErrorCode.InvalidArgument);
   const bad = (await errorOf(firstValueFrom(listen({ port: 70000, ...pki().server })))) as TlsError;
   assert.match(bad.message, /"port"/);
+});
+
+Listen('transport: an unknown one errors listen() and connect() at once; each named one serves the other', async () => {
+  for (const o of [listen({ ...pki().server, transport: 'tcp' as 'js' }), connect({ port: 1, transport: 'uv' as 'js' })]) {
+    const err = (await errorOf(firstValueFrom(o as Observable<unknown>))) as TlsError;
+    assert.is(err.code, ErrorCode.InvalidArgument);
+    assert.match(err.message, /"transport"/);
+  }
+  for (const [server, clientSide] of [
+    ['js', 'native'],
+    ['native', 'js'],
+  ] as const) {
+    const srv = await startServer({ transport: server });
+    try {
+      const [c, s] = await Promise.all([client(srv.port, { transport: clientSide }), srv.next()]);
+      assert.is(s.remotePort, c.localPort);
+      await Promise.all([lastValueFrom(of(`${clientSide} to ${server}`).pipe(write(c))), text(s).then((t) => assert.is(t, `${clientSide} to ${server}`))]);
+      c.destroy();
+      s.destroy();
+    } finally {
+      srv.sub.unsubscribe();
+    }
+  }
 });
 
 Listen('garbage and failed handshakes go to onClientError; the stream goes on', async () => {
@@ -320,6 +344,25 @@ ReadWrite('close() sends close_notify: the peer read completes cleanly', async (
     s.close();
     assert.is(await reading, 'bye');
     await until(() => s.closed, 'server side closed');
+  } finally {
+    srv.sub.unsubscribe();
+  }
+});
+
+ReadWrite('close() after more than the socket takes: the peer, reading late, still gets it all and a clean end', async () => {
+  const srv = await startServer();
+  try {
+    const [c, s] = await Promise.all([client(srv.port), srv.next()]);
+    const payload = randomBytes(8 * MiB);
+    // Unpausable: what the socket cannot take waits in the connection's buffer.
+    of(payload).pipe(write(s)).subscribe({ error: () => {} });
+    s.close();
+    await sleep(100);
+    assert.not.ok(s.closed, 'waits for its buffer to leave');
+    const got = Buffer.concat(await withTimeout(lastValueFrom(read(c).pipe(toArray())), 20_000, 'read'));
+    assert.ok(got.equals(payload), `got ${got.length} of ${payload.length} bytes`);
+    await until(() => s.closed, 'server side closed');
+    c.destroy();
   } finally {
     srv.sub.unsubscribe();
   }

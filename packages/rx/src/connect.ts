@@ -1,9 +1,10 @@
 // connect(options): one client connection, emitted once its handshake is done.
-import { clientContext, connectTls, HandshakeError, type SSLContext, type TlsEngine } from '@rxtls/core';
+import { clientContext, connectTls, HandshakeError, type ClientOptions, type SSLContext } from '@rxtls/core';
 import { Observable } from 'rxjs';
 
 import { checkOptions, createConnection, type TlsConnection } from './connection.js';
-import { CLIENT_FIELDS, pickDefined, type ConnectOptions } from './options.js';
+import type { Link } from './link.js';
+import { CLIENT_FIELDS, pickDefined, transportOf, type ConnectOptions } from './options.js';
 
 // A context is costly to make (it loads the system trust store), and a
 // proxy calls connect(sameOptions) once per client: make one per options
@@ -42,6 +43,8 @@ function contextFor(options: ConnectOptions): SSLContext {
  * `conn.session`; `conn.resumed` tells), `cert`/`key` for servers that ask
  * for a client certificate, `postHandshakeAuth`, `keylog`.
  *
+ * It runs on the native transport unless `transport: 'js'` is given.
+ *
  * @example
  * connect({ host: 'localhost', port: 8443, ca })
  *   .pipe(mergeMap((conn) => of('ping').pipe(write(conn), concatWith(read(conn)))))
@@ -50,10 +53,11 @@ function contextFor(options: ConnectOptions): SSLContext {
  */
 export function connect(options: ConnectOptions): Observable<TlsConnection> {
   return new Observable<TlsConnection>((subscriber) => {
-    let engine: TlsEngine;
+    let link: Link;
     try {
       checkOptions(options);
-      engine = connectTls({
+      const transport = transportOf(options);
+      const settings: ClientOptions = {
         ...pickDefined(options, CLIENT_FIELDS),
         host: options.host ?? 'localhost',
         port: options.port,
@@ -61,29 +65,31 @@ export function connect(options: ConnectOptions): Observable<TlsConnection> {
         context: contextFor(options),
         // TLS half-close: after the server's close_notify we may still write.
         allowHalfOpen: true,
-      });
+      };
+      // Always named: core's own default does not decide it.
+      link = transport === 'native' ? connectTls({ ...settings, transport: 'native' }) : connectTls({ ...settings, transport: 'js' });
     } catch (err) {
       subscriber.error(err);
       return;
     }
     let handed = false;
-    engine.onsecure = () => {
+    link.onsecure = () => {
       handed = true;
       let conn: TlsConnection;
       try {
-        conn = createConnection(engine);
+        conn = createConnection(link);
       } catch (err) {
-        engine.destroy();
+        link.destroy();
         subscriber.error(err);
         return;
       }
       subscriber.next(conn);
       subscriber.complete();
     };
-    engine.onerror = (err) => subscriber.error(err);
-    engine.onclose = (err) => subscriber.error(err ?? new HandshakeError('connection closed before the TLS handshake completed'));
+    link.onerror = (err) => subscriber.error(err);
+    link.onclose = (err) => subscriber.error(err ?? new HandshakeError('connection closed before the TLS handshake completed'));
     return () => {
-      if (!handed) engine.destroy();
+      if (!handed) link.destroy();
     };
   });
 }

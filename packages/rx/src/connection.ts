@@ -1,17 +1,21 @@
 // TlsConnection: what a pipeline sees of one handshaken connection. The
-// engine stays behind a module-private WeakMap, reached by read() and write()
-// through stateOf(); nothing in the public surface hands it out.
+// core connection under it (a TlsEngine or a NativeTlsConnection, see
+// link.ts) stays behind a module-private WeakMap, reached by read() and
+// write() through stateOf(); nothing in the public surface hands it out.
 import { inspect } from 'node:util';
 
 import {
   ClosedError,
   InvalidArgumentError,
   StateError,
+  TlsEngine,
   type CertificateError,
   type CertificateSummary,
-  type TlsEngine,
+  type SessionInfo,
   type TlsError,
 } from '@rxtls/core';
+
+import { authorizationErrorOf, endpointsOf, whenFlushed, type Link, type VerifyOutcome } from './link.js';
 
 /** Receives what read() delivers. */
 export interface ReaderSink {
@@ -20,10 +24,10 @@ export interface ReaderSink {
   end(error: TlsError | undefined): void;
 }
 
-/** @internal Per-connection state shared by read(), write() and the engine handlers. */
+/** @internal Per-connection state shared by read(), write() and the link's handlers. */
 export interface ConnectionState {
-  readonly engine: TlsEngine;
-  /** Plaintext that arrived while no reader was attached. Bounded: the socket is paused meanwhile. */
+  readonly link: Link;
+  /** Plaintext that arrived while no reader was attached. Bounded: the link is paused meanwhile. */
   readonly chunks: Buffer[];
   /** The peer's close_notify arrived. */
   peerEnded: boolean;
@@ -39,14 +43,18 @@ export interface ConnectionState {
   demandPauses: number;
   /** Whether the socket is paused now. */
   paused: boolean;
+  /** The writer waiting for the link's `ondrain` (one writer per connection: one slot). Cleared before it is called. */
+  onDrain: (() => void) | undefined;
   /** Told once when the connection fails or closes (write() waits on this). */
   readonly closeListeners: Set<(error: TlsError | undefined) => void>;
-  /** Client: the latest resumable session (the engine's `onsession`). */
+  /** Client: the latest resumable session (the link's `onsession`). */
   session: Buffer | null;
   /** The peer's certificate; a post-handshake authentication replaces it. */
   peerCertificate: CertificateSummary | null;
-  /** Why the peer is not authorized, or null; replaced with `peerCertificate`. */
-  authorizationError: CertificateError | null;
+  /** The verify result that goes with `peerCertificate`. */
+  verify: VerifyOutcome;
+  /** Why the peer is not authorized, or null; made from `verify` on first use (undefined until then). */
+  authorizationError: CertificateError | null | undefined;
   /** Server: the post-handshake authentication waiting for the client's answer. */
   pha: { resolve(cert: CertificateSummary | null): void; reject(err: Error): void } | undefined;
 }
@@ -95,14 +103,13 @@ export class TlsConnection {
   readonly resumed: boolean;
 
   /** @internal Made by listen() and connect() only. */
-  constructor(token: typeof kCreate, engine: TlsEngine) {
+  constructor(token: typeof kCreate, link: Link, info: SessionInfo) {
     if (token !== kCreate) throw new InvalidArgumentError('TlsConnection is made by listen() and connect()');
-    const socket = engine.socket;
-    const info = engine.info();
-    this.remoteAddress = socket.remoteAddress;
-    this.remotePort = socket.remotePort;
-    this.localAddress = socket.localAddress;
-    this.localPort = socket.localPort;
+    const ends = endpointsOf(link);
+    this.remoteAddress = ends.remoteAddress;
+    this.remotePort = ends.remotePort;
+    this.localAddress = ends.localAddress;
+    this.localPort = ends.localPort;
     this.isServer = info.isServer;
     this.protocol = info.protocol ?? '';
     this.cipher = info.cipher ?? '';
@@ -125,13 +132,13 @@ export class TlsConnection {
   }
 
   /**
-   * The peer sent a certificate and it verified (the engine's `authorized`).
+   * The peer sent a certificate and it verified (core's `authorized`).
    * A server listening with `requestCert: 'unverified'` serves every client
    * and decides from this, `authorizationError` and `peerCertificate`.
    * Readable after close; a post-handshake authentication updates it.
    */
   get authorized(): boolean {
-    return states.get(this)!.authorizationError === null;
+    return authorizationOf(states.get(this)!) === null;
   }
 
   /**
@@ -140,7 +147,7 @@ export class TlsConnection {
    * certificate), or without `verifyCode` when the peer sent no certificate.
    */
   get authorizationError(): CertificateError | null {
-    return states.get(this)!.authorizationError;
+    return authorizationOf(states.get(this)!);
   }
 
   /**
@@ -176,7 +183,7 @@ export class TlsConnection {
    * conn.peerCertificateChain(true).map((c) => c.subjectName);
    */
   peerCertificateChain(verified = false): CertificateSummary[] {
-    return liveEngine(this).peerCertificateChain(verified);
+    return liveLink(this).peerCertificateChain(verified);
   }
 
   /**
@@ -192,7 +199,7 @@ export class TlsConnection {
    * const binding = conn.exportKeyingMaterial(32, 'EXPORTER-Channel-Binding');
    */
   exportKeyingMaterial(length: number, label: string, context?: Uint8Array | string): Buffer {
-    return liveEngine(this).exportKeyingMaterial(length, label, context);
+    return liveLink(this).exportKeyingMaterial(length, label, context);
   }
 
   /**
@@ -211,8 +218,9 @@ export class TlsConnection {
    * the answer.
    * @returns The client's certificate, or null.
    * @throws (rejects) StateError on a client, under TLS 1.2, when the client
-   *   did not offer it, or while another one runs; the connection's error if
-   *   it fails meanwhile; ClosedError once it has closed.
+   *   did not offer it, while another one runs, or on the native transport
+   *   (which cannot ask yet: listen with `transport: 'js'`); the
+   *   connection's error if it fails meanwhile; ClosedError once it has closed.
    * @example
    * const cert = await conn.verifyClientPostHandshake();
    * console.log(cert?.subject.CN ?? 'no certificate');
@@ -221,8 +229,10 @@ export class TlsConnection {
     const st = states.get(this)!;
     if (!this.isServer) throw new StateError('only a server asks for a certificate after the handshake');
     if (st.pha) throw new StateError('a post-handshake authentication is already running');
-    const engine = liveEngine(this);
-    engine.verifyClientPostHandshake();
+    const link = liveLink(this);
+    if (!(link instanceof TlsEngine))
+      throw new StateError("post-handshake authentication is not available on the native transport yet: listen with transport: 'js'");
+    link.verifyClientPostHandshake();
     return new Promise<CertificateSummary | null>((resolve, reject) => {
       st.pha = { resolve, reject };
       updatePause(st);
@@ -238,11 +248,10 @@ export class TlsConnection {
     const st = states.get(this)!;
     if (st.closed) return;
     st.localClose = true;
-    const { engine } = st;
-    const socket = engine.socket;
-    engine.end();
-    if (socket.writableFinished || socket.destroyed) engine.destroy();
-    else socket.once('finish', () => engine.destroy());
+    const { link } = st;
+    link.end();
+    // Without waiting for the peer's answer: what it sends now is discarded.
+    whenFlushed(link, () => link.destroy());
   }
 
   /** Closes at once, without close_notify (the peer sees a truncated stream). Idempotent. */
@@ -250,7 +259,7 @@ export class TlsConnection {
     const st = states.get(this)!;
     if (st.closed) return;
     st.localClose = true;
-    st.engine.destroy();
+    st.link.destroy();
   }
 
   [inspect.custom](): string {
@@ -258,12 +267,17 @@ export class TlsConnection {
   }
 }
 
-/** The engine of an open connection; its native session is freed once the socket closed. */
-function liveEngine(conn: TlsConnection): TlsEngine {
+/** Made when first asked for: most connections never are, and an error costs its stack trace. */
+function authorizationOf(st: ConnectionState): CertificateError | null {
+  return (st.authorizationError ??= authorizationErrorOf(st.peerCertificate, st.verify));
+}
+
+/** The link of an open connection; its native session is freed once the socket closed. */
+function liveLink(conn: TlsConnection): Link {
   const st = states.get(conn)!;
   if (st.error) throw st.error;
-  if (st.closed || st.engine.closed) throw new ClosedError('the connection is closed');
-  return st.engine;
+  if (st.closed || st.link.closed) throw new ClosedError('the connection is closed');
+  return st.link;
 }
 
 /**
@@ -281,7 +295,7 @@ export function stateOf(conn: TlsConnection): ConnectionState {
   return st;
 }
 
-/** @internal Pauses the socket while nobody reads or a writer downstream asks to; resumes otherwise. */
+/** @internal Pauses the link while nobody reads or a writer downstream asks to; resumes otherwise. */
 export function updatePause(st: ConnectionState): void {
   if (st.closed) return;
   // After the peer's close_notify nothing is left to hold back, and the
@@ -292,8 +306,8 @@ export function updatePause(st: ConnectionState): void {
     !st.peerEnded && st.error === undefined && st.pha === undefined && (st.reader === undefined || st.demandPauses > 0);
   if (want === st.paused) return;
   st.paused = want;
-  if (want) st.engine.pause();
-  else st.engine.resume();
+  if (want) st.link.pause();
+  else st.link.resume();
 }
 
 function notifyClose(st: ConnectionState, error: TlsError | undefined): void {
@@ -314,13 +328,14 @@ function endReader(st: ConnectionState): void {
 }
 
 /**
- * @internal Wraps a handshaken engine: takes over its handlers and pauses its
- * socket until a reader attaches. (The engine arms the idle timeout itself.)
+ * @internal Wraps a handshaken link: takes over its handlers and pauses it
+ * until a reader attaches. (The link arms the idle timeout itself.)
  */
-export function createConnection(engine: TlsEngine): TlsConnection {
-  const conn = new TlsConnection(kCreate, engine);
+export function createConnection(link: Link): TlsConnection {
+  const info = link.info();
+  const conn = new TlsConnection(kCreate, link, info);
   const st: ConnectionState = {
-    engine,
+    link,
     chunks: [],
     peerEnded: false,
     error: undefined,
@@ -331,51 +346,67 @@ export function createConnection(engine: TlsEngine): TlsConnection {
     writerClaimed: false,
     demandPauses: 0,
     paused: false,
+    onDrain: undefined,
     closeListeners: new Set(),
     // Under TLS 1.2 the session is resumable from the handshake on.
-    session: conn.isServer ? null : engine.getSession(),
+    session: conn.isServer ? null : link.getSession(),
     // Read now: the native session is freed when the socket closes.
-    peerCertificate: engine.peerCertificate(),
-    authorizationError: engine.authorizationError,
+    peerCertificate: link.peerCertificate(),
+    verify: info,
+    authorizationError: undefined,
     pha: undefined,
   };
   states.set(conn, st);
-  engine.ondata = (chunk) => {
+  link.ondata = (chunk) => {
     if (st.reader && st.chunks.length === 0) st.reader.next(chunk);
-    else st.chunks.push(chunk);
+    else {
+      st.chunks.push(chunk);
+      if (!st.paused) updatePause(st);
+    }
   };
-  engine.onend = () => {
+  link.ondrain = () => {
+    const waiter = st.onDrain;
+    st.onDrain = undefined;
+    waiter?.();
+  };
+  link.onend = () => {
     st.peerEnded = true;
     endReader(st);
     updatePause(st);
   };
-  engine.onerror = (err) => {
+  link.onerror = (err) => {
     if (st.error) return;
     st.error = err;
     endReader(st);
     notifyClose(st, err);
   };
-  engine.onclose = (err) => {
+  link.onclose = (err) => {
     st.closed = true;
+    st.onDrain = undefined;
     // An error on a connection nobody is watching any more is no failure.
     if (err && !st.error && !st.localClose) st.error = err;
     endReader(st);
     notifyClose(st, st.error);
   };
   // Chained: whoever set onsession before (core, a wrapper) still hears it.
-  const previousOnSession = engine.onsession;
-  engine.onsession = (session) => {
+  const previousOnSession = link.onsession;
+  link.onsession = (session) => {
     st.session = session;
     previousOnSession?.(session);
   };
-  engine.onpeercertificate = (certificate) => {
-    st.peerCertificate = certificate;
-    st.authorizationError = engine.authorizationError;
-    const pha = st.pha;
-    st.pha = undefined;
-    updatePause(st);
-    pha?.resolve(certificate);
-  };
-  updatePause(st);
+  if (link instanceof TlsEngine)
+    link.onpeercertificate = (certificate) => {
+      st.peerCertificate = certificate;
+      st.verify = link.info();
+      st.authorizationError = undefined;
+      const pha = st.pha;
+      st.pha = undefined;
+      updatePause(st);
+      pha?.resolve(certificate);
+    };
+  // Paused at the end of this turn unless a reader attached meanwhile (the
+  // usual `mergeMap((c) => read(c)…)`), which so costs no pause and resume.
+  // Data that arrives first pauses it at once (ondata above).
+  queueMicrotask(() => updatePause(st));
   return conn;
 }

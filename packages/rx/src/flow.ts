@@ -4,9 +4,9 @@
 // to its source, it publishes a FlowController in a module-level scope; every
 // read() subscribed synchronously inside that call (that is: read(a) anywhere
 // upstream in the same pipe(), through map, filter, scan, mergeMap…) attaches
-// its connection to it. When the writer's socket passes its high-water mark the
-// controller pauses those connections' sockets; the engine's whenDrained()
-// resumes them. The pause reaches the peer through TCP flow control, so memory stays
+// its connection to it. When the writer's connection passes its high-water mark
+// the controller pauses those connections; the writer's `ondrain` resumes
+// them. The pause reaches the peer through TCP flow control, so memory stays
 // bounded end to end.
 import type { ConnectionState } from './connection.js';
 import { updatePause } from './connection.js';

@@ -1,11 +1,12 @@
 // listen(options): a TLS server as an Observable of handshaken connections.
 import type { AddressInfo, Server, Socket } from 'node:net';
 
-import { checkPort, createTlsServer, type TlsEngine, type TlsError } from '@rxtls/core';
+import { checkPort, createTlsServer, NativeTlsServer, type TlsEngine, type TlsError } from '@rxtls/core';
 import { Observable } from 'rxjs';
 
 import { checkOptions, createConnection, type TlsConnection } from './connection.js';
-import { pickDefined, SERVER_FIELDS, type ListenOptions, type RemoteAddress } from './options.js';
+import type { Link } from './link.js';
+import { pickDefined, SERVER_FIELDS, transportOf, type ListenOptions, type RemoteAddress } from './options.js';
 
 /**
  * A TLS server. Cold: subscribing binds and listens; each emission is a
@@ -19,11 +20,16 @@ import { pickDefined, SERVER_FIELDS, type ListenOptions, type RemoteAddress } fr
  *   stream errors only when the server itself fails (the address is in use,
  *   the certificate or key is unusable) or a callback of yours throws.
  * - Unsubscribing stops listening and drops the clients still in their
- *   handshake. Connections already emitted stay open: they belong to their
- *   subscribers (`write()` and `read()` close them when unsubscribed). So
- *   `listen(o).pipe(takeUntil(stop$), mergeMap(handle))` stops accepting and
- *   lets running connections finish, and unsubscribing the whole pipeline
- *   tears everything down.
+ *   handshake (on the native transport, whose handshakes JS cannot reach,
+ *   each is closed as soon as its handshake completes, or ends with its
+ *   failure or `handshakeTimeout`). Connections already emitted stay open:
+ *   they belong to their subscribers (`write()` and `read()` close them when
+ *   unsubscribed). So `listen(o).pipe(takeUntil(stop$), mergeMap(handle))`
+ *   stops accepting and lets running connections finish, and unsubscribing
+ *   the whole pipeline tears everything down.
+ * - It runs on the native transport unless `transport: 'js'` is given. A
+ *   port in use errors with Node's error (`code` EADDRINUSE) on the JS
+ *   transport, with a SocketError (`syscallCode` EADDRINUSE) on the native one.
  * - The TLS features of `@rxtls/core` apply (see {@link ListenOptions}):
  *   `alpnProtocols`, `sni`, `requestCert`, `ticketKeys`, `keylog`, …; each
  *   connection reports what was negotiated (`alpnProtocol`, `resumed`,
@@ -36,6 +42,7 @@ import { pickDefined, SERVER_FIELDS, type ListenOptions, type RemoteAddress } fr
  */
 export function listen(options: ListenOptions): Observable<TlsConnection> {
   return new Observable<TlsConnection>((subscriber) => {
+    // JS transport: engines still in their handshake (the native ones are out of reach).
     const handshaking = new Set<TlsEngine>();
     let closed = false;
     const reportClientError = (err: TlsError, remote: RemoteAddress) => {
@@ -46,7 +53,12 @@ export function listen(options: ListenOptions): Observable<TlsConnection> {
         subscriber.error(callbackError);
       }
     };
-    const onConnection = (engine: TlsEngine) => {
+    // A secure link: the native transport hands it over so, the JS one from onsecure.
+    const accept = (link: Link) => {
+      if (closed) link.destroy();
+      else subscriber.next(createConnection(link));
+    };
+    const onEngine = (engine: TlsEngine) => {
       if (closed) {
         engine.destroy();
         return;
@@ -55,11 +67,7 @@ export function listen(options: ListenOptions): Observable<TlsConnection> {
       handshaking.add(engine);
       engine.onsecure = () => {
         handshaking.delete(engine);
-        if (closed) {
-          engine.destroy();
-          return;
-        }
-        subscriber.next(createConnection(engine));
+        accept(engine);
       };
       engine.onerror = (err) => {
         handshaking.delete(engine);
@@ -67,34 +75,46 @@ export function listen(options: ListenOptions): Observable<TlsConnection> {
       };
       engine.onclose = () => handshaking.delete(engine);
     };
-    let server: Server;
+    let server: Server | NativeTlsServer;
     try {
       checkOptions(options);
       checkPort(options.port ?? 0);
+      const transport = transportOf(options);
       // Builds the context (or applies the features to the given one) now:
       // a bad certificate or option errors this subscription at once.
       // allowHalfOpen: after the client's close_notify we may still write.
-      server = createTlsServer({ ...pickDefined(options, SERVER_FIELDS), allowHalfOpen: true }, onConnection);
+      const settings = { ...pickDefined(options, SERVER_FIELDS), allowHalfOpen: true };
+      // The transport always named: core's own default does not decide it.
+      server =
+        transport === 'native'
+          ? createTlsServer({ ...settings, transport: 'native' }, accept)
+          : createTlsServer({ ...settings, transport: 'js' }, onEngine);
     } catch (err) {
       subscriber.error(err);
       return;
     }
     server.on('error', (err) => subscriber.error(err));
-    // Refused before a TLS engine existed (a missing or untrusted PROXY header).
-    server.on('tlsClientError', (err: TlsError, socket: Socket) =>
-      reportClientError(err, { address: socket.remoteAddress, port: socket.remotePort }),
+    // JS transport: refused before a TLS engine existed (a missing or
+    // untrusted PROXY header), with the socket. Native transport: any client
+    // that failed before its handshake completed, with no address to tell.
+    server.on('tlsClientError', (err: TlsError, peer?: Partial<Pick<Socket, 'remoteAddress' | 'remotePort'>>) =>
+      reportClientError(err, { address: peer?.remoteAddress, port: peer?.remotePort }),
     );
-    server.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0, ...(options.backlog !== undefined ? { backlog: options.backlog } : {}) }, () => {
+    const bound = server;
+    const onListening = () => {
       if (closed) return;
       try {
-        options.onListening?.(server.address() as AddressInfo);
+        options.onListening?.(bound.address() as AddressInfo);
       } catch (err) {
         subscriber.error(err);
       }
-    });
+    };
+    const where = { host: options.host ?? '127.0.0.1', port: options.port ?? 0, ...(options.backlog !== undefined ? { backlog: options.backlog } : {}) };
+    if (server instanceof NativeTlsServer) server.listen(where, onListening);
+    else server.listen(where, onListening);
     return () => {
       closed = true;
-      server.close();
+      bound.close();
       for (const engine of handshaking) engine.destroy();
       handshaking.clear();
     };

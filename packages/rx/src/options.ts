@@ -5,7 +5,7 @@
 // says what is passed on.
 import type { AddressInfo } from 'node:net';
 
-import type { ClientOptions, ServerOptions, SSLContext, TlsEngineOptions, TlsError } from '@rxtls/core';
+import { InvalidArgumentError, type ClientOptions, type ServerOptions, type SSLContext, type TlsEngineOptions, type TlsError, type Transport } from '@rxtls/core';
 
 /** The connection settings both sides pass to the engine as given (the types below use it). */
 const ENGINE_FIELDS = ['handshakeTimeout', 'idleTimeout', 'handshakeOffload'] as const;
@@ -72,6 +72,23 @@ export interface TlsOptions extends Pick<TlsEngineOptions, (typeof ENGINE_FIELDS
   key?: string | Buffer;
   /** Trusted CA certificates, PEM. Client: to verify the server. Server: to verify client certificates. */
   ca?: string | Buffer;
+  /**
+   * Where the ciphertext flows. `'native'` (the default): the TCP socket
+   * lives in the addon and JS sees only plaintext. `'js'`: a `net.Socket`
+   * with a TlsEngine over it; it also runs what the native transport does
+   * not yet: `verifyClientPostHandshake()`, and (where core refuses them on
+   * the native transport with a ConfigError) `handshakeOffload`,
+   * `proxyProtocol`, `sessionStore`.
+   */
+  transport?: Transport;
+}
+
+/** @internal The transport `options` ask for: `'native'` unless `'js'` is given. */
+export function transportOf(options: { transport?: unknown }): Transport {
+  const t = options.transport;
+  if (t === undefined || t === 'native') return 'native';
+  if (t === 'js') return 'js';
+  throw new InvalidArgumentError('Expected "transport" to be \'native\' or \'js\'');
 }
 
 /** The remote end of a connection that failed before it was emitted. */
@@ -101,6 +118,8 @@ export interface ListenOptions extends TlsOptions, Pick<ServerOptions, Exclude<(
    * Called when a client fails before it became a connection: a failed or
    * timed-out handshake, bytes that are not TLS, a client that hung up. The
    * `listen` stream goes on; without this option such failures are dropped.
+   * The native transport does not report the client's address with such a
+   * failure (yet): `remote` then holds undefined.
    */
   onClientError?: (error: TlsError, remote: RemoteAddress) => void;
 }

@@ -53,7 +53,7 @@ export function read(conn: TlsConnection, options: ReadOptions = {}): Observable
       if (ended) return;
       st.reader = undefined;
       st.localClose = true;
-      st.engine.destroy();
+      st.link.destroy();
     };
   });
 }

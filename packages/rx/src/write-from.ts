@@ -4,7 +4,7 @@ import type { TlsError } from '@rxtls/core';
 import { Observable } from 'rxjs';
 
 import { stateOf, type TlsConnection } from './connection.js';
-import { claimWriter, closedUnderWriter, endWriter, writeChunk, type Chunk } from './write.js';
+import { chunkBytes, claimWriter, endWriter, writeChunk, writerClosed, type Chunk } from './write.js';
 
 /**
  * Writes the chunks of a (sync or async) iterable to `conn`, pulling the next
@@ -27,22 +27,28 @@ export function writeFrom(conn: TlsConnection, source: AsyncIterable<Chunk> | It
     if (!claimWriter(st, subscriber)) return;
     let stopped = false;
     let finished = false;
+    let ending = false;
     let wake: (() => void) | undefined;
     let stopFinish: (() => void) | undefined;
+    const finish = () => {
+      finished = true;
+      subscriber.complete();
+    };
     const onClose = (error: TlsError | undefined) => {
       stopped = true;
       wake?.();
-      subscriber.error(closedUnderWriter(error));
+      writerClosed(st, ending, error, subscriber, finish);
     };
     st.closeListeners.add(onClose);
     subscriber.add(() => {
       stopped = true;
       wake?.();
+      if (st.onDrain === wake) st.onDrain = undefined;
       st.closeListeners.delete(onClose);
       stopFinish?.();
       if (!finished && !st.closed) {
         st.localClose = true;
-        st.engine.destroy();
+        st.link.destroy();
       }
     });
     const pump = async () => {
@@ -53,19 +59,17 @@ export function writeFrom(conn: TlsConnection, source: AsyncIterable<Chunk> | It
           const step = await iterator.next();
           if (stopped) break;
           if (step.done) {
-            stopFinish = endWriter(st, () => {
-              finished = true;
-              subscriber.complete();
-            });
+            ending = true;
+            stopFinish = endWriter(st, finish);
             return;
           }
-          const r = writeChunk(st, step.value);
-          subscriber.next(r.bytes);
+          const ok = writeChunk(st, step.value);
+          subscriber.next(chunkBytes(step.value));
           // Woken by the drain, or by a close/unsubscribe (then `stopped` says so).
-          if (r.full)
+          if (!ok && !stopped)
             await new Promise<void>((resolve) => {
               wake = resolve;
-              st.engine.whenDrained().then(resolve, resolve);
+              st.onDrain = resolve;
             });
           wake = undefined;
           if (stopped) break;

@@ -4,6 +4,7 @@ import { Observable, type OperatorFunction, type Subscriber } from 'rxjs';
 
 import { stateOf, type ConnectionState, type TlsConnection } from './connection.js';
 import { FlowController, withFlow } from './flow.js';
+import { whenFlushed } from './link.js';
 
 /** A chunk write() and writeFrom() accept. Strings are sent as UTF-8. */
 export type Chunk = Buffer | Uint8Array | string;
@@ -22,32 +23,41 @@ export function claimWriter(st: ConnectionState, subscriber: Subscriber<number>)
   return true;
 }
 
-/** @internal Writes one chunk; returns its byte count, or throws what the engine threw. */
-export function writeChunk(st: ConnectionState, chunk: Chunk): { bytes: number; full: boolean } {
-  let data: Buffer | string;
-  if (typeof chunk === 'string' || Buffer.isBuffer(chunk)) data = chunk;
-  else if (chunk instanceof Uint8Array) data = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-  else throw new InvalidArgumentError('Expected each chunk to be a Buffer, a Uint8Array or a string');
-  const bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
-  // The engine reports the socket's own high-water mark: false means the
-  // socket buffered more than `writableHighWaterMark` and will emit 'drain'.
-  const ok = st.engine.write(data);
-  return { bytes, full: !ok };
+/**
+ * @internal Writes one chunk (no copy: a Uint8Array is viewed as a Buffer).
+ * Returns false when the link's buffer passed its high-water mark: its
+ * `ondrain` follows (see ConnectionState.onDrain). Throws what the link threw.
+ */
+export function writeChunk(st: ConnectionState, chunk: Chunk): boolean {
+  if (typeof chunk === 'string' || Buffer.isBuffer(chunk)) return st.link.write(chunk);
+  if (chunk instanceof Uint8Array) return st.link.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+  throw new InvalidArgumentError('Expected each chunk to be a Buffer, a Uint8Array or a string');
+}
+
+/** @internal The plaintext bytes of a chunk writeChunk took. */
+export function chunkBytes(chunk: Chunk): number {
+  return typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
 }
 
 /**
- * @internal Sends close_notify and calls `done` once it and everything before
- * it left for the kernel (the socket's 'finish').
+ * @internal Sends close_notify and calls `done` once it and everything
+ * before it left for the kernel; returns a canceller. Should the link close
+ * first, the writer's close listener hears of it (see writerClosed).
  */
 export function endWriter(st: ConnectionState, done: () => void): () => void {
-  const socket = st.engine.socket;
-  st.engine.end();
-  if (socket.writableFinished) {
-    done();
-    return () => {};
-  }
-  socket.once('finish', done);
-  return () => socket.off('finish', done);
+  st.link.end();
+  return whenFlushed(st.link, done);
+}
+
+/**
+ * @internal What a writer does when its connection closes: after its own
+ * end(), a clean close that this side did not cause means everything went
+ * out (the native transport closes once its FIN left and the peer's came),
+ * so it completes (`finish`); otherwise it errors with the reason.
+ */
+export function writerClosed(st: ConnectionState, ending: boolean, error: TlsError | undefined, subscriber: Subscriber<number>, finish: () => void): void {
+  if (ending && error === undefined && !st.localClose) finish();
+  else subscriber.error(closedUnderWriter(error));
 }
 
 /** @internal The error a writer reports when its connection went away under it. */
@@ -83,53 +93,48 @@ export function write(conn: TlsConnection): OperatorFunction<Chunk, number> {
       if (!claimWriter(st, subscriber)) return;
       const flow = new FlowController();
       let finished = false;
-      let waiting = false;
+      let ending = false;
       let stopFinish: (() => void) | undefined;
-      // Paused readers resume once the socket drained; a failure reaches the subscriber through onClose.
-      const resumeOnDrain = () => {
-        flow.pause();
-        if (waiting) return;
-        waiting = true;
-        st.engine.whenDrained().then(
-          () => {
-            waiting = false;
-            flow.resume();
-          },
-          () => void (waiting = false),
-        );
+      // Paused readers resume once the link drained; a failure reaches the subscriber through onClose.
+      const onDrain = () => flow.resume();
+      const finish = () => {
+        finished = true;
+        subscriber.complete();
       };
-      const onClose = (error: TlsError | undefined) => subscriber.error(closedUnderWriter(error));
+      const onClose = (error: TlsError | undefined) => writerClosed(st, ending, error, subscriber, finish);
       st.closeListeners.add(onClose);
       // Registered first: the source may complete inside subscribe(), and
       // then this teardown runs at once (the tRPC edge).
       subscriber.add(() => {
         st.closeListeners.delete(onClose);
+        if (st.onDrain === onDrain) st.onDrain = undefined;
         stopFinish?.();
         flow.dispose();
         if (!finished && !st.closed) {
           st.localClose = true;
-          st.engine.destroy();
+          st.link.destroy();
         }
       });
       const sourceSub = withFlow(flow, () =>
         source.subscribe({
           next: (chunk) => {
-            let r: { bytes: number; full: boolean };
+            let ok: boolean;
             try {
-              r = writeChunk(st, chunk);
+              ok = writeChunk(st, chunk);
             } catch (err) {
               subscriber.error(err);
               return;
             }
-            if (r.full) resumeOnDrain();
-            subscriber.next(r.bytes);
+            if (!ok) {
+              flow.pause();
+              st.onDrain = onDrain;
+            }
+            subscriber.next(chunkBytes(chunk));
           },
           error: (err) => subscriber.error(err),
           complete: () => {
-            stopFinish = endWriter(st, () => {
-              finished = true;
-              subscriber.complete();
-            });
+            ending = true;
+            stopFinish = endWriter(st, finish);
           },
         }),
       );
