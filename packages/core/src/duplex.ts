@@ -57,8 +57,6 @@ const verifyErrorNames: Readonly<Record<number, string>> = {
 // headers and body into such a batch).
 const JOIN_LIMIT = 16 * 1024;
 
-// How often a native end() that is waiting for its ciphertext to reach the kernel looks again.
-const FLUSH_POLL_MS = 5;
 
 const noop = (): void => {};
 
@@ -359,13 +357,17 @@ export class TlsDuplex<C extends SecureConnection = SecureConnection> extends Du
     const c = this.connection;
     if (c.closed) return callback();
     this.finalCallback_ = callback;
-    c.end();
+    // Done once close_notify and FIN are with the kernel (or the connection closed first: onclose).
     const socket = this.socket_;
+    if (!socket) {
+      if (c.finished) return this.onFinal_();
+      c.onfinish = () => this.onFinal_();
+    }
+    c.end();
     if (socket) {
-      // Done once the socket has sent close_notify and FIN (or the connection closed first).
       if (socket.writableFinished) this.onFinal_();
       else socket.once('finish', () => this.onFinal_());
-    } else this.whenFlushed_();
+    }
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
@@ -457,15 +459,6 @@ export class TlsDuplex<C extends SecureConnection = SecureConnection> extends Du
     this.writeCallback_ = undefined;
     this.early_ = undefined;
     cb(error);
-  }
-
-  /** Native end(): done once the ciphertext (close_notify last) is with the kernel, or the connection closed. */
-  private whenFlushed_(): void {
-    if (this.finalCallback_ === undefined) return;
-    const c = this.connection;
-    if (c.closed || c.bufferedAmount === 0) return this.onFinal_();
-    // The transport says when it fell under its high-water mark, not when it emptied: look again shortly.
-    setTimeout(() => this.whenFlushed_(), FLUSH_POLL_MS).unref();
   }
 
   private onFinal_(): void {

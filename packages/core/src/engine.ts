@@ -185,6 +185,8 @@ export class TlsEngine implements SecureConnection {
   onclose: ((error: TlsError | undefined) => void) | undefined = undefined;
   /** The socket's outgoing buffer emptied after `write` returned false: write more. */
   ondrain: (() => void) | undefined = undefined;
+  /** After `end()`: everything written, close_notify included, was handed to the kernel (the socket's 'finish'). */
+  onfinish: (() => void) | undefined = undefined;
   /**
    * Client: a resumable session arrived (in TLS 1.3 the server's ticket comes
    * after the handshake; it may come twice). Pass it as `session` to a later
@@ -392,6 +394,7 @@ export class TlsEngine implements SecureConnection {
       return;
     }
     this.flush_(flags);
+    this.socket.once('finish', () => this.onfinish?.());
     this.socket.end();
   }
 
@@ -470,6 +473,11 @@ export class TlsEngine implements SecureConnection {
   /** The ALPN protocol both sides agreed on, or null. */
   get alpnProtocol(): string | null {
     return this.session_.info().alpnProtocol;
+  }
+
+  /** After `end()`: close_notify and the FIN were handed to the kernel (`onfinish` fired). */
+  get finished(): boolean {
+    return this.socket.writableFinished;
   }
 
   /** The handshake resumed a session (a ticket or session ID); false before it completed. */

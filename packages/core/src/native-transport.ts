@@ -64,6 +64,8 @@ export class NativeTlsConnection implements SecureConnection {
   onerror: ((err: TlsError) => void) | undefined = undefined;
   onclose: ((error: TlsError | undefined) => void) | undefined = undefined;
   ondrain: (() => void) | undefined = undefined;
+  /** After `end()`: everything written, close_notify and the FIN included, was handed to the kernel. */
+  onfinish: (() => void) | undefined = undefined;
   onsession: ((session: Buffer) => void) | undefined = undefined;
 
   private native_: NativeTcpConnection | undefined;
@@ -71,6 +73,7 @@ export class NativeTlsConnection implements SecureConnection {
   private peerEnded_ = false;
   private ended_ = false;
   private closed_ = false;
+  private finished_ = false;
   private error_: TlsError | undefined = undefined;
   private errorReported_ = false;
   // A client waits for its name lookup: what JS did meanwhile is replayed.
@@ -94,6 +97,11 @@ export class NativeTlsConnection implements SecureConnection {
 
   get closed(): boolean {
     return this.closed_;
+  }
+
+  /** After `end()`: close_notify and the FIN were handed to the kernel (`onfinish` fired). */
+  get finished(): boolean {
+    return this.finished_;
   }
 
   get error(): TlsError | undefined {
@@ -232,6 +240,12 @@ export class NativeTlsConnection implements SecureConnection {
   _secure(): void {
     this.secure_ = true;
     this.onsecure?.();
+  }
+
+  /** @internal */
+  _finish(): void {
+    this.finished_ = true;
+    this.onfinish?.();
   }
 
   /** @internal */
@@ -460,6 +474,9 @@ binding.setTransportCallbacks({
   },
   drain(this: object) {
     (this as NativeTlsConnection).ondrain?.();
+  },
+  finish(this: object) {
+    (this as NativeTlsConnection)._finish();
   },
   end(this: object) {
     (this as NativeTlsConnection)._end();

@@ -17,6 +17,12 @@ export interface SecureConnection {
   onclose: ((error: TlsError | undefined) => void) | undefined;
   /** The outgoing buffer emptied after `write` returned false: write more. */
   ondrain: (() => void) | undefined;
+  /**
+   * After `end()`: everything written, close_notify and the TCP FIN included,
+   * was handed to the kernel (net.Socket's 'finish'). Not called when the
+   * connection failed or was destroyed first; `onclose` comes either way.
+   */
+  onfinish: (() => void) | undefined;
   /** Client: a resumable session arrived; pass it as `session` to a later connection. */
   onsession: ((session: Buffer) => void) | undefined;
 
@@ -26,6 +32,8 @@ export interface SecureConnection {
   readonly peerEnded: boolean;
   /** The connection has closed (cleanly or not). */
   readonly closed: boolean;
+  /** After `end()`: close_notify and the FIN were handed to the kernel (`onfinish` fired). */
+  readonly finished: boolean;
   /** The error that ended the connection, if any. */
   readonly error: TlsError | undefined;
   /** Bytes written but not yet taken by the kernel: the backpressure signal. */

@@ -423,6 +423,8 @@ export interface TransportCallbacks {
   close(this: object, error: Error | undefined): void;
   /** Client: a new resumable session (ticket) arrived: `getSession()` has it. */
   session(this: object): void;
+  /** After `end()`: everything written, close_notify and the TCP FIN included, was taken by the kernel. */
+  finish(this: object): void;
   /** Server: an accepted connection failed before its handshake completed. */
   serverError(this: object, error: Error): void;
   /** Server: closed, and no connection is left. */

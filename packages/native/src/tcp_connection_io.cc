@@ -386,6 +386,13 @@ void TcpConn::OnShutdown(uv_shutdown_t* req, int status) {
     c->shutting_ = false;
     if (status == UV_ECANCELED || c->closing_) return;
     c->fin_sent_ = true;
+    if (status >= 0 && !c->owner_.IsEmpty()) {
+      // Everything written, close_notify and FIN included, is the kernel's (net.Socket's 'finish').
+      Napi::Env env(c->loop_->env());
+      Napi::HandleScope scope(env);
+      c->Call(env, c->owner_.Value(), c->loop_->on_finish, {});
+      if (c->closing_) return;
+    }
     // Both directions are done: the peer's FIN came first.
     if (c->tcp_eof_ || status < 0) c->Close();
   });

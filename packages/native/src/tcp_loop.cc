@@ -29,9 +29,10 @@ Napi::Value TcpLoop::SetCallbacks(const Napi::CallbackInfo& info) {
   Napi::Value v = Arg(info, 0);
   if (!v.IsObject()) ThrowExpected(env, "callbacks", "an object of functions");
   Napi::Object o = v.As<Napi::Object>();
-  const char* names[] = {"secure", "data", "drain", "end", "close", "session", "serverError", "serverClose"};
-  Napi::Function fns[8];
-  for (int i = 0; i < 8; ++i) {
+  const char* names[] = {"secure", "data", "drain", "end", "close", "session", "finish", "serverError", "serverClose"};
+  constexpr int kCount = sizeof names / sizeof names[0];
+  Napi::Function fns[kCount];
+  for (int i = 0; i < kCount; ++i) {
     Napi::Value f = o.Get(names[i]);
     if (!f.IsFunction()) ThrowExpected(env, names[i], "a function");
     fns[i] = f.As<Napi::Function>();
@@ -51,9 +52,9 @@ Napi::Value TcpLoop::SetCallbacks(const Napi::CallbackInfo& info) {
     current = l;
   }
   TcpLoop* l = current;
-  Napi::FunctionReference* refs[] = {&l->on_secure, &l->on_data, &l->on_drain, &l->on_end,
-                                     &l->on_close, &l->on_session, &l->on_server_error, &l->on_server_close};
-  for (int i = 0; i < 8; ++i) *refs[i] = Napi::Persistent(fns[i]);
+  Napi::FunctionReference* refs[kCount] = {&l->on_secure,  &l->on_data,   &l->on_drain,        &l->on_end,       &l->on_close,
+                                           &l->on_session, &l->on_finish, &l->on_server_error, &l->on_server_close};
+  for (int i = 0; i < kCount; ++i) *refs[i] = Napi::Persistent(fns[i]);
   if (l->connection_ctor.IsEmpty()) l->connection_ctor = Napi::Persistent(TcpConnection::Init(env));
   if (l->server_ctor.IsEmpty()) l->server_ctor = Napi::Persistent(TcpServer::Init(env));
   l->callbacks_set_ = true;
@@ -102,6 +103,7 @@ void TcpLoop::FinishTeardown() {
   on_end.Reset();
   on_close.Reset();
   on_session.Reset();
+  on_finish.Reset();
   on_server_error.Reset();
   on_server_close.Reset();
   connection_ctor.Reset();

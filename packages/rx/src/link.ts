@@ -38,17 +38,11 @@ export function authorizationErrorOf(peerCertificate: CertificateSummary | null,
   return new CertificateError(`certificate verification failed (${v.verifyMessage})`, { verifyCode: v.verifyResult, verifyMessage: v.verifyMessage });
 }
 
-// How often the native transport is asked whether its buffer emptied.
-const FLUSH_POLL_MS = 5;
-
 /**
  * @internal Calls `done` once what was written (and the close_notify of an
  * `end()`) left for the kernel; not if the link closes first (its `onclose`
  * tells that). Returns a canceller. The JS transport says so with the
- * socket's 'finish'. The native one has no such event (`ondrain` fires only
- * after a full write), so its buffer is looked at every few milliseconds
- * until it is empty: this runs once per connection, at its end, and mostly
- * finds it empty at once.
+ * socket's 'finish', the native one with `onfinish`.
  */
 export function whenFlushed(link: Link, done: () => void): () => void {
   if (link instanceof TlsEngine) {
@@ -61,15 +55,26 @@ export function whenFlushed(link: Link, done: () => void): () => void {
     socket.once('finish', done);
     return () => socket.off('finish', done);
   }
-  let timer: NodeJS.Timeout | undefined;
-  const check = () => {
-    timer = undefined;
-    if (link.closed) return;
-    if (link.bufferedAmount === 0) done();
-    else timer = setTimeout(check, FLUSH_POLL_MS).unref();
-  };
-  check();
-  return () => clearTimeout(timer);
+  if (link.closed) return noop;
+  if (link.finished) {
+    done();
+    return noop;
+  }
+  // A writer and close() may both wait: the link's one onfinish slot calls every waiter.
+  let waiting = finishWaiters.get(link);
+  if (waiting === undefined) {
+    const set = new Set<() => void>();
+    finishWaiters.set(link, set);
+    link.onfinish = () => {
+      for (const fn of [...set]) fn();
+      set.clear();
+    };
+    waiting = set;
+  }
+  waiting.add(done);
+  return () => waiting.delete(done);
 }
+
+const finishWaiters = new WeakMap<Link, Set<() => void>>();
 
 function noop(): void {}
