@@ -87,7 +87,8 @@ export interface Visit {
 
 /** Connects, waits for the member's answer, the close and (TLS 1.3) the ticket. */
 export async function visit(options: ClientOptions): Promise<Visit> {
-  const engine = connectTls(options);
+  // The client is the JS transport's (its socket says where it connected from).
+  const engine = connectTls({ ...options, transport: 'js' });
   let answer = '';
   let resumed = false;
   let session: Buffer | null = null;

@@ -11,7 +11,7 @@ import type { NativeSession } from './native.js';
  * X509_V_ERR_* result (e.g. 18, "self-signed certificate"), or, when the
  * peer sent no certificate at all, one without `verifyCode`.
  */
-export function authorizationErrorOf(session: NativeSession): CertificateError | null {
+export function authorizationErrorOf(session: Pick<NativeSession, 'info' | 'peerCertificate'>): CertificateError | null {
   const { verifyResult, verifyMessage } = session.info();
   // OpenSSL reports X509_V_OK when no certificate came: check that one did.
   if (session.peerCertificate() === null) return new CertificateError('the peer sent no certificate');

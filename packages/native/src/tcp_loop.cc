@@ -29,9 +29,11 @@ Napi::Value TcpLoop::SetCallbacks(const Napi::CallbackInfo& info) {
   Napi::Value v = Arg(info, 0);
   if (!v.IsObject()) ThrowExpected(env, "callbacks", "an object of functions");
   Napi::Object o = v.As<Napi::Object>();
-  const char* names[] = {"secure", "data", "drain", "end", "close", "session", "serverError", "serverClose"};
-  Napi::Function fns[8];
-  for (int i = 0; i < 8; ++i) {
+  const char* names[] = {"secure", "data", "drain", "end", "close", "session", "serverError", "serverClose",
+                         "sessionLookup", "peerCertificate"};
+  constexpr int kCount = sizeof(names) / sizeof(names[0]);
+  Napi::Function fns[kCount];
+  for (int i = 0; i < kCount; ++i) {
     Napi::Value f = o.Get(names[i]);
     if (!f.IsFunction()) ThrowExpected(env, names[i], "a function");
     fns[i] = f.As<Napi::Function>();
@@ -51,9 +53,12 @@ Napi::Value TcpLoop::SetCallbacks(const Napi::CallbackInfo& info) {
     current = l;
   }
   TcpLoop* l = current;
-  Napi::FunctionReference* refs[] = {&l->on_secure, &l->on_data, &l->on_drain, &l->on_end,
-                                     &l->on_close, &l->on_session, &l->on_server_error, &l->on_server_close};
-  for (int i = 0; i < 8; ++i) *refs[i] = Napi::Persistent(fns[i]);
+  Napi::FunctionReference* refs[] = {&l->on_secure,       &l->on_data,         &l->on_drain,
+                                     &l->on_end,          &l->on_close,        &l->on_session,
+                                     &l->on_server_error, &l->on_server_close, &l->on_session_lookup,
+                                     &l->on_peer_certificate};
+  static_assert(sizeof(refs) / sizeof(refs[0]) == kCount, "one reference per callback");
+  for (int i = 0; i < kCount; ++i) *refs[i] = Napi::Persistent(fns[i]);
   if (l->connection_ctor.IsEmpty()) l->connection_ctor = Napi::Persistent(TcpConnection::Init(env));
   if (l->server_ctor.IsEmpty()) l->server_ctor = Napi::Persistent(TcpServer::Init(env));
   l->callbacks_set_ = true;
