@@ -76,6 +76,7 @@ class TcpConn final : public TcpHandle, public SslOwner {
   bool proxy_pending_ = false;  // the header has not been read yet
   bool store_waiting_ = false;  // JS was asked for a session: reading waits for the answer
   bool pha_pending_ = false;    // CertificateRequest sent, the client's answer not yet in
+  bool pha_answered_ = false;   // the client's Finished of that answer was read
   // --------------------------------------------------------------------------
 
  private:

@@ -14,11 +14,22 @@ namespace {
 
 void NoRelease() {}
 
+// SSL_set_msg_callback while a request runs: OpenSSL is back in its finished
+// state as soon as the CertificateRequest is out, so the answer is told by
+// the client's Finished arriving, not by SSL_is_init_finished alone.
+void OnPhaMessage(int write_p, int version, int content_type, const void* buf, size_t len, SSL* ssl, void* arg) {
+  if (write_p != 0 || content_type != SSL3_RT_HANDSHAKE || len < 1) return;
+  if (static_cast<const unsigned char*>(buf)[0] == SSL3_MT_FINISHED) *static_cast<bool*>(arg) = true;
+}
+
 }  // namespace
 
 bool TcpConn::PhaCheck(Napi::Env env) {
-  if (!SSL_is_init_finished(ssl_)) return true;
+  if (!pha_answered_ || !SSL_is_init_finished(ssl_)) return true;
   pha_pending_ = false;
+  pha_answered_ = false;
+  SSL_set_msg_callback(ssl_, nullptr);
+  SSL_set_msg_callback_arg(ssl_, nullptr);
   return Call(env, owner_.Value(), loop_->on_peer_certificate, {});
 }
 
@@ -37,6 +48,9 @@ Napi::Value TcpConnection::VerifyClientPostHandshake(const Napi::CallbackInfo& i
   if ((mode & SSL_VERIFY_PEER) == 0) SSL_set_verify(ssl, mode | SSL_VERIFY_PEER | SSL_VERIFY_POST_HANDSHAKE, nullptr);
   bool requested = false;
   int r = 1, err = SSL_ERROR_NONE;
+  c->pha_answered_ = false;
+  SSL_set_msg_callback(ssl, OnPhaMessage);
+  SSL_set_msg_callback_arg(ssl, &c->pha_answered_);
   {
     CallScope<void (*)()> scope(c->depth_, NoRelease);
     ERR_clear_error();
@@ -45,6 +59,10 @@ Napi::Value TcpConnection::VerifyClientPostHandshake(const Napi::CallbackInfo& i
       r = SSL_do_handshake(ssl);
       if (r != 1) err = SSL_get_error(ssl, r);
     }
+  }
+  if (!requested) {
+    SSL_set_msg_callback(ssl, nullptr);
+    SSL_set_msg_callback_arg(ssl, nullptr);
   }
   if (!requested)
     ThrowOpenSSLError(env, kErrState, "cannot request a client certificate (TLS 1.3 and a client that offered post-handshake auth are needed)");
