@@ -102,9 +102,11 @@ async function closedBy(port: number, send?: Buffer): Promise<void> {
   const raw = net.connect(port, '127.0.0.1');
   raw.on('error', () => {});
   await once(raw, 'connect');
+  // A server that closes with bytes unread resets the connection: a close all the same.
+  const closed = new Promise<void>((resolve) => raw.once('close', () => resolve()));
   if (send) raw.write(send);
   raw.resume();
-  await withTimeout(once(raw, 'close'), 10_000, 'server closes');
+  await withTimeout(closed, 10_000, 'server closes');
 }
 
 for (const transport of ['js', 'native'] as const) {
@@ -180,6 +182,39 @@ listener('a peer that hangs up mid-header is refused', async (ctx) => {
   const [refused] = await refusals(ctx, 1);
   assert.match(refused!.message, /closed before sending a complete header/);
   raw.destroy();
+});
+
+listener('hostile peers: a megabyte of header-like text, a v2 length over the limit, a header that stops short, a valid header then junk', async (ctx) => {
+  const { port } = await proxiedServer(ctx, { trusted: ['127.0.0.1'], timeout: 300 }, transport);
+  // Printable bytes that never end a v1 line: refused at 107 bytes, the rest unread.
+  await closedBy(port, Buffer.concat([Buffer.from('PROXY '), Buffer.alloc(1 << 20, 0x41)]));
+  // v2 announcing 65535 bytes (over the default 4096): refused from its fixed part.
+  await closedBy(port, Buffer.concat([SIG, Buffer.from([0x21, 0x11, 0xff, 0xff]), Buffer.alloc(64)]));
+  // v2 announcing 200 bytes, 100 sent: waits, then the header's timeout.
+  await closedBy(port, Buffer.concat([SIG, Buffer.from([0x21, 0x11, 0x00, 0xc8]), Buffer.alloc(84)]));
+  const errs = await refusals(ctx, 3);
+  assert.match(errs[0]!.message, /v1 line longer than 107 bytes/);
+  assert.instance(errs[0], ProxyProtocolError);
+  assert.match(errs[1]!.message, /v2 header of 65551 bytes is over the limit of 4096/);
+  assert.instance(errs[2], TimeoutError);
+  assert.match(errs[2]!.message, /PROXY protocol header not received within 300 ms/);
+  assert.is(ctx.srv!.engines.length, 0);
+  // A good header, then no TLS: a handshake failure (the engine's on the JS
+  // transport, 'tlsClientError' on the native one), not a PROXY protocol one.
+  await closedBy(port, Buffer.concat([Buffer.from('PROXY TCP4 192.0.2.7 198.51.100.1 56324 443\r\n'), Buffer.alloc(512, 0x47)]));
+  const failed = await withTimeout(
+    (async () => {
+      const other = () => ctx.srv!.errors.find((e) => !(e instanceof ProxyProtocolError) && !(e instanceof TimeoutError));
+      while (other() === undefined) await sleep(10);
+      return other()!;
+    })(),
+    10_000,
+    'handshake failure',
+  );
+  assert.not.instance(failed, ProxyProtocolError);
+  assert.is((failed as Error & { code?: string }).code, 'ERR_TLS_HANDSHAKE');
+  // The listener still serves a proper client.
+  assert.is((await through(port, [v2Local()])).echo, 'ping');
 });
 
 listener('option checks', () => {
