@@ -3,8 +3,8 @@
 // each validates its arguments and the connection's state with a typed
 // error, a wrapper that outlives its connection answers ERR_TLS_CLOSED, and a
 // store answer given inside the lookup callback itself is deferred to the loop.
-import { TLSServerContext, type NativeTlsConnection, type NativeTcpConnection, type TlsError } from '@rxtls/core';
-import { binding } from '@rxtls/native';
+import { TLSServerContext, type NativeTlsConnection, type TlsError } from '@rxtls/core';
+import { binding, type NativeTcpConnection } from '@rxtls/native';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
