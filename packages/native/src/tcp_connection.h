@@ -73,6 +73,7 @@ class TcpConn final : public TcpHandle, public SslOwner {
   std::string proxy_address_;  // the client the PROXY header named
   int proxy_port_ = 0;
   int proxy_family_ = 0;  // 4 or 6; 0: no header address (the socket's peer is reported)
+  size_t proxy_need_ = 0;       // input the header needs before it is parsed again
   bool proxy_pending_ = false;  // the header has not been read yet
   bool store_waiting_ = false;  // JS was asked for a session: reading waits for the answer
   bool pha_pending_ = false;    // CertificateRequest sent, the client's answer not yet in

@@ -57,23 +57,38 @@ bool TcpConn::ProxyAccept() {
 
 bool TcpConn::ProxyHeaderRead(Napi::Env env) {
   const ProxySettings& proxy = server_->proxy();
-  // At most max_length bytes, made contiguous (usually one block already).
+  // A peer trickling a long v2 header: nothing is parsed (or copied) again
+  // until the bytes it announced are in.
+  if (in_->size() < proxy_need_ && !tcp_eof_) return false;
+  // At most max_length bytes, contiguous: in place when the first block
+  // holds them (the usual case), else copied together.
   size_t look = in_->size() < proxy.max_length ? in_->size() : proxy.max_length;
-  std::vector<unsigned char> head(look);
   uv_buf_t bufs[8];
   size_t n = in_->Peek(bufs, 8), got = 0;
-  for (size_t i = 0; i < n && got < look; ++i) {
-    size_t take = bufs[i].len < look - got ? bufs[i].len : look - got;
-    std::memcpy(head.data() + got, bufs[i].base, take);
-    got += take;
+  const unsigned char* data = nullptr;
+  std::vector<unsigned char> copy;
+  if (n > 0 && bufs[0].len >= look) {
+    data = reinterpret_cast<const unsigned char*>(bufs[0].base);
+    got = look;
+  } else {
+    copy.resize(look);
+    for (size_t i = 0; i < n && got < look; ++i) {
+      size_t take = bufs[i].len < look - got ? bufs[i].len : look - got;
+      std::memcpy(copy.data() + got, bufs[i].base, take);
+      got += take;
+    }
+    data = copy.data();
   }
   ProxyHeader header;
   std::string why;
-  ProxyParse r = ParseProxyHeader(head.data(), got, proxy.max_length, &header, &why);
+  ProxyParse r = ParseProxyHeader(data, got, proxy.max_length, &header, &why);
   if (r == ProxyParse::kNeedMore) {
     if (got >= proxy.max_length) why = "no complete header in " + std::to_string(proxy.max_length) + " bytes";
     else if (tcp_eof_) why = "the peer closed before sending a complete header";
-    else return false;  // waits for more
+    else {
+      proxy_need_ = header.length > got ? header.length : got + 1;
+      return false;  // waits for more
+    }
     r = ProxyParse::kError;
   }
   if (r == ProxyParse::kError) {

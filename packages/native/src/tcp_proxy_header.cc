@@ -164,8 +164,8 @@ ProxyParse ParseV2(const unsigned char* data, size_t size, size_t max_length, Pr
   size_t length = kV2Fixed + ReadU16(data + 14);
   if (length > max_length)
     return Fail(error, "v2 header of " + std::to_string(length) + " bytes is over the limit of " + std::to_string(max_length));
-  if (size < length) return ProxyParse::kNeedMore;
   out->length = length;
+  if (size < length) return ProxyParse::kNeedMore;
   out->version = 2;
   if (cmd == 0) return ProxyParse::kDone;  // LOCAL: the balancer's own connection
   unsigned fam = data[13] >> 4;

@@ -46,7 +46,9 @@ bool ProxyTrusted(const ProxySettings& settings, const sockaddr_storage& peer);
 enum class ProxyParse { kNeedMore, kDone, kError };
 
 struct ProxyHeader {
-  size_t length = 0;        // bytes of the header; what follows is the client's
+  // Bytes of the header; what follows is the client's. With kNeedMore: the
+  // bytes needed before parsing again can succeed (0 when unknown).
+  size_t length = 0;
   int version = 0;          // 1 or 2
   bool has_source = false;  // false: LOCAL, UNKNOWN or UNSPEC (use the real endpoints)
   std::string address;      // the client, as node:net would print it
