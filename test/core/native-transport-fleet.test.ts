@@ -4,7 +4,7 @@
 // error, a wrapper that outlives its connection answers ERR_TLS_CLOSED, and a
 // store answer given inside the lookup callback itself is deferred to the loop.
 import { TLSServerContext, type NativeTlsConnection, type TlsError } from '@rxtls/core';
-import { binding, type NativeTcpConnection } from '@rxtls/native';
+import { binding, type NativeTcpConnection, type NativeTcpServer } from '@rxtls/native';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
@@ -135,6 +135,84 @@ fleet('a context with the store on, on a server without a store: answered inside
   } finally {
     await Promise.all([withStore.close(), without.close()]);
   }
+});
+
+fleet('re-entrancy: every connection call from inside onpeercertificate, and the request itself from inside onsecure', async () => {
+  const ctx = new TLSServerContext();
+  ctx.load_certs(p.server.cert, p.server.key);
+  ctx.set_verify_locations(p.ca.cert);
+  const calls: Record<string, (c: NativeTlsConnection) => unknown> = {
+    write: (c) => c.write('x'),
+    writev: (c) => c.writev(['x', 'y']),
+    end: (c) => c.end(),
+    destroy: (c) => c.destroy(),
+    pause: (c) => (c.pause(), setImmediate(() => c.resume())),
+    info: (c) => c.info(),
+    peerCertificate: (c) => c.peerCertificate(),
+    peerCertificateChain: (c) => c.peerCertificateChain(true),
+    authorized: (c) => c.authorized,
+    getSession: (c) => c.getSession(),
+    exportKeyingMaterial: (c) => c.exportKeyingMaterial(16, 'EXPORTER-test'),
+    verifyClientPostHandshake: (c) => c.verifyClientPostHandshake(),
+  };
+  for (const [name, call] of Object.entries(calls)) {
+    let answer: string | undefined;
+    const srv = await startNative({ context: ctx }, (c) => {
+      // Asked for inside the handler (the on_secure callback), before any data.
+      c.onsecure = () => c.verifyClientPostHandshake();
+      c.onpeercertificate = () => (answer = code(() => call(c)));
+    });
+    try {
+      const client = connectNativeTls({ host: 'localhost', port: srv.port, ca: p.ca.cert, cert: p.client.cert, key: p.client.key });
+      client.onsecure = () => client.write('hi');
+      const closing = outcome(client, 10_000).catch(() => undefined);
+      await withTimeout(
+        (async () => {
+          while (answer === undefined) await new Promise((r) => setTimeout(r, 5));
+        })(),
+        10_000,
+        `onpeercertificate → ${name}`,
+      );
+      assert.ok(answer === 'no error' || /^ERR_TLS_/.test(answer), `${name}: ${answer}`);
+      client.destroy();
+      await closing;
+    } finally {
+      await srv.close();
+    }
+  }
+});
+
+fleet('a store whose get() shuts the server down, from inside the lookup callback: no crash, nothing left', async () => {
+  const map = mapStore();
+  let shut: (() => void) | undefined;
+  const store = { ...map, get: (id: Buffer) => (shut?.(), map.get(id)) };
+  const srv = await startNative({ ...p.server, sessionStore: store, sessionTickets: false }, (c) => {
+    c.onsecure = () => (c.write(c.info().resumed ? 'resumed' : 'full'), c.end());
+  });
+  const first = connectNativeTls({ host: 'localhost', port: srv.port, context: tls12Client(p) });
+  let session: Buffer | null = null;
+  first.onsecure = () => (session = first.getSession());
+  await outcome(first);
+  assert.ok(session);
+  // What shutdown()'s deadline does, here synchronously inside the native lookup callback.
+  shut = () => {
+    srv.server.close();
+    (srv.server as unknown as { native_: NativeTcpServer }).native_.destroyConnections();
+  };
+  // 'close': the listener and its last connection are gone.
+  const serverClosed = new Promise<void>((resolve) => srv.server.once('close', () => resolve()));
+  const second = connectNativeTls({ host: 'localhost', port: srv.port, context: tls12Client(p), session: session! });
+  const got = await outcome(second);
+  assert.ok(got.error, 'the handshake was dropped with the server');
+  await withTimeout(serverClosed, 10_000, 'server closed');
+  // Every native connection of this file is freed once libuv ran its close callbacks.
+  await withTimeout(
+    (async () => {
+      while ((binding.debugCounters().TcpConnection ?? 0) > 0) await new Promise((r) => setTimeout(r, 10));
+    })(),
+    5_000,
+    'native connections freed',
+  );
 });
 
 fleet.run();
