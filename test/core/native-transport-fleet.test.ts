@@ -173,7 +173,7 @@ fleet('re-entrancy: every connection call from inside onpeercertificate, and the
         10_000,
         `onpeercertificate → ${name}`,
       );
-      assert.ok(answer === 'no error' || /^ERR_TLS_/.test(answer), `${name}: ${answer}`);
+      assert.ok(answer === 'no error' || /^ERR_TLS_/.test(answer!), `${name}: ${answer}`);
       client.destroy();
       await closing;
     } finally {
