@@ -503,7 +503,11 @@ export class NativeTlsServer extends EventEmitter {
     const s = this.store_;
     if (s === undefined) {
       // A context with the store on, on a server without one: no session.
-      native.sessionStoreAnswer(null);
+      try {
+        native.sessionStoreAnswer(null);
+      } catch {
+        // Closed meanwhile: nothing waits for the answer.
+      }
       return;
     }
     void lookupSession(s.store, id, s.timeout).then((found) => {
