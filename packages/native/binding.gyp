@@ -34,7 +34,11 @@
         "src/plaintext_slab.cc",
         "src/tcp_server.cc",
         "src/tcp_connection.cc",
-        "src/tcp_connection_io.cc"
+        "src/tcp_connection_io.cc",
+        "src/tcp_proxy_header.cc",
+        "src/tcp_proxy.cc",
+        "src/tcp_session_store.cc",
+        "src/tcp_pha.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [

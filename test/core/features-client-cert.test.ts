@@ -9,13 +9,14 @@ import {
   SSL_VERIFY_PEER,
   SSL_VERIFY_POST_HANDSHAKE,
   TLSServerContext,
+  connectTls,
   type TlsEngine,
 } from '@rxtls/core';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { connect } from '../helpers/engine.js';
-import { startServer, type RunningServer } from '../helpers/features.js';
+import { startServer, startServerOn, type RunningServer, type RunningServerOn, type ServerConnection } from '../helpers/features.js';
 import { withTimeout } from '../helpers/net.js';
 import { runSClient } from '../helpers/openssl.js';
 import { pki } from '../helpers/pki.js';
@@ -33,7 +34,7 @@ function whoAmI(engine: TlsEngine): void {
   };
 }
 
-async function firstError(srv: RunningServer): Promise<Error & { code: string }> {
+async function firstError(srv: Pick<RunningServer, 'errors'>): Promise<Error & { code: string }> {
   await withTimeout(
     new Promise<void>((resolve) => {
       const check = () => (srv.errors.length > 0 ? resolve() : setTimeout(check, 10));
@@ -108,8 +109,10 @@ mtls('an rxtls client presents its certificate to rxtls and node:tls servers', a
   }
 });
 
+mtls.run();
+
 /** A server that asks for the certificate after the handshake when the client says "auth". */
-function phaServer(engine: TlsEngine): void {
+function phaServer(engine: ServerConnection): void {
   engine.ondata = (d) => {
     if (!d.toString().includes('auth')) return;
     engine.write(`before=${engine.peerCertificate()?.subject.CN ?? 'none'}\n`);
@@ -118,7 +121,7 @@ function phaServer(engine: TlsEngine): void {
     engine.write('queued\n');
   };
   engine.onpeercertificate = (cert) => {
-    engine.write(`after=${cert?.subject.CN ?? 'none'} chain=${engine.peerCertificateChain().length}\n`);
+    engine.write(`after=${cert?.subject.CN ?? 'none'} chain=${engine.peerCertificateChain().length} authorized=${engine.authorized}\n`);
     engine.end();
   };
 }
@@ -131,47 +134,68 @@ function phaContext(mode: number): TLSServerContext {
   return ctx;
 }
 
-mtls('post-handshake authentication against openssl s_client -enable_pha', async (ctx) => {
-  ctx.srv = await startServer({ context: phaContext(SSL_VERIFY_PEER | SSL_VERIFY_POST_HANDSHAKE | SSL_VERIFY_FAIL_IF_NO_PEER_CERT) }, phaServer);
-  const r = await sClient(ctx.srv.port, ['-tls1_3', '-enable_pha', ...withClientCert], 'auth\n');
-  // s_client interleaves its own report (the tickets) with the data: check the order only.
-  assert.match(r.stdout, /before=none[\s\S]*queued[\s\S]*after=rxtls test client chain=2/, r.stdout + r.stderr);
-  assert.is(ctx.srv.errors.length, 0);
-});
-
-mtls('post-handshake authentication: a client with no certificate is refused', async (ctx) => {
-  ctx.srv = await startServer({ context: phaContext(SSL_VERIFY_PEER | SSL_VERIFY_POST_HANDSHAKE | SSL_VERIFY_FAIL_IF_NO_PEER_CERT) }, phaServer);
-  const r = await sClient(ctx.srv.port, ['-tls1_3', '-enable_pha'], 'auth\n');
-  assert.not.match(r.stdout, /after=/);
-  const err = await firstError(ctx.srv);
-  assert.match(err.code, /ERR_TLS_(HANDSHAKE|PROTOCOL)/);
-});
-
-mtls('post-handshake authentication needs a client that offered it', async (ctx) => {
-  let thrown: (Error & { code: string }) | undefined;
-  ctx.srv = await startServer({ ...p.server }, (engine) => {
-    engine.ondata = () => {
-      try {
-        engine.verifyClientPostHandshake();
-      } catch (err) {
-        thrown = err as Error & { code: string };
-      }
-      engine.end();
-    };
+// Post-handshake authentication on both server transports (the native one
+// sends the CertificateRequest and reads the answer in C++).
+for (const transport of ['js', 'native'] as const) {
+  const pha = suite<{ srv?: RunningServerOn }>(`post-handshake authentication (${transport} server)`);
+  pha.after.each(async (ctx) => {
+    await ctx.srv?.close();
+    ctx.srv = undefined;
   });
-  await sClient(ctx.srv.port, ['-tls1_3', ...withClientCert], 'auth\n');
-  assert.is(thrown?.code, 'ERR_TLS_STATE');
-});
 
-mtls('rxtls <-> rxtls post-handshake authentication', async (ctx) => {
-  ctx.srv = await startServer({ context: phaContext(SSL_VERIFY_PEER | SSL_VERIFY_POST_HANDSHAKE) }, phaServer);
-  const engine = await connect({ host: 'localhost', port: ctx.srv.port, ca: p.ca.cert, cert: p.client.cert, key: p.client.key });
-  let text = '';
-  const closed = new Promise((resolve) => (engine.onclose = resolve));
-  engine.ondata = (d) => (text += d.toString());
-  engine.write('auth');
-  await withTimeout(closed, 10_000, 'pha');
-  assert.match(text, /before=none\nqueued\nafter=rxtls test client/);
-});
+  pha('against openssl s_client -enable_pha', async (ctx) => {
+    ctx.srv = await startServerOn(transport, { context: phaContext(SSL_VERIFY_PEER | SSL_VERIFY_POST_HANDSHAKE | SSL_VERIFY_FAIL_IF_NO_PEER_CERT) }, phaServer);
+    const r = await sClient(ctx.srv.port, ['-tls1_3', '-enable_pha', ...withClientCert], 'auth\n');
+    // s_client interleaves its own report (the tickets) with the data: check the order only.
+    assert.match(r.stdout, /before=none[\s\S]*queued[\s\S]*after=rxtls test client chain=2 authorized=true/, r.stdout + r.stderr);
+    assert.is(ctx.srv.errors.length, 0);
+  });
 
-mtls.run();
+  pha('a client with no certificate is refused', async (ctx) => {
+    ctx.srv = await startServerOn(transport, { context: phaContext(SSL_VERIFY_PEER | SSL_VERIFY_POST_HANDSHAKE | SSL_VERIFY_FAIL_IF_NO_PEER_CERT) }, phaServer);
+    const r = await sClient(ctx.srv.port, ['-tls1_3', '-enable_pha'], 'auth\n');
+    assert.not.match(r.stdout, /after=/);
+    const err = await firstError(ctx.srv);
+    assert.match(err.code, /ERR_TLS_(HANDSHAKE|PROTOCOL)/);
+  });
+
+  pha('needs a client that offered it (and TLS 1.3)', async (ctx) => {
+    const thrown: Array<Error & { code: string }> = [];
+    ctx.srv = await startServerOn(transport, { ...p.server }, (engine) => {
+      engine.ondata = () => {
+        try {
+          engine.verifyClientPostHandshake();
+        } catch (err) {
+          thrown.push(err as Error & { code: string });
+        }
+        engine.end();
+      };
+    });
+    await sClient(ctx.srv.port, ['-tls1_3', ...withClientCert], 'auth\n');
+    await sClient(ctx.srv.port, ['-tls1_2', ...withClientCert], 'auth\n');
+    assert.equal(thrown.map((e) => e.code), ['ERR_TLS_STATE', 'ERR_TLS_STATE']);
+  });
+
+  for (const clientTransport of ['js', 'native'] as const) {
+    pha(`rxtls <-> rxtls (${clientTransport} client)`, async (ctx) => {
+      ctx.srv = await startServerOn(transport, { context: phaContext(SSL_VERIFY_PEER | SSL_VERIFY_POST_HANDSHAKE) }, phaServer);
+      const client = connectTls({
+        host: 'localhost',
+        port: ctx.srv.port,
+        ca: p.ca.cert,
+        cert: p.client.cert,
+        key: p.client.key,
+        postHandshakeAuth: true,
+        transport: clientTransport,
+      });
+      let text = '';
+      const closed = new Promise((resolve) => (client.onclose = resolve));
+      client.ondata = (d) => (text += d.toString());
+      client.onsecure = () => client.write('auth');
+      assert.is(await withTimeout(closed, 10_000, 'pha'), undefined);
+      assert.match(text, /before=none\nqueued\nafter=rxtls test client chain=\d authorized=true/, text);
+    });
+  }
+
+  pha.run();
+}

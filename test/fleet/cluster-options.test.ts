@@ -4,7 +4,7 @@
 // finish, destroy the rest (open or handshaking) at the deadline.
 import * as net from 'node:net';
 
-import { ConfigError, createTlsServer, InvalidArgumentError, runWorkers, type NativeTlsServer } from '@rxtls/core';
+import { createTlsServer, InvalidArgumentError, runWorkers, type NativeTlsServer } from '@rxtls/core';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
@@ -53,12 +53,16 @@ test('reusePort is refused on the JS transport and checked on the native one', (
   );
 });
 
-test('proxyProtocol is refused on the native transport, with the reason', () => {
-  assert.throws(
-    () =>
-      createTlsServer({ transport: 'native', cert: p.server.cert, key: p.server.key, proxyProtocol: { trusted: ['127.0.0.1'] } }, () => undefined),
-    (e: Error) => e instanceof ConfigError && /proxyProtocol/.test(e.message),
-  );
+test('proxyProtocol and sessionStore run on the native transport, with the JS transport\'s option checks', () => {
+  const base = { transport: 'native' as const, cert: p.server.cert, key: p.server.key };
+  const store = { get: async () => undefined, set: async () => {}, delete: async () => {} };
+  const server = createTlsServer({ ...base, proxyProtocol: { trusted: ['127.0.0.1', '10.0.0.0/8'] }, sessionStore: store }, () => undefined);
+  assert.is(server.listening, false);
+  const invalid = (e: Error) => e instanceof InvalidArgumentError;
+  assert.throws(() => createTlsServer({ ...base, proxyProtocol: { trusted: [] } }, () => undefined), invalid);
+  assert.throws(() => createTlsServer({ ...base, proxyProtocol: { trusted: ['::1'], timeout: -1 } }, () => undefined), invalid);
+  assert.throws(() => createTlsServer({ ...base, sessionStore: {} as never }, () => undefined), invalid);
+  assert.throws(() => createTlsServer({ ...base, sessionStore: store, sessionStoreTimeout: 0 }, () => undefined), invalid);
 });
 
 test('ticketSecret: two native servers on different ports resume each other\'s tickets', async () => {

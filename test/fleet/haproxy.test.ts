@@ -104,7 +104,8 @@ function parse(answer: string): { how: string; server: number; client: string } 
   return { how: m![1]!, server: Number(m![2]), client: m![3]! };
 }
 
-const fleet = suite<{ members: Member[]; haproxy?: Haproxy; redis?: RedisServer }>('fleet behind HAProxy (send-proxy-v2)', { members: [] });
+for (const transport of ['js', 'native'] as const) {
+const fleet = suite<{ members: Member[]; haproxy?: Haproxy; redis?: RedisServer }>(`fleet behind HAProxy (send-proxy-v2, ${transport} servers)`, { members: [] });
 fleet.after.each(async (ctx) => {
   await ctx.haproxy?.stop();
   ctx.haproxy = undefined;
@@ -116,7 +117,7 @@ fleet.after.each(async (ctx) => {
 
 fleet('clients resume across both servers; each reports the client\'s own address and port; skipping HAProxy is refused', async (ctx) => {
   const secret = randomBytes(32).toString('hex');
-  ctx.members = await Promise.all([startMember(p, { secret, proxy: true }), startMember(p, { secret, proxy: true })]);
+  ctx.members = await Promise.all([startMember(p, { secret, proxy: true, transport }), startMember(p, { secret, proxy: true, transport })]);
   const [a, b] = ctx.members as [Member, Member];
   ctx.haproxy = await startHaproxy([a.port, b.port]);
   const front = ctx.haproxy.port;
@@ -184,7 +185,7 @@ fleet('TLS 1.2 session IDs resume across both servers through Redis (tickets off
   ctx.redis = await startRedis(await freePort());
   // No shared ticket secret: only the store can resume on the other server.
   const secret = randomBytes(32).toString('hex');
-  ctx.members = await Promise.all([0, 1].map(() => startMember(p, { secret, proxy: true, redisPort: ctx.redis!.port })));
+  ctx.members = await Promise.all([0, 1].map(() => startMember(p, { secret, proxy: true, redisPort: ctx.redis!.port, transport })));
   const [a, b] = ctx.members as [Member, Member];
   ctx.haproxy = await startHaproxy([a.port, b.port]);
   const base = { host: 'localhost', port: ctx.haproxy.port, context: tls12Client() };
@@ -215,3 +216,4 @@ fleet('TLS 1.2 session IDs resume across both servers through Redis (tickets off
 });
 
 fleet.run();
+}

@@ -3,15 +3,16 @@
 // names, and a connection from an untrusted address, without a header, with
 // a bad one or too slow to send one is refused and reported
 // ('tlsClientError'). Peer: node:tls over a socket that sent the header.
+// Every case runs on both transports (the native listener reads the header in C++).
 import { once } from 'node:events';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 
-import { createTlsServer, ProxyProtocolError, TimeoutError, type ServerOptions } from '@rxtls/core';
+import { createTlsServer, ProxyProtocolError, TimeoutError, type ServerOptions, type Transport } from '@rxtls/core';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { startServer, type RunningServer } from '../helpers/features.js';
+import { remoteOf, startServerOn, type RunningServerOn } from '../helpers/features.js';
 import { sleep, withTimeout } from '../helpers/net.js';
 import { pki } from '../helpers/pki.js';
 
@@ -33,15 +34,16 @@ function v2Inet6(src: string, sport: number): Buffer {
 const v2Local = () => Buffer.concat([SIG, Buffer.from([0x20, 0x00, 0x00, 0x00])]);
 
 interface Ctx {
-  srv?: RunningServer;
+  srv?: RunningServerOn;
   refused: Error[];
 }
 
 /** A server that answers `<remoteAddress> <remotePort> <remoteFamily>` and echoes. */
-async function proxiedServer(ctx: Ctx, proxyProtocol: ServerOptions['proxyProtocol']): Promise<RunningServer> {
-  ctx.srv = await startServer({ ...p.server, proxyProtocol }, (engine) => {
+async function proxiedServer(ctx: Ctx, proxyProtocol: ServerOptions['proxyProtocol'], transport: Transport): Promise<RunningServerOn> {
+  ctx.srv = await startServerOn(transport, { ...p.server, proxyProtocol }, (engine) => {
     engine.onsecure = () => {
-      engine.write(`${engine.socket.remoteAddress} ${engine.socket.remotePort} ${engine.socket.remoteFamily}\n`);
+      const r = remoteOf(engine);
+      engine.write(`${r.address} ${r.port} ${r.family}\n`);
     };
     engine.ondata = (data) => engine.write(data);
   });
@@ -100,12 +102,15 @@ async function closedBy(port: number, send?: Buffer): Promise<void> {
   const raw = net.connect(port, '127.0.0.1');
   raw.on('error', () => {});
   await once(raw, 'connect');
+  // A server that closes with bytes unread resets the connection: a close all the same.
+  const closed = new Promise<void>((resolve) => raw.once('close', () => resolve()));
   if (send) raw.write(send);
   raw.resume();
-  await withTimeout(once(raw, 'close'), 10_000, 'server closes');
+  await withTimeout(closed, 10_000, 'server closes');
 }
 
-const listener = suite<Ctx>('proxyProtocol listener', { refused: [] });
+for (const transport of ['js', 'native'] as const) {
+const listener = suite<Ctx>(`proxyProtocol listener (${transport})`, { refused: [] });
 listener.after.each(async (ctx) => {
   await ctx.srv?.close();
   ctx.srv = undefined;
@@ -113,7 +118,7 @@ listener.after.each(async (ctx) => {
 });
 
 listener('v1 and v2 headers: the connection reports the client they name; LOCAL keeps the real peer', async (ctx) => {
-  const { port } = await proxiedServer(ctx, { trusted: ['127.0.0.1', '::1'] });
+  const { port } = await proxiedServer(ctx, { trusted: ['127.0.0.1', '::1'] }, transport);
   const a = await through(port, [Buffer.from('PROXY TCP4 192.0.2.7 198.51.100.1 56324 443\r\n')]);
   assert.is(a.line, '192.0.2.7 56324 IPv4');
   assert.is(a.echo, 'ping');
@@ -125,7 +130,7 @@ listener('v1 and v2 headers: the connection reports the client they name; LOCAL 
 });
 
 listener('a header split over several writes, and one that arrives with the ClientHello in the same write', async (ctx) => {
-  const { port } = await proxiedServer(ctx, { trusted: ['127.0.0.0/8'] });
+  const { port } = await proxiedServer(ctx, { trusted: ['127.0.0.0/8'] }, transport);
   const header = v2Inet6('20010db8000000000000000000000009', 1234);
   const split = await through(port, [header.subarray(0, 5), header.subarray(5, 17), header.subarray(17)]);
   assert.is(split.line, '2001:db8::9 1234 IPv6');
@@ -136,7 +141,7 @@ listener('a header split over several writes, and one that arrives with the Clie
 });
 
 listener('no header (TLS straight to the server) is refused and reported', async (ctx) => {
-  const { port } = await proxiedServer(ctx, { trusted: ['127.0.0.1'] });
+  const { port } = await proxiedServer(ctx, { trusted: ['127.0.0.1'] }, transport);
   const client = tls.connect({ port, host: '127.0.0.1', ca: p.ca.cert, servername: 'localhost' });
   const [err] = (await withTimeout(once(client, 'error'), 10_000, 'direct client error')) as [Error];
   assert.ok(err, 'the direct client fails');
@@ -147,7 +152,7 @@ listener('no header (TLS straight to the server) is refused and reported', async
 });
 
 listener('an untrusted source is refused before anything is read', async (ctx) => {
-  const { port } = await proxiedServer(ctx, { trusted: ['10.1.2.3', 'fd00::/8'] });
+  const { port } = await proxiedServer(ctx, { trusted: ['10.1.2.3', 'fd00::/8'] }, transport);
   await closedBy(port, Buffer.from('PROXY TCP4 192.0.2.7 198.51.100.1 56324 443\r\n'));
   const [refused] = await refusals(ctx, 1);
   assert.instance(refused, ProxyProtocolError);
@@ -156,7 +161,7 @@ listener('an untrusted source is refused before anything is read', async (ctx) =
 });
 
 listener('garbage, an oversized header and a peer that sends nothing (timeout) are refused', async (ctx) => {
-  const { port } = await proxiedServer(ctx, { trusted: ['127.0.0.1'], timeout: 300, maxHeaderLength: 512 });
+  const { port } = await proxiedServer(ctx, { trusted: ['127.0.0.1'], timeout: 300, maxHeaderLength: 512 }, transport);
   await closedBy(port, Buffer.from('GET / HTTP/1.1\r\n\r\n'));
   const big = Buffer.concat([SIG, Buffer.from([0x21, 0x11, 0x10, 0x00])]); // length 4096 > 512
   await closedBy(port, big);
@@ -170,7 +175,7 @@ listener('garbage, an oversized header and a peer that sends nothing (timeout) a
 });
 
 listener('a peer that hangs up mid-header is refused', async (ctx) => {
-  const { port } = await proxiedServer(ctx, { trusted: ['127.0.0.1'] });
+  const { port } = await proxiedServer(ctx, { trusted: ['127.0.0.1'] }, transport);
   const raw = net.connect(port, '127.0.0.1');
   await once(raw, 'connect');
   raw.end('PROXY TCP4 192.0.2.7');
@@ -179,12 +184,46 @@ listener('a peer that hangs up mid-header is refused', async (ctx) => {
   raw.destroy();
 });
 
+listener('hostile peers: a megabyte of header-like text, a v2 length over the limit, a header that stops short, a valid header then junk', async (ctx) => {
+  const { port } = await proxiedServer(ctx, { trusted: ['127.0.0.1'], timeout: 300 }, transport);
+  // Printable bytes that never end a v1 line: refused at 107 bytes, the rest unread.
+  await closedBy(port, Buffer.concat([Buffer.from('PROXY '), Buffer.alloc(1 << 20, 0x41)]));
+  // v2 announcing 65535 bytes (over the default 4096): refused from its fixed part.
+  await closedBy(port, Buffer.concat([SIG, Buffer.from([0x21, 0x11, 0xff, 0xff]), Buffer.alloc(64)]));
+  // v2 announcing 200 bytes, 100 sent: waits, then the header's timeout.
+  await closedBy(port, Buffer.concat([SIG, Buffer.from([0x21, 0x11, 0x00, 0xc8]), Buffer.alloc(84)]));
+  const errs = await refusals(ctx, 3);
+  assert.match(errs[0]!.message, /v1 line longer than 107 bytes/);
+  assert.instance(errs[0], ProxyProtocolError);
+  assert.match(errs[1]!.message, /v2 header of 65551 bytes is over the limit of 4096/);
+  assert.instance(errs[2], TimeoutError);
+  assert.match(errs[2]!.message, /PROXY protocol header not received within 300 ms/);
+  assert.is(ctx.srv!.engines.length, 0);
+  // A good header, then no TLS: a handshake failure (the engine's on the JS
+  // transport, 'tlsClientError' on the native one), not a PROXY protocol one.
+  await closedBy(port, Buffer.concat([Buffer.from('PROXY TCP4 192.0.2.7 198.51.100.1 56324 443\r\n'), Buffer.alloc(512, 0x47)]));
+  const failed = await withTimeout(
+    (async () => {
+      const other = () => ctx.srv!.errors.find((e) => !(e instanceof ProxyProtocolError) && !(e instanceof TimeoutError));
+      while (other() === undefined) await sleep(10);
+      return other()!;
+    })(),
+    10_000,
+    'handshake failure',
+  );
+  assert.not.instance(failed, ProxyProtocolError);
+  assert.is((failed as Error & { code?: string }).code, 'ERR_TLS_HANDSHAKE');
+  // The listener still serves a proper client.
+  assert.is((await through(port, [v2Local()])).echo, 'ping');
+});
+
 listener('option checks', () => {
   const invalid = (e: Error & { code: string }) => e.code === 'ERR_TLS_INVALID_ARGUMENT';
-  const make = (proxyProtocol: unknown) => createTlsServer({ ...p.server, proxyProtocol: proxyProtocol as never }, () => {});
+  const make = (proxyProtocol: unknown) => createTlsServer({ ...p.server, proxyProtocol: proxyProtocol as never, transport }, () => {});
   for (const bad of [{ trusted: [] }, { trusted: ['localhost'] }, { trusted: ['10.0.0.0/33'] }, { trusted: ['::1/x'] },
     { trusted: ['127.0.0.1'], timeout: 0 }, { trusted: ['127.0.0.1'], maxHeaderLength: 100 }, 5])
     assert.throws(() => make(bad), invalid, JSON.stringify(bad));
 });
 
 listener.run();
+}

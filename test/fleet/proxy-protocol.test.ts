@@ -1,9 +1,26 @@
-// The PROXY protocol parser: v1 lines and v2 binary headers (TLVs skipped),
+// The PROXY protocol parsers: v1 lines and v2 binary headers (TLVs skipped),
 // LOCAL and PROXY, TCP over IPv4 and IPv6; truncated input asks for more,
-// garbage, malformed and oversized headers are refused.
-import { parseProxyHeader, ProxyProtocolError, PROXY_V1_MAX_LENGTH } from '@rxtls/core';
+// garbage, malformed and oversized headers are refused. Both parsers run
+// every case: core's (the JS transport's listener) and the addon's (the
+// native listener reads the header in C++, tcp_proxy_header.cc).
+import { parseProxyHeader as parseJs, ProxyProtocolError, PROXY_V1_MAX_LENGTH, type ProxyHeader } from '@rxtls/core';
+import { binding } from '@rxtls/native';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+
+type Parse = (buf: Buffer, maxLength?: number) => { header: ProxyHeader; length: number } | null;
+
+/** The addon's parser; a refused header becomes the ProxyProtocolError core makes of it for tlsClientError. */
+const parseNative: Parse = (buf, maxLength) => {
+  try {
+    return binding.parseProxyHeader(buf, maxLength);
+  } catch (err) {
+    if ((err as { proxyProtocol?: boolean }).proxyProtocol === true) throw new ProxyProtocolError((err as Error).message);
+    throw err;
+  }
+};
+
+for (const [parser, parseProxyHeader] of [['js', parseJs], ['native', parseNative]] as const) {
 
 const SIG = Buffer.from('0d0a0d0a000d0a515549540a', 'hex');
 
@@ -38,7 +55,7 @@ const refused = (buf: Buffer, why: RegExp, max?: number) =>
     (e: Error & { code: string }) => e instanceof ProxyProtocolError && e.code === 'ERR_TLS_HANDSHAKE' && why.test(e.message),
   );
 
-const v1 = suite('PROXY protocol v1');
+const v1 = suite(`PROXY protocol v1 (${parser})`);
 
 v1('TCP4 and TCP6 lines; what follows the CRLF is not part of the header', () => {
   const line = 'PROXY TCP4 192.0.2.7 198.51.100.1 56324 443\r\n';
@@ -95,7 +112,7 @@ v1('oversized: no CRLF within 107 bytes', () => {
 
 v1.run();
 
-const two = suite('PROXY protocol v2');
+const two = suite(`PROXY protocol v2 (${parser})`);
 
 two('PROXY over TCP/IPv4 with TLVs skipped; the client data after it is not consumed', () => {
   const tlvs = Buffer.from([0x01, 0x00, 0x02, 0x68, 0x32, 0x04, 0x00, 0x01, 0x00]); // ALPN "h2", NOOP
@@ -160,3 +177,4 @@ two('garbage: not a PROXY header at all (a direct TLS ClientHello, HTTP, a bad s
 });
 
 two.run();
+}

@@ -8,12 +8,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { createRedisSessionStore } from '@rxtls/core';
+import { createRedisSessionStore, type Transport } from '@rxtls/core';
 import { Redis } from 'ioredis';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import type { RunningServer } from '../helpers/features.js';
+import type { RunningServerOn } from '../helpers/features.js';
 import { visit } from '../helpers/fleet.js';
 import { freePort, sleep, withTimeout } from '../helpers/net.js';
 import { runSClient } from '../helpers/openssl.js';
@@ -54,7 +54,7 @@ async function ready(clients: Redis[]): Promise<void> {
 interface Ctx {
   redis?: RedisServer;
   clients: Redis[];
-  servers: RunningServer[];
+  servers: RunningServerOn[];
 }
 const redisStore = suite<Ctx>('redis session store', { clients: [], servers: [] });
 redisStore.after.each(async (ctx) => {
@@ -65,22 +65,23 @@ redisStore.after.each(async (ctx) => {
 });
 
 /** Two servers ("machines"), each with its own context and its own Redis client. */
-async function fleet(ctx: Ctx, port: number) {
+async function fleet(ctx: Ctx, port: number, transport: Transport) {
   const stores = [0, 1].map(() => {
     const c = client(port);
     ctx.clients.push(c);
     return recorded(createRedisSessionStore(c, { prefix: 'test:' }));
   });
   await ready(ctx.clients);
-  const [a, b] = await Promise.all(stores.map((s) => answeringServer(p, { sessionStore: s, sessionTimeout: 300 })));
+  const [a, b] = await Promise.all(stores.map((s) => answeringServer(p, { sessionStore: s, sessionTimeout: 300 }, transport)));
   ctx.servers.push(a!, b!);
   return { a: a!, b: b!, stores: stores as [(typeof stores)[0], (typeof stores)[0]] };
 }
 
-redisStore('TLS 1.2 session IDs resume across two servers through Redis (s_client -no_ticket, rxtls); keys expire with the session timeout', async (ctx) => {
+for (const transport of ['js', 'native'] as const) {
+redisStore(`TLS 1.2 session IDs resume across two servers through Redis (s_client -no_ticket, rxtls); keys expire with the session timeout (${transport})`, async (ctx) => {
   const port = await freePort();
   ctx.redis = await startRedis(port);
-  const { a, b, stores } = await fleet(ctx, port);
+  const { a, b, stores } = await fleet(ctx, port, transport);
   const file = join(dir, 'sess.pem');
   const first = await sClient(a.port, ['-sess_out', file]);
   assert.match(first.stdout, /^New, TLSv1\.2/m, first.stdout);
@@ -102,10 +103,10 @@ redisStore('TLS 1.2 session IDs resume across two servers through Redis (s_clien
   assert.ok(atB.resumed);
 });
 
-redisStore('Redis stopped mid-test: full handshakes, nothing hangs or crashes; started again on the same port, resumption comes back', async (ctx) => {
+redisStore(`Redis stopped mid-test: full handshakes, nothing hangs or crashes; started again on the same port, resumption comes back (${transport})`, async (ctx) => {
   const port = await freePort();
   ctx.redis = await startRedis(port);
-  const { a, b, stores } = await fleet(ctx, port);
+  const { a, b, stores } = await fleet(ctx, port, transport);
   const file = join(dir, 'sess-down.pem');
   await sClient(a.port, ['-sess_out', file]);
   const atA = await visit({ ...rxtls12, port: a.port });
@@ -136,5 +137,7 @@ redisStore('Redis stopped mid-test: full handshakes, nothing hangs or crashes; s
   await stores[0].settled();
   assert.match((await visit({ ...rxtls12, port: b.port, session: v1.session! })).answer, /^resumed /);
 });
+
+}
 
 redisStore.run();

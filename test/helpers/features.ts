@@ -1,7 +1,8 @@
 // A running rxtls server for the TLS feature tests, stopped by the test.
+import type { EventEmitter } from 'node:events';
 import type { AddressInfo, Server } from 'node:net';
 
-import { createTlsServer, type ServerOptions, type TlsEngine } from '@rxtls/core';
+import { createTlsServer, TlsEngine, type NativeTlsConnection, type ServerOptions, type Transport } from '@rxtls/core';
 
 export interface RunningServer {
   port: number;
@@ -20,7 +21,7 @@ export interface RunningServer {
 export async function startServer(options: ServerOptions, onConnection?: (engine: TlsEngine) => void): Promise<RunningServer> {
   const engines: TlsEngine[] = [];
   const errors: Error[] = [];
-  const server = createTlsServer(options, (engine) => {
+  const server = createTlsServer({ ...options, transport: 'js' }, (engine) => {
     engines.push(engine);
     engine.onerror = (err) => errors.push(err);
     if (onConnection) return onConnection(engine);
@@ -40,6 +41,71 @@ export async function startServer(options: ServerOptions, onConnection?: (engine
       new Promise<void>((resolve) => {
         for (const e of engines) e.destroy();
         server.close(() => resolve());
+      }),
+  };
+}
+
+/** A server-side connection of either transport. */
+export type ServerConnection = TlsEngine | NativeTlsConnection;
+
+export interface RunningServerOn {
+  port: number;
+  /** A net.Server (js) or a NativeTlsServer (native): 'tlsClientError' on either. */
+  server: EventEmitter;
+  transport: Transport;
+  /** Every connection the server handed out, in order. */
+  engines: ServerConnection[];
+  /** Errors its connections reported, and (native) handshakes that failed before a connection was handed out. */
+  errors: Error[];
+  close(): Promise<void>;
+}
+
+/** The client's address as a server-side connection reports it, on either transport. */
+export function remoteOf(c: ServerConnection): { address?: string; port?: number; family?: string } {
+  const s = c instanceof TlsEngine ? c.socket : c;
+  return { address: s.remoteAddress, port: s.remotePort, family: s.remoteFamily };
+}
+
+/**
+ * `startServer` on `transport`: the same defaults and reports. On the native
+ * transport a connection is handed out once secure, so a handshake failure
+ * lands in `errors` through 'tlsClientError', where the JS transport's engine
+ * reports it itself.
+ */
+export async function startServerOn(
+  transport: Transport,
+  options: ServerOptions,
+  onConnection?: (c: ServerConnection) => void,
+): Promise<RunningServerOn> {
+  if (transport === 'js') {
+    const s = await startServer({ ...options, transport: 'js' }, onConnection);
+    return { ...s, transport, engines: s.engines };
+  }
+  const engines: NativeTlsConnection[] = [];
+  const errors: Error[] = [];
+  const server = createTlsServer({ ...options, transport: 'native' }, (c) => {
+    engines.push(c);
+    c.onerror = (err) => errors.push(err);
+    if (onConnection) return onConnection(c);
+    c.onsecure = () => {
+      const info = c.info();
+      c.write(`hello ${info.alpnProtocol ?? '-'} ${info.servername ?? '-'} ${info.resumed ? 'resumed' : 'full'}\n`);
+    };
+    c.ondata = (d) => c.write(d);
+  });
+  server.on('tlsClientError', (err: Error) => errors.push(err));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return {
+    port: server.address()!.port,
+    server,
+    transport,
+    engines,
+    errors,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const e of engines) e.destroy();
+        // Handshakes still under way (a store lookup, a PROXY header) are closed too.
+        void server.shutdown(0).then(() => resolve());
       }),
   };
 }

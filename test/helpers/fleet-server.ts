@@ -9,10 +9,16 @@
 // PROXY protocol from 127.0.0.1 and reports refused connections over IPC
 // ({ refused: message }). RXTLS_REDIS_PORT: no ticket secret; sessions go
 // to the Redis on 127.0.0.1 at that port (the session store, tickets off).
+// RXTLS_TRANSPORT: 'js' (default) or 'native'.
 // It sends { port } once listening; a disconnect from the parent stops it.
-import type { AddressInfo } from 'node:net';
-
-import { createRedisSessionStore, createTlsServer, TicketKeyRotation, TLSServerContext, type ServerOptions } from '@rxtls/core';
+import {
+  createRedisSessionStore,
+  createTlsServer,
+  TicketKeyRotation,
+  TLSServerContext,
+  type SecureConnection,
+  type ServerOptions,
+} from '@rxtls/core';
 import { Redis } from 'ioredis';
 
 const env = process.env;
@@ -38,14 +44,22 @@ if (env.RXTLS_CLOCK === 'manual') {
 }
 if (env.RXTLS_PROXY === '1') options.proxyProtocol = { trusted: ['127.0.0.1'] };
 
-const server = createTlsServer(options, (engine) => {
+interface Ends {
+  localPort?: number | undefined;
+  remoteAddress?: string | undefined;
+  remotePort?: number | undefined;
+}
+function answer(engine: SecureConnection, s: Ends): void {
   engine.onsecure = () => {
-    const s = engine.socket;
     engine.write(`${engine.info().resumed ? 'resumed' : 'full'} @${s.localPort} ${s.remoteAddress}:${s.remotePort} ${rotation?.window ?? '-'}\n`);
     engine.end();
   };
   engine.onerror = () => {};
-});
+}
+const server =
+  env.RXTLS_TRANSPORT === 'native'
+    ? createTlsServer({ ...options, transport: 'native' }, (c) => answer(c, c))
+    : createTlsServer({ ...options, transport: 'js' }, (engine) => answer(engine, engine.socket));
 server.on('tlsClientError', (err: Error) => send({ refused: err.message }));
 process.on('message', (m: { now?: number }) => {
   if (typeof m.now === 'number' && rotation) {
@@ -54,4 +68,4 @@ process.on('message', (m: { now?: number }) => {
   }
 });
 process.on('disconnect', () => process.exit(0));
-server.listen(0, '127.0.0.1', () => send({ port: (server.address() as AddressInfo).port }));
+server.listen(0, '127.0.0.1', () => send({ port: (server.address() as { port: number }).port }));

@@ -2,7 +2,7 @@
 // that reports what a member answered and the session it got.
 import { spawn, type ChildProcess } from 'node:child_process';
 
-import { connectTls, type ClientOptions } from '@rxtls/core';
+import { connectTls, type ClientOptions, type Transport } from '@rxtls/core';
 
 import { withTimeout } from './net.js';
 import type { Pki } from './pki.js';
@@ -24,6 +24,8 @@ export interface MemberOptions {
   proxy?: boolean;
   /** Sessions in the Redis at this port (the session store) instead of tickets from `secret`. */
   redisPort?: number;
+  /** The member's server transport. Default 'js'. */
+  transport?: Transport;
 }
 
 /** Starts a member; resolves once it listens. */
@@ -38,6 +40,7 @@ export async function startMember(p: Pki, o: MemberOptions): Promise<Member> {
       ...(o.manualClock ? { RXTLS_CLOCK: 'manual' } : {}),
       ...(o.proxy ? { RXTLS_PROXY: '1' } : {}),
       ...(o.redisPort ? { RXTLS_REDIS_PORT: String(o.redisPort) } : {}),
+      RXTLS_TRANSPORT: o.transport ?? 'js',
     },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -87,7 +90,8 @@ export interface Visit {
 
 /** Connects, waits for the member's answer, the close and (TLS 1.3) the ticket. */
 export async function visit(options: ClientOptions): Promise<Visit> {
-  const engine = connectTls(options);
+  // The client is the JS transport's (its socket says where it connected from).
+  const engine = connectTls({ ...options, transport: 'js' });
   let answer = '';
   let resumed = false;
   let session: Buffer | null = null;

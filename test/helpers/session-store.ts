@@ -2,9 +2,9 @@
 // a server that answers `resumed`/`full` and ends, and Debian's redis-server.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 
-import { TLS1_2_VERSION, TLSClientContext, type ServerOptions, type SessionStore } from '@rxtls/core';
+import { TLS1_2_VERSION, TLSClientContext, type ServerOptions, type SessionStore, type Transport } from '@rxtls/core';
 
-import { startServer, type RunningServer } from './features.js';
+import { startServerOn, type RunningServerOn } from './features.js';
 import { withTimeout } from './net.js';
 import type { Pki } from './pki.js';
 
@@ -43,9 +43,9 @@ export function recorded(
   };
 }
 
-/** A server that answers `resumed` or `full` once secure, then ends the connection. */
-export function answeringServer(p: Pki, options: Omit<ServerOptions, 'cert' | 'key'>): Promise<RunningServer> {
-  return startServer({ cert: p.server.cert, key: p.server.key, ...options }, (engine) => {
+/** A server on `transport` that answers `resumed` or `full` once secure, then ends the connection. */
+export function answeringServer(p: Pki, options: Omit<ServerOptions, 'cert' | 'key'>, transport: Transport): Promise<RunningServerOn> {
+  return startServerOn(transport, { cert: p.server.cert, key: p.server.key, ...options }, (engine) => {
     engine.onsecure = () => {
       engine.write(`${engine.info().resumed ? 'resumed' : 'full'} ${engine.info().protocol}\n`);
       engine.end();

@@ -9,7 +9,8 @@ import { applyContextOptions, type ContextOptions } from './context-options.js';
 import { TlsEngine, checkIdleTimeout, type TlsEngineOptions } from './engine.js';
 import { ConfigError, InvalidArgumentError } from './errors.js';
 import { applyFleetOptions, startTicketRotation, type FleetOptions } from './fleet-options.js';
-import { checkSessionStore, checkSessionStoreTimeout, enableSessionStore } from './session-store.js';
+import { nativeProxySettings } from './proxy-listener.js';
+import { checkSessionStore, checkSessionStoreTimeout, DEFAULT_SESSION_STORE_TIMEOUT, enableSessionStore } from './session-store.js';
 import { connectNative, NativeTlsConnection, NativeTlsServer, type NativeTransportOptions } from './native-transport.js';
 import { adoptAcceptedSocket, createPausedSocket, startReading } from './net-handle.js';
 import { checkPort } from './socket-args.js';
@@ -275,13 +276,9 @@ export function createTlsServer(
   return applyFleetOptions(server, context, options);
 }
 
-/**
- * What the native transport does not run yet (refused rather than ignored).
- * proxyProtocol: the native listener hands the first bytes straight to
- * OpenSSL, with no place to read a PROXY header before them.
- */
-function checkTransport(options: { handshakeOffload?: boolean; proxyProtocol?: unknown; sessionStore?: unknown }): void {
-  for (const name of ['handshakeOffload', 'proxyProtocol', 'sessionStore'] as const)
+/** What the native transport does not run yet (refused rather than ignored). */
+function checkTransport(options: { handshakeOffload?: boolean }): void {
+  for (const name of ['handshakeOffload'] as const)
     if (options[name] !== undefined && options[name] !== false)
       throw new ConfigError(`${name} is not available on the native transport yet; use transport: "js"`);
 }
@@ -317,8 +314,15 @@ function createTlsServerNative(
     ...(options.keepAliveInitialDelay !== undefined ? { keepAliveInitialDelay: options.keepAliveInitialDelay } : {}),
     ...(options.highWaterMark !== undefined ? { highWaterMark: options.highWaterMark } : {}),
     ...(options.reusePort === true ? { reusePort: true } : {}),
+    // The listener reads and checks the PROXY header itself (tcp_proxy.cc).
+    ...(options.proxyProtocol !== undefined ? { proxyProtocol: nativeProxySettings(options.proxyProtocol) } : {}),
   };
-  const server = new NativeTlsServer(context, settings, onConnection);
+  // serverContext checked sessionStore(Timeout) and turned the store on for the context.
+  const store =
+    options.sessionStore !== undefined
+      ? { store: options.sessionStore, timeout: options.sessionStoreTimeout ?? DEFAULT_SESSION_STORE_TIMEOUT }
+      : undefined;
+  const server = new NativeTlsServer(context, settings, onConnection, store);
   // ticketSecret: the same rotating keys as on the JS transport (stopped at 'close').
   startTicketRotation(server, context, options);
   return server;

@@ -7,8 +7,9 @@ import { lookup } from 'node:dns';
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 
+import { authorizationErrorOf } from './authorization.js';
 import { encodeAlpn } from './context-features.js';
-import { HandshakeError, InvalidArgumentError, StateError, type TlsError } from './errors.js';
+import { HandshakeError, InvalidArgumentError, StateError, type CertificateError, type TlsError } from './errors.js';
 import { kNative } from './internal.js';
 import {
   binding,
@@ -22,7 +23,9 @@ import {
   type TransportConnectOptions,
   type TransportSettings,
 } from './native.js';
+import { ProxyProtocolError } from './proxy-protocol.js';
 import type { SecureConnection } from './secure-connection.js';
+import { forgetSession, keepSessions, lookupSession, type SessionStore } from './session-store.js';
 import type { SSLContext } from './ssl-context.js';
 
 /** Options both sides of the native transport share. */
@@ -67,6 +70,8 @@ export class NativeTlsConnection implements SecureConnection {
   /** After `end()`: everything written, close_notify and the FIN included, was handed to the kernel. */
   onfinish: (() => void) | undefined = undefined;
   onsession: ((session: Buffer) => void) | undefined = undefined;
+  /** Server: the client answered `verifyClientPostHandshake()`; its certificate, or null if it sent none. */
+  onpeercertificate: ((certificate: CertificateSummary | null) => void) | undefined = undefined;
 
   private native_: NativeTcpConnection | undefined;
   private secure_ = false;
@@ -80,6 +85,11 @@ export class NativeTlsConnection implements SecureConnection {
   private queued_: Array<Buffer | string> | undefined = undefined;
   private paused_ = false;
   private address_: TransportAddress | undefined = undefined;
+  // A post-handshake authentication runs: writes (and end) wait in queued_ for the client's answer.
+  private pha_ = false;
+  private endAfterPha_ = false;
+  /** @internal A server's session store: new sessions go there. */
+  store_: SessionStore | undefined = undefined;
 
   /** @internal Made by the transport (`connectTls`, a native server). */
   constructor(native: NativeTcpConnection | undefined, secure: boolean) {
@@ -145,8 +155,9 @@ export class NativeTlsConnection implements SecureConnection {
 
   write(data: Buffer | string): boolean {
     this.checkWritable_();
-    if (this.native_ === undefined) {
-      (this.queued_ ??= []).push(data);
+    if (this.native_ === undefined || this.pha_) {
+      // During a post-handshake authentication, a copy: the caller may reuse its buffer.
+      (this.queued_ ??= []).push(this.pha_ && typeof data !== 'string' ? Buffer.from(data) : data);
       return true;
     }
     return this.native_.write(data);
@@ -154,8 +165,8 @@ export class NativeTlsConnection implements SecureConnection {
 
   writev(chunks: ReadonlyArray<Buffer | string>): boolean {
     this.checkWritable_();
-    if (this.native_ === undefined) {
-      (this.queued_ ??= []).push(...chunks);
+    if (this.native_ === undefined || this.pha_) {
+      (this.queued_ ??= []).push(...chunks.map((c) => (this.pha_ && typeof c !== 'string' ? Buffer.from(c) : c)));
       return true;
     }
     return this.native_.write(chunks);
@@ -164,7 +175,37 @@ export class NativeTlsConnection implements SecureConnection {
   end(): void {
     if (this.ended_ || this.closed_ || this.error_) return;
     this.ended_ = true;
-    this.native_?.end();
+    if (this.pha_) this.endAfterPha_ = true;
+    else this.native_?.end();
+  }
+
+  /**
+   * The handshake is done and the peer's certificate verified (as
+   * `TlsEngine.authorized`; a post-handshake authentication updates it).
+   */
+  get authorized(): boolean {
+    return this.secure && authorizationErrorOf(this.live_()) === null;
+  }
+
+  /** Why the peer is not `authorized`, or null (also before the handshake); as `TlsEngine.authorizationError`. */
+  get authorizationError(): CertificateError | null {
+    return this.secure ? authorizationErrorOf(this.live_()) : null;
+  }
+
+  /**
+   * Server, TLS 1.3: asks the client for its certificate now (post-handshake
+   * authentication; the client must have offered it). Writes wait until the
+   * client answered; `onpeercertificate` then fires. As
+   * `TlsEngine.verifyClientPostHandshake`.
+   * @throws StateError before the handshake, on a client, under TLS 1.2 or
+   *   when the client did not offer post-handshake authentication.
+   */
+  verifyClientPostHandshake(): void {
+    if (this.error_) throw this.error_;
+    if (!this.secure) throw new StateError('post-handshake authentication needs a completed handshake');
+    if (this.pha_) throw new StateError('a post-handshake authentication is already running');
+    this.live_().verifyClientPostHandshake();
+    this.pha_ = true;
   }
 
   destroy(error?: TlsError): void {
@@ -254,8 +295,27 @@ export class NativeTlsConnection implements SecureConnection {
     this.onend?.();
   }
 
+  /** @internal The client answered a post-handshake CertificateRequest: what waited goes out. */
+  _peerCertificate(): void {
+    this.pha_ = false;
+    const queued = this.queued_;
+    this.queued_ = undefined;
+    const native = this.native_!;
+    try {
+      if (queued) native.write(queued);
+    } catch {
+      // No caller to throw to: the connection fails with its own error.
+    }
+    this.onpeercertificate?.(native.isClosed() ? null : native.peerCertificate());
+    if (this.endAfterPha_ && !native.isClosed()) {
+      this.endAfterPha_ = false;
+      native.end();
+    }
+  }
+
   /** @internal */
   _session(): void {
+    if (this.store_ !== undefined && this.native_ !== undefined) keepSessions(this.store_, this.native_.takeStoreSessions());
     if (this.onsession === undefined) return;
     const s = this.native_?.getSession();
     if (s) this.onsession(s);
@@ -334,6 +394,7 @@ export class NativeTlsServer extends EventEmitter {
     private readonly context_: SSLContext,
     private readonly settings_: ListenSettings,
     private readonly onConnection_: (connection: NativeTlsConnection) => void,
+    private readonly store_?: { store: SessionStore; timeout: number },
   ) {
     super();
   }
@@ -451,9 +512,39 @@ export class NativeTlsServer extends EventEmitter {
     this.emit('close');
   }
 
+  /**
+   * @internal A handshake waits at its ClientHello for session `id`: asks the
+   * store (never rejects; a timeout is a miss) and answers unless the
+   * connection closed meanwhile.
+   */
+  _lookup(native: NativeTcpConnection, id: Buffer): void {
+    const s = this.store_;
+    if (s === undefined) {
+      // A context with the store on, on a server without one: no session.
+      try {
+        native.sessionStoreAnswer(null);
+      } catch {
+        // Closed meanwhile: nothing waits for the answer.
+      }
+      return;
+    }
+    void lookupSession(s.store, id, s.timeout).then((found) => {
+      if (native.isClosed()) return; // destroyed, timed out, or the server shut down
+      let usable: boolean;
+      try {
+        usable = native.sessionStoreAnswer(found ?? null);
+      } catch {
+        return; // closed in between: the answer is void
+      }
+      // An entry that is not that ID's session (corrupt, foreign) is dropped from the store.
+      if (!usable && found !== undefined) forgetSession(s.store, id);
+    });
+  }
+
   /** @internal A connection is secure: the handler sees it, then its onsecure. */
   _accept(native: NativeTcpConnection): NativeTlsConnection {
     const connection = new NativeTlsConnection(native, true);
+    if (this.store_ !== undefined) connection.store_ = this.store_.store;
     this.onConnection_(connection);
     connection.onsecure?.();
     return connection;
@@ -488,7 +579,15 @@ binding.setTransportCallbacks({
     (this as NativeTlsConnection)._session();
   },
   serverError(this: object, error: Error) {
+    // tcp_proxy.cc marks a refused PROXY header: the same class as on the JS transport.
+    if ((error as { proxyProtocol?: boolean }).proxyProtocol === true) error = new ProxyProtocolError(error.message);
     (this as NativeTlsServer).emit('tlsClientError', error);
+  },
+  sessionLookup(this: object, native: NativeTcpConnection, id: Buffer) {
+    (this as NativeTlsServer)._lookup(native, id);
+  },
+  peerCertificate(this: object) {
+    (this as NativeTlsConnection)._peerCertificate();
   },
   serverClose(this: object) {
     (this as NativeTlsServer)._closed();

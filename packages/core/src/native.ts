@@ -21,4 +21,5 @@ export type {
   TransportConnectOptions,
   TransportSettings,
   ListenSettings,
+  NativeProxySettings,
 } from '@rxtls/native';

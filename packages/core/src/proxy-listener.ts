@@ -7,6 +7,7 @@ import { BlockList, isIP } from 'node:net';
 import type * as net from 'node:net';
 
 import { InvalidArgumentError, TimeoutError, type TlsError } from './errors.js';
+import type { NativeProxySettings } from './native.js';
 import { setAcceptedPrelude } from './net-handle.js';
 import { parseProxyHeader, ProxyProtocolError, type ProxyHeader } from './proxy-protocol.js';
 
@@ -35,21 +36,50 @@ type Report = (error: TlsError, accepted: net.Socket) => void;
 /** `::ffff:10.0.0.1` (a dual-stack listener) is 10.0.0.1. */
 const unmap = (address: string) => (address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address);
 
-function trustList(trusted: unknown): BlockList {
+/** The `trusted` entries as addresses and prefix lengths (a lone address: all its bits). */
+function trustEntries(trusted: unknown): Array<{ address: string; bits: number }> {
   if (!Array.isArray(trusted) || trusted.length === 0)
     throw new InvalidArgumentError('Expected "proxyProtocol.trusted" to be a non-empty array of addresses or subnets');
-  const list = new BlockList();
+  const entries: Array<{ address: string; bits: number }> = [];
   for (const entry of trusted) {
     const [address = '', prefix, extra] = typeof entry === 'string' ? entry.split('/') : [];
     const family = isIP(unmap(address));
     const bits = prefix === undefined ? undefined : Number(prefix);
     if (family === 0 || extra !== undefined || (bits !== undefined && (!/^\d+$/.test(prefix!) || bits > (family === 4 ? 32 : 128))))
       throw new InvalidArgumentError(`Expected "proxyProtocol.trusted" entries to be IP addresses or subnets, got ${String(entry)}`);
-    const type = family === 4 ? 'ipv4' : 'ipv6';
-    if (bits === undefined) list.addAddress(unmap(address), type);
-    else list.addSubnet(unmap(address), bits, type);
+    entries.push({ address: unmap(address), bits: bits ?? (family === 4 ? 32 : 128) });
   }
+  return entries;
+}
+
+function trustList(trusted: unknown): BlockList {
+  const list = new BlockList();
+  for (const { address, bits } of trustEntries(trusted)) list.addSubnet(address, bits, isIP(address) === 4 ? 'ipv4' : 'ipv6');
   return list;
+}
+
+/** Checks `proxyProtocol` and fills in its defaults. */
+function resolveOptions(options: ProxyProtocolOptions): NativeProxySettings {
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('Expected "proxyProtocol" to be an object');
+  const trusted = trustEntries(options.trusted);
+  const timeout = options.timeout ?? DEFAULT_PROXY_HEADER_TIMEOUT;
+  if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0)
+    throw new InvalidArgumentError('Expected "proxyProtocol.timeout" to be a number of milliseconds above 0');
+  const maxHeaderLength = options.maxHeaderLength ?? DEFAULT_PROXY_HEADER_MAX_LENGTH;
+  if (!Number.isInteger(maxHeaderLength) || maxHeaderLength < 232 || maxHeaderLength > 65551)
+    throw new InvalidArgumentError('Expected "proxyProtocol.maxHeaderLength" to be an integer from 232 to 65551');
+  return { trusted, timeout, maxHeaderLength };
+}
+
+/**
+ * `proxyProtocol` for a native listener, which reads and checks the header
+ * itself (tcp_proxy.cc), with the same rules and messages as the gate below.
+ * @throws InvalidArgumentError for a bad option, as `proxyProtocolGate`.
+ */
+export function nativeProxySettings(options: ProxyProtocolOptions): NativeProxySettings {
+  const resolved = resolveOptions(options);
+  // A timeout the native timer can hold (setTimeout's own limit).
+  return { ...resolved, timeout: Math.min(Math.max(1, Math.ceil(resolved.timeout)), 2147483647) };
 }
 
 function isTrusted(list: BlockList, address: string | undefined): boolean {
@@ -64,14 +94,8 @@ function isTrusted(list: BlockList, address: string | undefined): boolean {
  * missing header, or too slow to send it is destroyed and `report`ed.
  */
 export function proxyProtocolGate(options: ProxyProtocolOptions, accept: Accept, report: Report): Accept {
-  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('Expected "proxyProtocol" to be an object');
+  const { timeout, maxHeaderLength: maxLength } = resolveOptions(options);
   const trusted = trustList(options.trusted);
-  const timeout = options.timeout ?? DEFAULT_PROXY_HEADER_TIMEOUT;
-  if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0)
-    throw new InvalidArgumentError('Expected "proxyProtocol.timeout" to be a number of milliseconds above 0');
-  const maxLength = options.maxHeaderLength ?? DEFAULT_PROXY_HEADER_MAX_LENGTH;
-  if (!Number.isInteger(maxLength) || maxLength < 232 || maxLength > 65551)
-    throw new InvalidArgumentError('Expected "proxyProtocol.maxHeaderLength" to be an integer from 232 to 65551');
   return (accepted) => {
     if (!isTrusted(trusted, accepted.remoteAddress)) {
       accepted.destroy();

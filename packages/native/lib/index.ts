@@ -18,6 +18,7 @@ export type {
   TransportConnectOptions,
   TransportSettings,
   ListenSettings,
+  NativeProxySettings,
   StoreSession,
 } from './native.js';
 export { candidatePaths } from './binding.js';

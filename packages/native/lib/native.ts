@@ -385,6 +385,16 @@ export interface NativeTcpConnection {
   ref(): void;
   unref(): void;
   isClosed(): boolean;
+  /**
+   * Server: the session store's answer to the lookup `sessionLookup` asked
+   * for (a DER session, or null). True when it is that ID's session; the
+   * handshake goes on from the loop either way.
+   */
+  sessionStoreAnswer(session: Uint8Array | null): boolean;
+  /** Server with a session store: the new sessions since the last call (on `session`). */
+  takeStoreSessions(): StoreSession[];
+  /** Server, TLS 1.3: sends a CertificateRequest; `peerCertificate` follows the client's answer. */
+  verifyClientPostHandshake(): void;
 }
 
 /** A listening native TCP server running TLS on each connection. */
@@ -404,6 +414,17 @@ export interface NativeTcpServer {
 export interface ListenSettings extends TransportSettings {
   /** Bind with SO_REUSEPORT (Linux, the BSDs, macOS): several processes listen on one address. */
   reusePort?: boolean;
+  /** The PROXY protocol header every connection starts with, from these balancers (resolved by core). */
+  proxyProtocol?: NativeProxySettings;
+}
+
+/** `ListenSettings.proxyProtocol`: trusted balancers (an address and a prefix length each) and the header's limits. */
+export interface NativeProxySettings {
+  trusted: ReadonlyArray<{ address: string; bits: number }>;
+  /** Milliseconds a trusted peer has to send its whole header. */
+  timeout: number;
+  /** Longest header accepted, bytes (232 to 65551). */
+  maxHeaderLength: number;
 }
 
 /**
@@ -429,6 +450,13 @@ export interface TransportCallbacks {
   serverError(this: object, error: Error): void;
   /** Server: closed, and no connection is left. */
   serverClose(this: object): void;
+  /**
+   * Server (`this` = server owner): a handshake waits for the session store:
+   * answer `id` with `connection.sessionStoreAnswer()`.
+   */
+  sessionLookup(this: object, connection: NativeTcpConnection, id: Buffer): void;
+  /** Server: the client answered `verifyClientPostHandshake()`. */
+  peerCertificate(this: object): void;
 }
 
 export interface Binding {
@@ -492,6 +520,23 @@ export interface Binding {
   ): NativeTcpServer;
   /** Starts a client connection to an IP address. */
   tcpConnect(context: NativeContext, ip: string, port: number, options: TransportConnectOptions, owner: object): NativeTcpConnection;
+  /**
+   * The native listener's PROXY protocol parser (for tests): `{ header,
+   * length }`, or null while `buffer` is a valid beginning; a refused header
+   * throws an ERR_TLS_HANDSHAKE error with `proxyProtocol: true`.
+   */
+  parseProxyHeader(buffer: Uint8Array, maxLength?: number): NativeProxyParse | null;
+}
+
+/** What `parseProxyHeader` returns (the shape of core's ProxyHeader). */
+export interface NativeProxyParse {
+  header: {
+    version: 1 | 2;
+    command: 'proxy' | 'local';
+    source?: { address: string; port: number; family: 'IPv4' | 'IPv6' };
+    destination?: { address: string; port: number; family: 'IPv4' | 'IPv6' };
+  };
+  length: number;
 }
 
 /** The loaded addon. */

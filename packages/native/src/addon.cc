@@ -11,6 +11,7 @@
 #include "sockopt.h"
 #include "tcp_connection.h"
 #include "tcp_loop.h"
+#include "tcp_proxy_header.h"
 #include "tcp_server.h"
 #include "util/addon_data.h"
 #include "util/args.h"
@@ -55,6 +56,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setTransportCallbacks", Napi::Function::New(env, TcpLoop::SetCallbacks, "setTransportCallbacks"));
   exports.Set("tcpListen", Napi::Function::New(env, TcpServer::Listen, "tcpListen"));
   exports.Set("tcpConnect", Napi::Function::New(env, TcpConnection::Connect, "tcpConnect"));
+  exports.Set("parseProxyHeader", Napi::Function::New(env, ParseProxyHeaderJs, "parseProxyHeader"));
   // The version string of the OpenSSL this addon runs on; it must be Node's own.
   exports.Set("opensslVersion", Napi::String::New(env, OpenSSL_version(OPENSSL_VERSION_STRING)));
   return exports;

@@ -50,6 +50,7 @@ class Session : public Napi::ObjectWrap<Session>, public SslOwner {
   bool is_memory_session() const override { return true; }
   // The session store's state of this session (session_store.cc).
   SessionStoreState& store() { return store_; }
+  SessionStoreState* store_state() override { return &store_; }
   // A new session (ticket) arrived: kFlagSession, and a server keeps it for its store.
   void NewSession(SSL* ssl, SSL_SESSION* session) override;
 

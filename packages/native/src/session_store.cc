@@ -11,6 +11,7 @@
 #include <openssl/err.h>
 #include <openssl/tls1.h>
 
+#include <climits>
 #include <cstring>
 
 #include "context.h"
@@ -82,9 +83,11 @@ bool StoreOn(SSL_CTX* ctx) {
 // resume until JS answered. A second ClientHello (after a HelloRetryRequest)
 // goes on with the same answer.
 int OnClientHello(SSL* ssl, int* alert, void* arg) {
-  Session* s = Session::FromSSL(ssl);
-  if (s == nullptr) return SSL_CLIENT_HELLO_SUCCESS;  // a descriptor SSL (set_fd): no store
-  SessionStoreState& st = s->store();
+  // A memory Session or a native-transport connection; a descriptor SSL (set_fd) has no store.
+  SslOwner* s = SslOwner::FromSSL(ssl);
+  SessionStoreState* state = s != nullptr ? s->store_state() : nullptr;
+  if (state == nullptr) return SSL_CLIENT_HELLO_SUCCESS;
+  SessionStoreState& st = *state;
   if (st.phase == Phase::kPending) return SSL_CLIENT_HELLO_RETRY;  // cycled again before the answer
   if (st.phase == Phase::kAnswered || !StoreOn(s->initial_ctx())) return SSL_CLIENT_HELLO_SUCCESS;
   std::string id = ResumptionId(ssl);
@@ -99,8 +102,9 @@ int OnClientHello(SSL* ssl, int* alert, void* arg) {
 // takes its own reference (`copy`); ours stays for a second lookup.
 SSL_SESSION* OnGetSession(SSL* ssl, const unsigned char* id, int len, int* copy) {
   *copy = 1;
-  Session* s = Session::FromSSL(ssl);
-  SSL_SESSION* found = s != nullptr ? s->store().found : nullptr;
+  SslOwner* s = SslOwner::FromSSL(ssl);
+  SessionStoreState* state = s != nullptr ? s->store_state() : nullptr;
+  SSL_SESSION* found = state != nullptr ? state->found : nullptr;
   if (found == nullptr || len <= 0) return nullptr;
   unsigned int found_len = 0;
   const unsigned char* found_id = SSL_SESSION_get_id(found, &found_len);
@@ -131,6 +135,26 @@ void KeepForStore(SSL* ssl, SSL_CTX* session_ctx, SSL_SESSION* session, SessionS
   kept.id.assign(reinterpret_cast<const char*>(id), id_len);
   kept.ttl_seconds = static_cast<long>(SSL_SESSION_get_timeout(session));
   state->fresh.push_back(std::move(kept));
+}
+
+bool AnswerStoreLookup(SessionStoreState* state, const unsigned char* der, size_t size) {
+  state->phase = Phase::kAnswered;
+  if (size == 0 || size > static_cast<size_t>(LONG_MAX)) return false;
+  const unsigned char* p = der;
+  SSL_SESSION* sess = d2i_SSL_SESSION(nullptr, &p, static_cast<long>(size));
+  if (sess == nullptr) {
+    ERR_clear_error();  // a store holding garbage is a miss, not an error
+    return false;
+  }
+  unsigned int len = 0;
+  const unsigned char* id = SSL_SESSION_get_id(sess, &len);
+  if (len != state->id.size() || std::memcmp(id, state->id.data(), len) != 0) {
+    SSL_SESSION_free(sess);
+    return false;
+  }
+  SSL_SESSION_free(state->found);
+  state->found = sess;
+  return true;
 }
 
 Napi::Value SetSessionStore(const Napi::CallbackInfo& info) {
@@ -179,23 +203,7 @@ Napi::Value Session::SessionStoreAnswer(const Napi::CallbackInfo& info) {
   if (!IsMissing(v) && (!v.IsTypedArray() || !ToBytes(v, &der)))
     ThrowExpected(env, "session", "a Buffer or Uint8Array, or null");
   if (store_.phase != Phase::kPending) ThrowError(env, kErrState, "no session store lookup is pending");
-  store_.phase = Phase::kAnswered;
-  if (der.size == 0) return Napi::Boolean::New(env, false);
-  const unsigned char* p = der.data;
-  SSL_SESSION* sess = d2i_SSL_SESSION(nullptr, &p, static_cast<long>(der.size));
-  if (sess == nullptr) {
-    ERR_clear_error();  // a store holding garbage is a miss, not an error
-    return Napi::Boolean::New(env, false);
-  }
-  unsigned int len = 0;
-  const unsigned char* id = SSL_SESSION_get_id(sess, &len);
-  if (len != store_.id.size() || std::memcmp(id, store_.id.data(), len) != 0) {
-    SSL_SESSION_free(sess);
-    return Napi::Boolean::New(env, false);
-  }
-  SSL_SESSION_free(store_.found);
-  store_.found = sess;
-  return Napi::Boolean::New(env, true);
+  return Napi::Boolean::New(env, AnswerStoreLookup(&store_, der.data, der.size));
 }
 
 // takeStoreSessions(): the new sessions since the last call (cycle() reports

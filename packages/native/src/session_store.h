@@ -54,4 +54,10 @@ Napi::Value SetSessionStore(const Napi::CallbackInfo& info);
 // session's context has the store on and the session can be looked up by ID.
 void KeepForStore(SSL* ssl, SSL_CTX* session_ctx, SSL_SESSION* session, SessionStoreState* state);
 
+// Takes the store's answer to a pending lookup (`der` empty: none) and marks
+// the lookup answered. True when it decodes to the asked ID's session, which
+// OpenSSL's lookup then finds; anything else means a full handshake.
+// The caller has checked that a lookup is pending.
+bool AnswerStoreLookup(SessionStoreState* state, const unsigned char* der, size_t size);
+
 }  // namespace rxtls

@@ -11,6 +11,8 @@
 
 namespace rxtls {
 
+struct SessionStoreState;
+
 class SslOwner {
  public:
   virtual ~SslOwner() = default;
@@ -23,6 +25,9 @@ class SslOwner {
   virtual bool is_memory_session() const { return false; }
   // What the owner does with it; by default it marks `new_session_`.
   virtual void NewSession(SSL* ssl, SSL_SESSION* session) { new_session_ = true; }
+  // The session store's state of this owner (session_store.h), or nullptr
+  // when it takes no part in a store (a client).
+  virtual SessionStoreState* store_state() { return nullptr; }
 
   // The context the SSL was made from (OpenSSL's session context, which
   // keeps the cache and ticket keys even after SNI switched contexts).

@@ -83,6 +83,7 @@ void TcpConn::Accept(TcpServerCore* server) {
     c->Close();
     return;
   }
+  if (!c->ProxyAccept()) return;  // tcp_proxy.cc
   c->Start();
 }
 
@@ -104,7 +105,7 @@ void TcpConn::Start() {
 }
 
 void TcpConn::StartReading() {
-  if (reading_ || closing_ || tcp_eof_ || paused_ || auto_paused_ || connecting_) return;
+  if (reading_ || closing_ || tcp_eof_ || paused_ || auto_paused_ || connecting_ || store_waiting_) return;
   if (uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), OnAlloc, OnRead) == 0) reading_ = true;
 }
 
@@ -222,6 +223,9 @@ Napi::Function TcpConnection::Init(Napi::Env env) {
                          InstanceMethod("ref", &TcpConnection::Ref),
                          InstanceMethod("unref", &TcpConnection::Unref),
                          InstanceMethod("isClosed", &TcpConnection::IsClosed),
+                         InstanceMethod("sessionStoreAnswer", &TcpConnection::SessionStoreAnswer),
+                         InstanceMethod("takeStoreSessions", &TcpConnection::TakeStoreSessions),
+                         InstanceMethod("verifyClientPostHandshake", &TcpConnection::VerifyClientPostHandshake),
                      });
 }
 
@@ -238,6 +242,8 @@ TcpConnection::~TcpConnection() {
 }
 
 Napi::Object TcpConn::MakeWrapper(Napi::Env env) {
+  // Made early for a session store lookup: the same wrapper when secure.
+  if (!wrapper_.IsEmpty()) return wrapper_.Value();
   Napi::Object wrapper = loop_->connection_ctor.New({Napi::External<TcpConn>::New(env, this)});
   wrap_ = Napi::ObjectWrap<TcpConnection>::Unwrap(wrapper);
   wrapper_ = Napi::Persistent(wrapper);
@@ -339,6 +345,7 @@ Napi::Value TcpConnection::Write(const Napi::CallbackInfo& info) {
   TcpConn* c = GetOpen(env);
   if (c->failed_) ThrowError(env, kErrClosed, "connection has failed");
   if (c->ended_ || c->end_pending_) ThrowError(env, kErrState, "cannot write after end()");
+  if (c->pha_pending_) ThrowError(env, kErrState, "cannot write while a post-handshake authentication is running");
   return Napi::Boolean::New(env, c->Write(env, chunks));
 }
 
@@ -347,6 +354,7 @@ Napi::Value TcpConnection::End(const Napi::CallbackInfo& info) {
   TcpConn* c = Get(env);
   if (c->closing_ || c->failed_) return env.Undefined();  // idempotent, as TlsEngine.end()
   if (c->depth_.inside()) ThrowError(env, kErrState, "cannot drive the connection from inside an OpenSSL callback");
+  if (c->pha_pending_) ThrowError(env, kErrState, "cannot end while a post-handshake authentication is running");
   c->End(env);
   return env.Undefined();
 }
@@ -435,6 +443,12 @@ Napi::Value TcpConnection::Address(const Napi::CallbackInfo& info) {
     o.Set("remoteAddress", address);
     o.Set("remotePort", port);
     o.Set("remoteFamily", family == 4 ? "IPv4" : "IPv6");
+  }
+  if (c->proxy_family_ != 0) {
+    // proxyProtocol: the client the balancer's header named (tcp_proxy.cc).
+    o.Set("remoteAddress", c->proxy_address_);
+    o.Set("remotePort", c->proxy_port_);
+    o.Set("remoteFamily", c->proxy_family_ == 4 ? "IPv4" : "IPv6");
   }
   return o;
 }

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "session_store.h"
 #include "ssl_owner.h"
 #include "tcp_loop.h"
 #include "tcp_server.h"
@@ -46,6 +47,38 @@ class TcpConn final : public TcpHandle, public SslOwner {
   void Pause();
   void Resume();
   size_t Buffered() const;
+
+  // --- Server fleet features (each in its own file) -------------------------
+  // tcp_session_store.cc: the server's session store (session_store.h).
+  SessionStoreState* store_state() override { return is_server_ ? &store_ : nullptr; }
+  void NewSession(SSL* ssl, SSL_SESSION* session) override;
+
+ private:
+  // After SSL_do_handshake failed with `err`: true when the handshake waits
+  // for the session store (JS was asked once; reading stops until it answers).
+  bool StoreLookup(Napi::Env env, int err);
+  // tcp_proxy.cc: an accepted connection of a proxyProtocol listener. False
+  // when the peer is no trusted balancer (the connection was refused).
+  bool ProxyAccept();
+  // Takes the PROXY header off the input: true once it is read (the TLS
+  // bytes follow), false while incomplete or when the connection failed.
+  bool ProxyHeaderRead(Napi::Env env);
+  // The handshake deadline passed: a TimeoutError for what was awaited.
+  Napi::Error HandshakeTimeout(Napi::Env env) const;
+  // tcp_pha.cc: after records were read during a post-handshake
+  // authentication; false when the connection closed.
+  bool PhaCheck(Napi::Env env);
+
+  SessionStoreState store_;
+  std::string proxy_address_;  // the client the PROXY header named
+  int proxy_port_ = 0;
+  int proxy_family_ = 0;  // 4 or 6; 0: no header address (the socket's peer is reported)
+  size_t proxy_need_ = 0;       // input the header needs before it is parsed again
+  bool proxy_pending_ = false;  // the header has not been read yet
+  bool store_waiting_ = false;  // JS was asked for a session: reading waits for the answer
+  bool pha_pending_ = false;    // CertificateRequest sent, the client's answer not yet in
+  bool pha_answered_ = false;   // the client's Finished of that answer was read
+  // --------------------------------------------------------------------------
 
  private:
   friend class TcpConnection;
@@ -176,6 +209,10 @@ class TcpConnection : public Napi::ObjectWrap<TcpConnection> {
   Napi::Value Ref(const Napi::CallbackInfo& info);
   Napi::Value Unref(const Napi::CallbackInfo& info);
   Napi::Value IsClosed(const Napi::CallbackInfo& info);
+  // tcp_session_store.cc, tcp_pha.cc.
+  Napi::Value SessionStoreAnswer(const Napi::CallbackInfo& info);
+  Napi::Value TakeStoreSessions(const Napi::CallbackInfo& info);
+  Napi::Value VerifyClientPostHandshake(const Napi::CallbackInfo& info);
 
   TcpConn* core_ = nullptr;
 };

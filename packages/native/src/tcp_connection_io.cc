@@ -96,6 +96,7 @@ bool TcpConn::Handshake(Napi::Env env) {
     if (r != 1) err = SSL_get_error(ssl_, r);
   }
   if (closing_) return false;  // destroyed from a callback
+  if (r != 1 && StoreLookup(env, err)) return false;  // waits for the session store (tcp_session_store.cc)
   bool want = r != 1 && (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE);
   if ((r == 1 || want) && !has_callback_error()) {
     if (r == 1) secure_ = true;
@@ -156,6 +157,7 @@ void TcpConn::Process(Napi::Env env) {
     bool& flag;
     ~Done() { flag = false; }
   } done{processing_};
+  if (proxy_pending_ && !ProxyHeaderRead(env)) return;  // the PROXY header first (tcp_proxy.cc)
   if (!secure_) {
     if (!Handshake(env)) return;
     Flush(env);
@@ -180,6 +182,7 @@ void TcpConn::Process(Napi::Env env) {
       Fail(env, error);
       return;
     }
+    if (pha_pending_ && !PhaCheck(env)) return;  // tcp_pha.cc
     if (peer_ended_ && !end_delivered_) {
       end_delivered_ = true;
       if (!Call(env, owner_.Value(), loop_->on_end, {})) return;
@@ -442,8 +445,7 @@ void TcpConn::OnTimer(uv_timer_t* timer) {
     }
     uint64_t now = uv_now(c->loop_->loop());
     if (!c->secure_ && c->handshake_deadline_ > 0 && now >= c->handshake_deadline_) {
-      c->Fail(env, MakeError(env, kErrTimeout, "TLS handshake timed out after " +
-                                                   std::to_string(c->settings_.handshake_timeout_ms) + " ms"));
+      c->Fail(env, c->HandshakeTimeout(env));
       return;
     }
     if (c->secure_ && c->settings_.idle_timeout_ms > 0 && now - c->last_activity_ >= c->settings_.idle_timeout_ms) {

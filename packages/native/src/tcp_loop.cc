@@ -29,8 +29,9 @@ Napi::Value TcpLoop::SetCallbacks(const Napi::CallbackInfo& info) {
   Napi::Value v = Arg(info, 0);
   if (!v.IsObject()) ThrowExpected(env, "callbacks", "an object of functions");
   Napi::Object o = v.As<Napi::Object>();
-  const char* names[] = {"secure", "data", "drain", "end", "close", "session", "finish", "serverError", "serverClose"};
-  constexpr int kCount = sizeof names / sizeof names[0];
+  const char* names[] = {"secure", "data", "drain", "end", "close", "session", "finish", "serverError", "serverClose",
+                         "sessionLookup", "peerCertificate"};
+  constexpr int kCount = sizeof(names) / sizeof(names[0]);
   Napi::Function fns[kCount];
   for (int i = 0; i < kCount; ++i) {
     Napi::Value f = o.Get(names[i]);
@@ -52,8 +53,11 @@ Napi::Value TcpLoop::SetCallbacks(const Napi::CallbackInfo& info) {
     current = l;
   }
   TcpLoop* l = current;
-  Napi::FunctionReference* refs[kCount] = {&l->on_secure,  &l->on_data,   &l->on_drain,        &l->on_end,       &l->on_close,
-                                           &l->on_session, &l->on_finish, &l->on_server_error, &l->on_server_close};
+  Napi::FunctionReference* refs[] = {&l->on_secure,       &l->on_data,         &l->on_drain,
+                                     &l->on_end,          &l->on_close,        &l->on_session,
+                                     &l->on_finish,       &l->on_server_error, &l->on_server_close,
+                                     &l->on_session_lookup, &l->on_peer_certificate};
+  static_assert(sizeof(refs) / sizeof(refs[0]) == kCount, "one reference per callback");
   for (int i = 0; i < kCount; ++i) *refs[i] = Napi::Persistent(fns[i]);
   if (l->connection_ctor.IsEmpty()) l->connection_ctor = Napi::Persistent(TcpConnection::Init(env));
   if (l->server_ctor.IsEmpty()) l->server_ctor = Napi::Persistent(TcpServer::Init(env));
@@ -106,6 +110,8 @@ void TcpLoop::FinishTeardown() {
   on_finish.Reset();
   on_server_error.Reset();
   on_server_close.Reset();
+  on_session_lookup.Reset();
+  on_peer_certificate.Reset();
   connection_ctor.Reset();
   server_ctor.Reset();
   delete this;

@@ -34,7 +34,8 @@ class TcpLoop {
   // The loop of `env`, made on first use. Throws ERR_TLS_STATE when core has
   // not installed the callbacks (setTransportCallbacks) yet.
   static TcpLoop* Get(Napi::Env env);
-  // setTransportCallbacks({ secure, data, drain, end, close, session, finish, serverError, serverClose }).
+  // setTransportCallbacks({ secure, data, drain, end, close, session, finish, serverError, serverClose,
+  // sessionLookup, peerCertificate }).
   static Napi::Value SetCallbacks(const Napi::CallbackInfo& info);
 
   napi_env env() const { return env_; }
@@ -52,6 +53,8 @@ class TcpLoop {
   // The JS side: each is called with `this` = the owner object (see native-transport.ts).
   Napi::FunctionReference on_secure, on_data, on_drain, on_end, on_close, on_session, on_finish, on_server_error,
       on_server_close;
+  // Server owner: (connection, id) a handshake waits for the session store; connection owner: a PHA answer came.
+  Napi::FunctionReference on_session_lookup, on_peer_certificate;
   Napi::FunctionReference connection_ctor;  // TcpConnection, to wrap accepted connections
   Napi::FunctionReference server_ctor;      // TcpServer
 

@@ -168,6 +168,7 @@ Napi::Value TcpServer::Listen(const Napi::CallbackInfo& info) {
   bool ipv6_only = BoolArg(info, 4, "ipv6Only");
   ConnectionSettings settings = ReadConnectionSettings(env, Arg(info, 5));
   bool reuse_port = IsMissing(Arg(info, 5)) ? false : BoolOption(env, info[5].As<Napi::Object>(), "reusePort", false);
+  ProxySettings proxy = ReadProxySettings(env, Arg(info, 5));
   if (!Arg(info, 6).IsObject()) ThrowExpected(env, "owner", "an object");
   Napi::Object owner = info[6].As<Napi::Object>();
   sockaddr_storage addr;
@@ -178,6 +179,7 @@ Napi::Value TcpServer::Listen(const Napi::CallbackInfo& info) {
   TcpLoop* loop = TcpLoop::Get(env);
 
   auto* core = new TcpServerCore(loop, ctx, settings);
+  core->proxy_ = std::move(proxy);
   // reusePort needs the socket before bind: made now, for the address's family.
   int r = reuse_port ? uv_tcp_init_ex(loop->loop(), &core->tcp_, addr.ss_family) : uv_tcp_init(loop->loop(), &core->tcp_);
   if (r != 0) {

@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "tcp_loop.h"
+#include "tcp_proxy_header.h"
 
 namespace rxtls {
 
@@ -50,6 +51,8 @@ class TcpServerCore final : public TcpHandle {
   Napi::Object owner() const { return owner_.Value(); }
   bool closing() const { return closing_; }
   uv_tcp_t* handle() { return &tcp_; }
+  // proxyProtocol: the PROXY header every accepted connection must start with.
+  const ProxySettings& proxy() const { return proxy_; }
 
  private:
   friend class TcpServer;
@@ -61,6 +64,7 @@ class TcpServerCore final : public TcpHandle {
   TcpLoop* loop_;
   SSL_CTX* ctx_;  // one reference, released with the core
   ConnectionSettings settings_;
+  ProxySettings proxy_;
   Napi::ObjectReference owner_;    // the core's TS server object, strong until the core is gone
   Napi::ObjectReference wrapper_;  // the TcpServer, likewise
   TcpServer* wrap_ = nullptr;
