@@ -271,25 +271,45 @@ for (const transport of ['native', 'js'] as const) {
 
 const options = suite('connectTlsDuplex options');
 
-options('checkServerIdentity: refused on the native transport (not skipped), run on the JS one', async () => {
-  const refuse = () => new Error('not this server');
-  const err = (() => {
+for (const transport of ['native', 'js'] as const) {
+  options(`checkServerIdentity (${transport}): a refusal fails the client before anything it wrote is sent`, async () => {
+    const refuse = () => new Error('not this server');
+    const received: Buffer[] = [];
+    const srv = await serve('js', (d) => d.on('data', (c: Buffer) => received.push(c)));
     try {
-      connectTlsDuplex({ host: '127.0.0.1', port: 1, checkServerIdentity: refuse });
-    } catch (e) {
-      return e as TlsError;
+      const client = connectTlsDuplex({ host: 'localhost', port: srv.port, ca: p.ca.cert, transport, checkServerIdentity: refuse });
+      client.write('secret written before the handshake');
+      const failed = await withTimeout(new Promise<Error>((r) => client.once('error', r)), 10_000, 'error');
+      assert.match(failed.message, /server identity rejected: not this server/);
+      assert.is((failed as TlsError).code, ErrorCode.CertVerify);
+      await sleep(100);
+      assert.is(Buffer.concat(received).length, 0, 'the server received nothing');
+    } finally {
+      await srv.close();
     }
-    return undefined;
-  })();
-  assert.is(err?.code, ErrorCode.Config);
-  const srv = await serve('js', () => {});
-  try {
-    const client = connectTlsDuplex({ host: 'localhost', port: srv.port, ca: p.ca.cert, transport: 'js', checkServerIdentity: refuse });
-    const failed = await withTimeout(new Promise<Error>((r) => client.once('error', r)), 10_000, 'error');
-    assert.match(failed.message, /not this server/);
-  } finally {
-    await srv.close();
-  }
-});
+  });
+
+  options(`checkServerIdentity (${transport}): an accepting check sees the certificate, then the data flows`, async () => {
+    const seen: Array<string | undefined> = [];
+    const srv = await serve('js', (d) => d.on('data', (c: Buffer) => d.write(Buffer.concat([Buffer.from('got:'), c]))));
+    try {
+      const client = connectTlsDuplex({
+        host: 'localhost',
+        port: srv.port,
+        ca: p.ca.cert,
+        transport,
+        checkServerIdentity: (host, cert) => void seen.push(`${host} ${cert?.subject ?? 'none'}`),
+      });
+      client.write('hi');
+      const answer = await withTimeout(new Promise<Buffer>((r) => client.once('data', r)), 10_000, 'answer');
+      assert.is(answer.toString(), 'got:hi');
+      client.destroy();
+      assert.is(seen.length, 1);
+      assert.match(seen[0]!, /^localhost /);
+    } finally {
+      await srv.close();
+    }
+  });
+}
 
 options.run();

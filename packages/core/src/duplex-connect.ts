@@ -5,7 +5,6 @@ import type * as net from 'node:net';
 
 import { connectTls, createTlsServer, type ClientOptions, type ServerOptions } from './connect.js';
 import { TlsDuplex } from './duplex.js';
-import { ConfigError } from './errors.js';
 import type { TlsEngine } from './engine.js';
 import type { NativeTlsConnection, NativeTlsServer, NativeTransportOptions } from './native-transport.js';
 import type { SecureConnection } from './secure-connection.js';
@@ -17,17 +16,13 @@ const noop = (): void => {};
  * ready for `http.request({ createConnection: () => connectTlsDuplex({...}) })`.
  * Written data waits for the handshake. The native transport unless
  * `transport: 'js'` (a TlsEngine over a net.Socket) is asked for.
- * @throws ConfigError for `checkServerIdentity` without `transport: 'js'`
- *   (the native transport does not run it yet), and what `connectTls` throws.
+ * @throws what `connectTls` throws.
  */
 export function connectTlsDuplex(options: ClientOptions & { transport: 'js' }): TlsDuplex<TlsEngine>;
 export function connectTlsDuplex(options: ClientOptions & NativeTransportOptions & { transport?: 'native' }): TlsDuplex<NativeTlsConnection>;
 export function connectTlsDuplex(options: ClientOptions & NativeTransportOptions): TlsDuplex;
 export function connectTlsDuplex(options: ClientOptions & NativeTransportOptions): TlsDuplex {
   if (options.transport === 'js') return new TlsDuplex(connectTls({ ...options, transport: 'js' }));
-  // The native transport does not run it: refused, not skipped (it is a security check).
-  if (options.checkServerIdentity !== undefined)
-    throw new ConfigError('checkServerIdentity is not available on the native transport yet; use transport: "js"');
   return new TlsDuplex(connectTls({ ...options, transport: 'native' }));
 }
 

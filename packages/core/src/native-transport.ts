@@ -9,7 +9,7 @@ import { isIP } from 'node:net';
 
 import { authorizationErrorOf } from './authorization.js';
 import { encodeAlpn } from './context-features.js';
-import { HandshakeError, InvalidArgumentError, StateError, type CertificateError, type TlsError } from './errors.js';
+import { CertificateError, HandshakeError, InvalidArgumentError, StateError, type TlsError } from './errors.js';
 import { kNative } from './internal.js';
 import {
   binding,
@@ -87,6 +87,8 @@ export class NativeTlsConnection implements SecureConnection {
   private address_: TransportAddress | undefined = undefined;
   // A post-handshake authentication runs: writes (and end) wait in queued_ for the client's answer.
   private pha_ = false;
+  // Client with checkServerIdentity: writes wait in queued_ until the check accepted the server.
+  private identity_: { host: string; check: IdentityCheck } | undefined = undefined;
   private endAfterPha_ = false;
   /** @internal A server's session store: new sessions go there. */
   store_: SessionStore | undefined = undefined;
@@ -155,7 +157,7 @@ export class NativeTlsConnection implements SecureConnection {
 
   write(data: Buffer | string): boolean {
     this.checkWritable_();
-    if (this.native_ === undefined || this.pha_) {
+    if (this.native_ === undefined || this.pha_ || this.identity_ !== undefined) {
       // During a post-handshake authentication, a copy: the caller may reuse its buffer.
       (this.queued_ ??= []).push(this.pha_ && typeof data !== 'string' ? Buffer.from(data) : data);
       return true;
@@ -165,7 +167,7 @@ export class NativeTlsConnection implements SecureConnection {
 
   writev(chunks: ReadonlyArray<Buffer | string>): boolean {
     this.checkWritable_();
-    if (this.native_ === undefined || this.pha_) {
+    if (this.native_ === undefined || this.pha_ || this.identity_ !== undefined) {
       (this.queued_ ??= []).push(...chunks.map((c) => (this.pha_ && typeof c !== 'string' ? Buffer.from(c) : c)));
       return true;
     }
@@ -267,20 +269,50 @@ export class NativeTlsConnection implements SecureConnection {
     this.native_?.unref();
   }
 
+  /** @internal A client's `checkServerIdentity`, run once secure, before anything written is sent. */
+  _checkIdentity(host: string, check: IdentityCheck): void {
+    this.identity_ = { host, check };
+  }
+
   /** @internal The client's connection started: replay what waited for it. */
   _attach(native: NativeTcpConnection): void {
     this.native_ = native;
     if (this.paused_) native.pause();
-    const queued = this.queued_;
-    this.queued_ = undefined;
-    if (queued) native.write(queued);
+    // Held until the server's identity was accepted (_secure).
+    if (this.identity_ === undefined) this.sendQueued_();
     if (this.ended_) native.end();
   }
 
   /** @internal */
   _secure(): void {
     this.secure_ = true;
+    if (this.identity_ !== undefined) {
+      if (!this.identityAccepted_(this.identity_)) return;
+      this.identity_ = undefined;
+      this.sendQueued_();
+    }
     this.onsecure?.();
+  }
+
+  /** Runs `checkServerIdentity`; a rejection fails the connection before a byte of ours left. */
+  private identityAccepted_({ host, check }: { host: string; check: IdentityCheck }): boolean {
+    let rejection: unknown;
+    try {
+      rejection = check(host, this.live_().peerCertificate());
+    } catch (err) {
+      rejection = err ?? new Error('checkServerIdentity threw');
+    }
+    if (rejection === undefined || rejection === null) return true;
+    const reason = rejection instanceof Error ? rejection.message : String(rejection);
+    this.queued_ = undefined;
+    this.destroy(new CertificateError(`server identity rejected: ${reason}`, { cause: rejection }));
+    return false;
+  }
+
+  private sendQueued_(): void {
+    const queued = this.queued_;
+    this.queued_ = undefined;
+    if (queued) this.native_!.write(queued);
   }
 
   /** @internal */
@@ -606,7 +638,12 @@ export interface NativeConnectParams extends NativeTransportOptions {
   session?: Uint8Array;
   postHandshakeAuth?: boolean;
   localAddress?: string;
+  /** Run once secure, before anything written is sent: an Error (returned or thrown) fails the connection. */
+  checkServerIdentity?: IdentityCheck;
 }
+
+/** A client's own check of the server's certificate (as TlsEngineOptions.checkServerIdentity). */
+export type IdentityCheck = (host: string, certificate: CertificateSummary | null) => Error | undefined | void;
 
 /** Starts a native client connection; the host name is looked up first (all addresses, in order). */
 export function connectNative(p: NativeConnectParams): NativeTlsConnection {
@@ -618,7 +655,10 @@ export function connectNative(p: NativeConnectParams): NativeTlsConnection {
   if (p.session !== undefined) options.session = p.session;
   if (p.postHandshakeAuth !== undefined) options.postHandshakeAuth = p.postHandshakeAuth;
   if (p.localAddress !== undefined) options.localAddress = p.localAddress;
+  if (p.checkServerIdentity !== undefined && typeof p.checkServerIdentity !== 'function')
+    throw new InvalidArgumentError('Expected "checkServerIdentity" to be a function');
   const connection = new NativeTlsConnection(undefined, false);
+  if (p.checkServerIdentity !== undefined) connection._checkIdentity(p.verifyHost || p.servername || '', p.checkServerIdentity);
   const native = p.context[kNative];
   // An IP address connects at once, so bad options throw here, as on the JS transport.
   if (isIP(p.host)) {
