@@ -306,7 +306,7 @@ export class TlsDuplex extends Duplex {
  * Written data waits for the handshake.
  */
 export function connectTlsDuplex(options: ClientOptions): TlsDuplex {
-  return new TlsDuplex(connectTls(options));
+  return new TlsDuplex(connectTls({ ...options, transport: 'js' }));
 }
 
 /**

@@ -61,6 +61,7 @@ export function connect(options: ConnectOptions): Observable<TlsConnection> {
         context: contextFor(options),
         // TLS half-close: after the server's close_notify we may still write.
         allowHalfOpen: true,
+        transport: 'js', // TlsConnection is built over a TlsEngine
       });
     } catch (err) {
       subscriber.error(err);

@@ -74,7 +74,7 @@ export function listen(options: ListenOptions): Observable<TlsConnection> {
       // Builds the context (or applies the features to the given one) now:
       // a bad certificate or option errors this subscription at once.
       // allowHalfOpen: after the client's close_notify we may still write.
-      server = createTlsServer({ ...pickDefined(options, SERVER_FIELDS), allowHalfOpen: true }, onConnection);
+      server = createTlsServer({ ...pickDefined(options, SERVER_FIELDS), allowHalfOpen: true, transport: 'js' }, onConnection);
     } catch (err) {
       subscriber.error(err);
       return;
