@@ -65,7 +65,7 @@ function h2Get(session: http2.ClientHttp2Session, path: string): Promise<string>
 
 test('TlsDuplex.alpnProtocol: false before the handshake, the protocol after, kept after close', async () => {
   let seen: Array<string | false> = [];
-  const server = createTlsServer({ ...p.server, alpnProtocols: ['h2'] }, (engine) => {
+  const server = createTlsServer({ transport: 'js', ...p.server, alpnProtocols: ['h2'] }, (engine) => {
     const d = new TlsDuplex(engine);
     seen.push(d.alpnProtocol);
     d.once('secure', () => seen.push(d.alpnProtocol));
@@ -88,7 +88,7 @@ test('curl --http2 and http2.connect against http2.createServer() fed by secureD
   const h2 = h2Server();
   const handedOver: Array<string | false> = [];
   const server = createTlsServer(
-    { ...p.server, alpnProtocols: ['h2'] },
+    { transport: 'js', ...p.server, alpnProtocols: ['h2'] },
     secureDuplexes((d) => (handedOver.push(d.alpnProtocol), h2.emit('connection', d))),
   );
   const port = await listen(server);

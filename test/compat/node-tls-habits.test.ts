@@ -21,6 +21,7 @@ import {
   TlsDuplex,
   type CertificateSummary,
   type ClientOptions,
+  type SecureConnection,
   type TlsEngine,
   type TlsError,
 } from '@rxtls/core';
@@ -57,7 +58,7 @@ async function nodeServer(options: tls.TlsOptions): Promise<{ port: number; rece
 }
 
 /** Connects with rxtls; resolves with the engine once secure, or with the error. */
-function rx(options: ClientOptions, write?: string): Promise<{ engine: TlsEngine; error?: TlsError }> {
+function rx(options: ClientOptions, write?: string): Promise<{ engine: SecureConnection; error?: TlsError }> {
   return withTimeout(
     new Promise((resolve) => {
       const engine = connectTls(options);
@@ -243,13 +244,13 @@ test('a TlsDuplex nobody listens to for errors never throws; early errors go to 
   let handOver: (d: TlsDuplex) => void = () => {};
   const handedOver = new Promise<TlsDuplex>((r) => (handOver = r));
   const server = createTlsServer(
-    p.server,
+    { transport: 'js', ...p.server },
     secureDuplexes(
       (d) => handOver(d), // no 'error' listener, on purpose
       (err, d) => clientErrors.push(`${(err as TlsError).code} ${d instanceof TlsDuplex}`),
     ),
   );
-  const silent = createTlsServer(p.server, secureDuplexes(() => {})); // no handler at all
+  const silent = createTlsServer({ transport: 'js', ...p.server }, secureDuplexes(() => {})); // no handler at all
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
   const uncaught: unknown[] = [];

@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 
-import { createTlsServer, ProxyProtocolError, TimeoutError, type ServerOptions } from '@rxtls/core';
+import { createTlsServer, ProxyProtocolError, TimeoutError, type ServerOptions, type TlsEngine } from '@rxtls/core';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
@@ -39,7 +39,9 @@ interface Ctx {
 
 /** A server that answers `<remoteAddress> <remotePort> <remoteFamily>` and echoes. */
 async function proxiedServer(ctx: Ctx, proxyProtocol: ServerOptions['proxyProtocol']): Promise<RunningServer> {
-  ctx.srv = await startServer({ ...p.server, proxyProtocol }, (engine) => {
+  // native: see issue 12 (in progress)
+  ctx.srv = await startServer({ transport: 'js', ...p.server, proxyProtocol }, (connection) => {
+    const engine = connection as TlsEngine;
     engine.onsecure = () => {
       engine.write(`${engine.socket.remoteAddress} ${engine.socket.remotePort} ${engine.socket.remoteFamily}\n`);
     };
@@ -181,7 +183,8 @@ listener('a peer that hangs up mid-header is refused', async (ctx) => {
 
 listener('option checks', () => {
   const invalid = (e: Error & { code: string }) => e.code === 'ERR_TLS_INVALID_ARGUMENT';
-  const make = (proxyProtocol: unknown) => createTlsServer({ ...p.server, proxyProtocol: proxyProtocol as never }, () => {});
+  // native: see issue 12 (in progress)
+  const make = (proxyProtocol: unknown) => createTlsServer({ transport: 'js', ...p.server, proxyProtocol: proxyProtocol as never }, () => {});
   for (const bad of [{ trusted: [] }, { trusted: ['localhost'] }, { trusted: ['10.0.0.0/33'] }, { trusted: ['::1/x'] },
     { trusted: ['127.0.0.1'], timeout: 0 }, { trusted: ['127.0.0.1'], maxHeaderLength: 100 }, 5])
     assert.throws(() => make(bad), invalid, JSON.stringify(bad));

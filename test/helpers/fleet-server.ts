@@ -12,7 +12,16 @@
 // It sends { port } once listening; a disconnect from the parent stops it.
 import type { AddressInfo } from 'node:net';
 
-import { createRedisSessionStore, createTlsServer, TicketKeyRotation, TLSServerContext, type ServerOptions } from '@rxtls/core';
+import {
+  createRedisSessionStore,
+  createTlsServer,
+  TicketKeyRotation,
+  TLSServerContext,
+  type NativeTlsConnection,
+  type SecureConnection,
+  type ServerOptions,
+  type TlsEngine,
+} from '@rxtls/core';
 import { Redis } from 'ioredis';
 
 const env = process.env;
@@ -38,9 +47,12 @@ if (env.RXTLS_CLOCK === 'manual') {
 }
 if (env.RXTLS_PROXY === '1') options.proxyProtocol = { trusted: ['127.0.0.1'] };
 
-const server = createTlsServer(options, (engine) => {
+// native: see issue 12 (in progress) — the PROXY protocol and the session store run on the JS transport for now.
+options.transport = options.proxyProtocol !== undefined || options.sessionStore !== undefined ? 'js' : 'native';
+const server = createTlsServer(options, (engine: SecureConnection) => {
   engine.onsecure = () => {
-    const s = engine.socket;
+    // The addresses: the JS transport's socket (a PROXY header's, behind one), or the native connection's.
+    const s = 'socket' in engine ? (engine as TlsEngine).socket : (engine as NativeTlsConnection);
     engine.write(`${engine.info().resumed ? 'resumed' : 'full'} @${s.localPort} ${s.remoteAddress}:${s.remotePort} ${rotation?.window ?? '-'}\n`);
     engine.end();
   };
