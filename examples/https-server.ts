@@ -4,8 +4,10 @@
 // from node:https itself and exits). Try it with:
 //   curl --cacert <printed CA file> https://localhost:<port>/
 // Every rxtls connection becomes a TlsDuplex that node:http treats as its
-// socket. Shown too: ALPN, session tickets with shareable keys, and the
-// client certificate when one is offered.
+// socket; TlsDuplex runs over a TlsEngine, so this server uses the JS
+// transport (`transport: 'js'`: TLS over any transport). Shown too: ALPN,
+// session tickets with shareable keys, and the client certificate when one
+// is offered.
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -41,6 +43,7 @@ const app = http.createServer((req, res) => {
 
 const server = createTlsServer(
   {
+    transport: 'js',
     cert: leaf.cert,
     key: leaf.key,
     alpnProtocols: ['http/1.1'],

@@ -31,7 +31,7 @@ export async function start(setup: ServerSetup): Promise<BenchServer> {
     onHttp = (engine) => httpServer.emit('connection', adapter(engine));
   }
   // A variant's options are passed only for that variant, so that this file also runs against a core without them.
-  const options = { ...setup.options, context } as ServerOptions;
+  const options = { ...setup.options, context, transport: 'js' } as ServerOptions & { transport: 'js' };
   const server = createTlsServer(options, (engine) => {
     open++;
     engine.onclose = () => open--;

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import * as tls from 'node:tls';
 
 import type { LoadResult } from '@rxtls/bench';
-import { createSelfSignedCertificate, createTlsServer } from '@rxtls/core';
+import { createSelfSignedCertificate, createTlsServer, type NativeTlsServer } from '@rxtls/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
@@ -70,10 +70,10 @@ async function benchJson(args: string[]): Promise<{ run: Run; r: LoadResult }> {
   return { run, r: out.result };
 }
 
-function listen(server: Server): Promise<number> {
+function listen(server: Server | NativeTlsServer): Promise<number> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
 }
-const close = (server: Server) => new Promise<void>((r) => server.close(() => r()));
+const close = (server: Server | NativeTlsServer) => new Promise<void>((r) => server.close(() => r()));
 
 function checkLatency(r: LoadResult, samples: number): void {
   const l = r.latency;
@@ -165,7 +165,7 @@ test('https with a new connection per request against node:https, resuming sessi
 test('download over the bench stream protocol against an rxtls stream server', async () => {
   const { cert, key } = createSelfSignedCertificate();
   const server = createTlsServer({ cert, key }, (engine) => {
-    const p = new StreamProtocol({ write: (d) => engine.write(d), onceDrain: (fn) => engine.socket.once('drain', fn), end: () => engine.end() });
+    const p = new StreamProtocol({ write: (d) => engine.write(d), onceDrain: (fn) => (engine.ondrain = fn), end: () => engine.end() });
     engine.ondata = (chunk) => p.push(chunk);
   });
   const port = await listen(server);

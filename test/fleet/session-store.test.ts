@@ -10,6 +10,7 @@ import { join } from 'node:path';
 
 import * as net from 'node:net';
 
+import type { TlsEngine } from '@rxtls/core';
 import { binding, CycleFlag, type SessionOut } from '@rxtls/native';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -211,7 +212,7 @@ store('a peer that sends on while its lookup runs: the server stops reading (the
   assert.is(a.errors.length, 1);
   // Not a protocol error: nothing of the junk reached OpenSSL while the lookup ran.
   assert.match(a.errors[0]!.message, /handshake timed out after 500 ms/);
-  const read = a.engines.at(-1)!.socket.bytesRead;
+  const read = (a.engines.at(-1) as TlsEngine).socket.bytesRead;
   assert.ok(read > 0 && read < 256 * 1024, `the server read ${read} of ${hello.length + 64 * junk.length} bytes`);
 });
 

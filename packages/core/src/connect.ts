@@ -319,13 +319,20 @@ function checkTransport(options: { handshakeOffload?: boolean; proxyProtocol?: u
 
 function connectTlsNative(options: ClientOptions & NativeTransportOptions, context: SSLContext): NativeTlsConnection {
   checkTransport(options);
+  // The native handshake makes no JS call, so there is none to make to it: refused, not ignored.
+  if (options.checkServerIdentity !== undefined)
+    throw new ConfigError('checkServerIdentity is not available on the native transport; use transport: "js"');
+  // Checked now, as on the JS transport: the native side reads its options only after the name lookup.
+  if (options.idleTimeout !== undefined) checkIdleTimeout(options.idleTimeout);
+  if (options.host.includes('\0')) throw new InvalidArgumentError('Expected "host" to be a name without NUL characters');
   const servername = options.servername ?? (isIP(options.host) ? undefined : options.host);
   const verifyPeer = options.verifyPeer ?? options.rejectUnauthorized;
   return connectNative({
     ...options,
     context,
     ...(servername !== undefined ? { servername } : {}),
-    verifyHost: options.verifyHost ?? options.host,
+    // As on the JS transport: a servername also names the host to verify.
+    verifyHost: options.verifyHost ?? options.servername ?? options.host,
     ...(verifyPeer !== undefined ? { verifyPeer } : {}),
   });
 }
