@@ -29,12 +29,18 @@ interface Served {
   close(): Promise<void>;
 }
 
-/** An rxtls echo server that records how each connection ended. */
+/**
+ * An rxtls echo server that records how each connection ended, by the
+ * client's port. native: see issue 12 (in progress) — a native handshake
+ * failure ('tlsClientError') does not say which peer it was, so this server
+ * runs on the JS transport; the good clients beside the hostile peers are
+ * native (the default).
+ */
 async function echoServer(): Promise<Served> {
   const outcomes = new Map<number, TlsError | undefined>();
   const received = new Map<number, number>();
   const engines = new Set<TlsEngine>();
-  const server = createTlsServer({ cert: pki().server.cert, key: pki().server.key, handshakeTimeout: 5_000 }, (engine) => {
+  const server = createTlsServer({ transport: 'js', cert: pki().server.cert, key: pki().server.key, handshakeTimeout: 5_000 }, (engine) => {
     const port = engine.socket.remotePort!;
     engines.add(engine);
     received.set(port, 0);
@@ -195,7 +201,8 @@ const Truncation = suite('truncation');
 
 Truncation('a server that closes TCP without close_notify gives the client a TruncationError, not a clean end', async () => {
   const payload = randomBytes(200_000);
-  const server = createTlsServer({ cert: pki().server.cert, key: pki().server.key }, (engine) => {
+  // The JS transport's server: its socket can send a FIN with no close_notify. The client is native (the default).
+  const server = createTlsServer({ transport: 'js', cert: pki().server.cert, key: pki().server.key }, (engine) => {
     engine.onsecure = () => {
       engine.write(payload);
       // FIN after the data, no close_notify.
