@@ -239,13 +239,14 @@ Leaks(`${NATIVE_CONNECTIONS} native-transport connections opened and closed agai
   try {
     // Warm up: the allocator's and V8's high-water mark, as for the JS transport below.
     const warm = Math.min(4_000, Math.max(100, NATIVE_CONNECTIONS / 5));
-    await inTurn(warm, 8, one, 120_000);
+    // 32 in flight: the loop stays busy across the round trips of one process serving both ends.
+    await inTurn(warm, 32, one, 120_000);
     await drained();
     await settle();
     const before = usage();
     const fdsBefore = openDescriptors();
     const started = Date.now();
-    await inTurn(NATIVE_CONNECTIONS, 8, one, 600_000);
+    await inTurn(NATIVE_CONNECTIONS, 32, one, 240_000);
     const seconds = (Date.now() - started) / 1000;
     await drained();
     await settle();
@@ -256,6 +257,7 @@ Leaks(`${NATIVE_CONNECTIONS} native-transport connections opened and closed agai
     assert.is(open, 0);
     assert.is(serverSide, warm + NATIVE_CONNECTIONS, 'the server saw every connection');
     assert.is(fdsAfter, fdsBefore, 'every socket descriptor closed');
+    assert.is(live().TcpConnection ?? 0, 0, 'every native TCP connection released');
   } finally {
     await new Promise<void>((r) => server.close(() => r()));
     context.free();
