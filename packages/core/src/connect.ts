@@ -40,7 +40,8 @@ export interface ClientOptions extends Omit<TlsEngineOptions, 'isServer'>, Conte
   /**
    * `'native'` (default): the socket lives in the addon (NativeTlsConnection).
    * `'js'`: a TlsEngine over a net.Socket (TLS over any transport; also the
-   * one with `handshakeOffload`, `sessionStore` and `proxyProtocol` for now).
+   * one for the options the native transport refuses, with a ConfigError
+   * that names them).
    */
   transport?: Transport;
 }
@@ -319,7 +320,7 @@ function checkTransport(options: { handshakeOffload?: boolean; proxyProtocol?: u
 
 function connectTlsNative(options: ClientOptions & NativeTransportOptions, context: SSLContext): NativeTlsConnection {
   checkTransport(options);
-  // The native handshake makes no JS call, so there is none to make to it: refused, not ignored.
+  // The native client checks the certificate in C++ with no JS hook: refused, not ignored.
   if (options.checkServerIdentity !== undefined)
     throw new ConfigError('checkServerIdentity is not available on the native transport; use transport: "js"');
   // Checked now, as on the JS transport: the native side reads its options only after the name lookup.
