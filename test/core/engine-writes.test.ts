@@ -3,6 +3,8 @@
 // intact), a session whose write or shutdown throws fails the connection,
 // whenDrained() resolves on drain and rejects with the connection's error,
 // and a TlsDuplex destroyed under a waiting write fails it with a typed error.
+// The engine under test is the JS transport's (`transport: 'js'`); the peer
+// of the throwing sessions runs on the native transport, the default.
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -109,7 +111,7 @@ Pha.run();
 // ---------------------------------------------------------------------------
 const Throws = suite<{ srv?: RunningServer }>('a session whose write or shutdown throws');
 Throws.before(async (ctx) => {
-  ctx.srv = await startServer({ transport: 'js', cert: P.server.cert, key: P.server.key });
+  ctx.srv = await startServer({ cert: P.server.cert, key: P.server.key });
 });
 Throws.after(async (ctx) => {
   await ctx.srv?.close();
