@@ -81,11 +81,11 @@ if (cluster.isPrimary) {
   };
   let server: NativeTlsServer | Server;
   if (proxy) {
-    server = createTlsServer({ ...options, proxyProtocol: { trusted: ['127.0.0.1'] } }, (e) =>
+    server = createTlsServer({ ...options, transport: 'js', proxyProtocol: { trusted: ['127.0.0.1'] } }, (e) =>
       echo(e, () => `${e.socket.remoteAddress}:${e.socket.remotePort}`),
     );
   } else {
-    server = createTlsServer({ ...options, transport: 'native', reusePort: true }, (c) =>
+    server = createTlsServer({ ...options, reusePort: true }, (c) =>
       echo(c, () => `${c.remoteAddress}:${c.remotePort}`),
     );
   }

@@ -1,6 +1,7 @@
 // The first thing to run: `pnpm start`.
 // A TLS server and a client on 127.0.0.1, a certificate made on the spot,
-// one exchange, then a timed transfer. Exits by itself.
+// one exchange, then a timed transfer. Exits by itself. Both run on the
+// native transport (the default): the sockets live in the addon.
 import type { AddressInfo } from 'node:net';
 
 import {
@@ -8,7 +9,7 @@ import {
   createCertificateAuthority,
   createTlsServer,
   issueCertificate,
-  type TlsEngine,
+  type SecureConnection,
 } from '@rxtls/core';
 
 const TRANSFER_BYTES = 64 * 1024 * 1024;
@@ -70,10 +71,10 @@ server.listen(0, '127.0.0.1', () => {
   client.onclose = () => server.close(() => console.log('closed cleanly'));
 });
 
-/** Streams TRANSFER_BYTES in 64 KiB writes, pausing when the socket is full. */
-async function stream(engine: TlsEngine): Promise<void> {
+/** Streams TRANSFER_BYTES in 64 KiB writes, pausing when the buffer is full until `ondrain`. */
+async function stream(connection: SecureConnection): Promise<void> {
   const chunk = Buffer.alloc(64 * 1024, 0x61);
   for (let sent = 0; sent < TRANSFER_BYTES; sent += chunk.length) {
-    if (!engine.write(chunk)) await new Promise((r) => engine.socket.once('drain', r));
+    if (!connection.write(chunk)) await new Promise<void>((r) => (connection.ondrain = () => r()));
   }
 }

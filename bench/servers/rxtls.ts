@@ -24,7 +24,7 @@ export async function start(setup: ServerSetup): Promise<BenchServer> {
   const handshakes: HandshakeCount = { total: 0, resumed: 0 };
   // A variant's options are passed only for that variant, so that this file also runs against a core without them.
   // The transport is named, whatever createTlsServer's default: this handler takes TlsEngines.
-  const options = { ...setup.options, context, transport: 'js' } as ServerOptions;
+  const options = { ...setup.options, context, transport: 'js' } as ServerOptions & { transport: 'js' };
   const server = createTlsServer(options, (engine) => {
     open++;
     engine.onclose = () => open--;

@@ -84,7 +84,7 @@ async function benchJson(args: string[]): Promise<{ run: Run; r: LoadResult }> {
   return { run, r: out.result };
 }
 
-function listen(server: Server): Promise<number> {
+function listen(server: Server | NativeTlsServer): Promise<number> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
 }
 const close = (server: Server | NativeTlsServer) => new Promise<void>((r) => server.close(() => r()));

@@ -21,6 +21,7 @@ import {
   TlsDuplex,
   type CertificateSummary,
   type ClientOptions,
+  type SecureConnection,
   type TlsEngine,
   type TlsError,
 } from '@rxtls/core';
@@ -57,7 +58,7 @@ async function nodeServer(options: tls.TlsOptions): Promise<{ port: number; rece
 }
 
 /** Connects with rxtls; resolves with the engine once secure, or with the error. */
-function rx(options: ClientOptions, write?: string): Promise<{ engine: TlsEngine; error?: TlsError }> {
+function rx(options: ClientOptions, write?: string): Promise<{ engine: SecureConnection; error?: TlsError }> {
   return withTimeout(
     new Promise((resolve) => {
       const engine = connectTls(options);
@@ -86,10 +87,16 @@ test('servername also names the host to verify; verifyHost overrides it', async 
 });
 
 test('checkServerIdentity: called with the host and certificate; its Error fails the connection before data is sent', async () => {
+  // The hook is a JS call in the handshake: the JS transport's; the native one refuses it.
+  assert.throws(
+    () => connectTls({ host: '127.0.0.1', port: 1, checkServerIdentity: () => undefined }),
+    (e: unknown) => e instanceof ConfigError && /transport: "js"/.test((e as Error).message),
+  );
   const srv = await nodeServer({ key: p.server.key, cert: p.server.cert });
   try {
     const calls: Array<[string, string | undefined]> = [];
     const accepted = await rx({
+      transport: 'js',
       host: '127.0.0.1',
       port: srv.port,
       servername: 'localhost',
@@ -101,14 +108,14 @@ test('checkServerIdentity: called with the host and certificate; its Error fails
     accepted.engine.destroy();
 
     const refusal = new Error('pinned key differs');
-    const refused = await rx({ host: 'localhost', port: srv.port, ca: p.ca.cert, checkServerIdentity: () => refusal }, 'secret');
+    const refused = await rx({ transport: 'js', host: 'localhost', port: srv.port, ca: p.ca.cert, checkServerIdentity: () => refusal }, 'secret');
     assert.instance(refused.error, CertificateError);
     assert.is(refused.error!.code, ErrorCode.CertVerify);
     assert.is(refused.error!.cause, refusal);
     assert.is(refused.engine.secure, false);
 
     const thrown = new Error('thrown');
-    const threw = await rx({ host: 'localhost', port: srv.port, ca: p.ca.cert, checkServerIdentity: () => { throw thrown; } }, 'secret');
+    const threw = await rx({ transport: 'js', host: 'localhost', port: srv.port, ca: p.ca.cert, checkServerIdentity: () => { throw thrown; } }, 'secret');
     assert.is(threw.error!.cause, thrown);
     await new Promise((r) => setTimeout(r, 50)); // let anything sent reach the server
     assert.equal(srv.received, [], 'what was written before the handshake never left');

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 
-import { createTlsServer, type TlsEngine } from '@rxtls/core';
+import { createTlsServer, type SecureConnection } from '@rxtls/core';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
@@ -29,7 +29,7 @@ for (const version of [0x0303, 0x0304]) {
       const events: string[] = [];
       let done!: () => void;
       const closed = new Promise<void>((r) => (done = r));
-      const server = createTlsServer({ cert: pki().server.cert, key: pki().server.key }, (conn: TlsEngine) => {
+      const server = createTlsServer({ cert: pki().server.cert, key: pki().server.key }, (conn: SecureConnection) => {
         conn.ondata = (chunk) => events.push(`data:${chunk.toString()}`);
         conn.onerror = (err) => events.push(`error:${err.code}`);
         conn.onclose = () => done();

@@ -3,6 +3,8 @@
 // intact), a session whose write or shutdown throws fails the connection,
 // whenDrained() resolves on drain and rejects with the connection's error,
 // and a TlsDuplex destroyed under a waiting write fails it with a typed error.
+// The engine under test is the JS transport's (`transport: 'js'`); the peer
+// of the throwing sessions runs on the native transport, the default.
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -82,7 +84,7 @@ Pha('TLSSocket.send(FileHandle) while verify_client_post_handshake runs: the fil
   const cctx = new TLSClientContext();
   cctx.set_verify_locations(P.ca.cert);
   cctx.load_certs(P.client.cert, P.client.key); // offers post-handshake auth
-  const client = await withTimeout(connect({ host: 'localhost', port: server.port, context: cctx }), 10_000, 'connect');
+  const client = await withTimeout(connect({ transport: 'js', host: 'localhost', port: server.port, context: cctx }), 10_000, 'connect');
   // The client does not read (so does not answer) until the whole file was handed to send().
   client.pause();
   const peer = await accepted;
@@ -129,7 +131,7 @@ function watch(engine: TlsEngine): { events: string[]; closed: Promise<TlsError 
 }
 
 Throws('write(): the connection fails with the thrown error, which write() rethrows', async (ctx) => {
-  const engine = await withTimeout(connect({ host: 'localhost', port: ctx.srv!.port, ca: P.ca.cert }), 10_000, 'connect');
+  const engine = await withTimeout(connect({ transport: 'js', host: 'localhost', port: ctx.srv!.port, ca: P.ca.cert }), 10_000, 'connect');
   const { events, closed } = watch(engine);
   const boom = new ProtocolError('TLS write failed (simulated)');
   const out = (engine as unknown as { out_: unknown[] }).out_;
@@ -152,7 +154,7 @@ Throws('write(): the connection fails with the thrown error, which write() rethr
 });
 
 Throws('writes queued before the handshake: a throw when they are flushed fails the connection (no uncaught exception)', async (ctx) => {
-  const engine = connectTls({ host: 'localhost', port: ctx.srv!.port, ca: P.ca.cert });
+  const engine = connectTls({ transport: 'js', host: 'localhost', port: ctx.srv!.port, ca: P.ca.cert });
   const { events, closed } = watch(engine);
   const boom = new ProtocolError('TLS write failed (simulated)');
   override(engine, 'write', () => {
@@ -164,7 +166,7 @@ Throws('writes queued before the handshake: a throw when they are flushed fails 
 });
 
 Throws('end(): a shutdown that throws fails the connection; end() itself does not throw', async (ctx) => {
-  const engine = await withTimeout(connect({ host: 'localhost', port: ctx.srv!.port, ca: P.ca.cert }), 10_000, 'connect');
+  const engine = await withTimeout(connect({ transport: 'js', host: 'localhost', port: ctx.srv!.port, ca: P.ca.cert }), 10_000, 'connect');
   const { events, closed } = watch(engine);
   const boom = new ProtocolError('TLS shutdown failed (simulated)');
   override(engine, 'shutdown', () => {
@@ -183,7 +185,7 @@ const Drained = suite<{ srv?: RunningServer; reading?: boolean }>('TlsEngine.whe
 Drained.before(async (ctx) => {
   // A server that reads only while `reading` is set: the client's socket can be filled.
   ctx.reading = true;
-  ctx.srv = await startServer({ cert: P.server.cert, key: P.server.key }, (engine) => {
+  ctx.srv = await startServer({ transport: 'js', cert: P.server.cert, key: P.server.key }, (engine) => {
     engine.ondata = () => {};
     engine.onsecure = () => {
       if (!ctx.reading) engine.pause();
@@ -204,7 +206,7 @@ function fill(engine: TlsEngine): number {
 
 Drained('resolves at once below the high-water mark, and after the drain once write() returned false', async (ctx) => {
   ctx.reading = true;
-  const engine = await withTimeout(connect({ host: 'localhost', port: ctx.srv!.port, ca: P.ca.cert }), 10_000, 'connect');
+  const engine = await withTimeout(connect({ transport: 'js', host: 'localhost', port: ctx.srv!.port, ca: P.ca.cert }), 10_000, 'connect');
   await withTimeout(engine.whenDrained(), 1_000, 'nothing buffered');
   fill(engine);
   assert.ok(engine.socket.writableNeedDrain);
@@ -215,7 +217,7 @@ Drained('resolves at once below the high-water mark, and after the drain once wr
 
 Drained('rejects with the connection’s error when it fails, with a ClosedError when it closes, while waiting', async (ctx) => {
   ctx.reading = false;
-  const failing = await withTimeout(connect({ host: 'localhost', port: ctx.srv!.port, ca: P.ca.cert }), 10_000, 'connect');
+  const failing = await withTimeout(connect({ transport: 'js', host: 'localhost', port: ctx.srv!.port, ca: P.ca.cert }), 10_000, 'connect');
   // Fill until the socket stays full: the server does not read.
   for (let i = 0; i < 200 && !failing.socket.writableNeedDrain; i++) {
     fill(failing);
@@ -228,7 +230,7 @@ Drained('rejects with the connection’s error when it fails, with a ClosedError
   assert.is(await withTimeout(waiting, 5_000, 'rejection'), reason);
   assert.is(await failing.whenDrained().catch((e: TlsError) => e), reason, 'and at once afterwards');
 
-  const closing = await withTimeout(connect({ host: 'localhost', port: ctx.srv!.port, ca: P.ca.cert }), 10_000, 'connect');
+  const closing = await withTimeout(connect({ transport: 'js', host: 'localhost', port: ctx.srv!.port, ca: P.ca.cert }), 10_000, 'connect');
   fill(closing);
   const waitingClose = closing.whenDrained().then(() => 'drained', (e: TlsError) => e);
   closing.destroy();
@@ -242,7 +244,7 @@ Drained.run();
 // ---------------------------------------------------------------------------
 const Duplex = suite<{ srv?: RunningServer }>('TlsDuplex destroyed under a waiting write');
 Duplex.before(async (ctx) => {
-  ctx.srv = await startServer({ cert: P.server.cert, key: P.server.key }, (engine) => {
+  ctx.srv = await startServer({ transport: 'js', cert: P.server.cert, key: P.server.key }, (engine) => {
     engine.ondata = () => {};
   });
 });

@@ -1,6 +1,5 @@
 // Each failure ends with a clear error (code and reason) and no hang.
 import * as net from 'node:net';
-import type { AddressInfo } from 'node:net';
 
 import { connectTls, createTlsServer, type CertificateAndKey, type TlsError } from '@rxtls/core';
 import { suite } from 'uvu';
@@ -9,12 +8,10 @@ import * as assert from 'uvu/assert';
 import { withTimeout } from '../helpers/net.js';
 import { runSClient, startSServer } from '../helpers/openssl.js';
 import { pki } from '../helpers/pki.js';
+import { closeServer, listenLocal } from '../helpers/transports.js';
 
-const listen = async (server: net.Server) => {
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return (server.address() as AddressInfo).port;
-};
-const close = (server: net.Server) => new Promise<void>((r) => server.close(() => r()));
+const listen = listenLocal;
+const close = closeServer;
 
 /** Connects and resolves with the error the client ends with (rejects if it succeeds). */
 function clientError(options: Parameters<typeof connectTls>[0]): Promise<TlsError> {
@@ -29,12 +26,14 @@ function clientError(options: Parameters<typeof connectTls>[0]): Promise<TlsErro
   );
 }
 
-/** An rxtls server with `pair`, recording each connection's error. */
+/** An rxtls server (the native transport) with `pair`, recording each connection's error. */
 async function rxtlsServer(pair: CertificateAndKey) {
   const errors: TlsError[] = [];
   const server = createTlsServer({ cert: pair.cert, key: pair.key }, (engine) => {
     engine.onerror = (err) => errors.push(err);
   });
+  // A handshake that fails never reaches the handler.
+  server.on('tlsClientError', (err: TlsError) => errors.push(err));
   return { server, errors, port: await listen(server) };
 }
 

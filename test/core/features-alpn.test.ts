@@ -12,6 +12,7 @@ import { startServer, type RunningServer } from '../helpers/features.js';
 import { withTimeout } from '../helpers/net.js';
 import { runSClient } from '../helpers/openssl.js';
 import { pki } from '../helpers/pki.js';
+import { eachTransport, TRANSPORTS } from '../helpers/transports.js';
 
 const p = pki();
 const sClient = (port: number, args: string[]) =>
@@ -23,8 +24,8 @@ alpn.after.each(async (ctx) => {
   ctx.srv = undefined;
 });
 
-alpn('openssl s_client -alpn: the server picks its preferred common protocol', async (ctx) => {
-  ctx.srv = await startServer({ ...p.server, alpnProtocols: ['h2', 'http/1.1'] });
+eachTransport(alpn, 'openssl s_client -alpn: the server picks its preferred common protocol', async (transport, ctx) => {
+  ctx.srv = await startServer({ transport, ...p.server, alpnProtocols: ['h2', 'http/1.1'] });
   const both = await sClient(ctx.srv.port, ['-alpn', 'http/1.1,h2']);
   assert.match(both.stdout, /ALPN protocol: h2/);
   const one = await sClient(ctx.srv.port, ['-alpn', 'foo,http/1.1']);
@@ -34,20 +35,20 @@ alpn('openssl s_client -alpn: the server picks its preferred common protocol', a
   assert.match(none.stdout, /No ALPN negotiated/);
 });
 
-alpn('no common protocol: refused with no_application_protocol, or served without ALPN', async (ctx) => {
-  ctx.srv = await startServer({ ...p.server, alpnProtocols: ['h2'] });
+eachTransport(alpn, 'no common protocol: refused with no_application_protocol, or served without ALPN', async (transport, ctx) => {
+  ctx.srv = await startServer({ transport, ...p.server, alpnProtocols: ['h2'] });
   const refused = await sClient(ctx.srv.port, ['-alpn', 'spdy/3']);
   assert.match(refused.stderr + refused.stdout, /no application protocol/i);
   assert.not.match(refused.stdout, /Verification: OK[\s\S]*ALPN protocol/);
   await ctx.srv.close();
-  ctx.srv = await startServer({ ...p.server, alpnProtocols: ['h2'], rejectUnknownAlpn: false });
+  ctx.srv = await startServer({ transport, ...p.server, alpnProtocols: ['h2'], rejectUnknownAlpn: false });
   const lenient = await sClient(ctx.srv.port, ['-alpn', 'spdy/3']);
   assert.match(lenient.stdout, /No ALPN negotiated/);
 });
 
-alpn('rxtls client and server report the selection; node:tls agrees', async (ctx) => {
-  ctx.srv = await startServer({ ...p.server, alpnProtocols: ['h2', 'http/1.1'] });
-  const engine = await connect({ host: 'localhost', port: ctx.srv.port, ca: p.ca.cert, alpnProtocols: ['http/1.1'] });
+eachTransport(alpn, 'rxtls client and server report the selection; node:tls agrees', async (transport, ctx) => {
+  ctx.srv = await startServer({ transport, ...p.server, alpnProtocols: ['h2', 'http/1.1'] });
+  const engine = await connect({ transport, host: 'localhost', port: ctx.srv.port, ca: p.ca.cert, alpnProtocols: ['http/1.1'] });
   assert.is(engine.alpnProtocol, 'http/1.1');
   assert.is(engine.info().alpnProtocol, 'http/1.1');
   const first = await new Promise<string>((resolve) => (engine.ondata = (d) => resolve(d.toString())));
@@ -60,7 +61,7 @@ alpn('rxtls client and server report the selection; node:tls agrees', async (ctx
   nodeClient.destroy();
 });
 
-alpn('a client context list, overridden per connection; an rxtls client talking to node:tls', async () => {
+eachTransport(alpn, 'a client context list, overridden per connection; an rxtls client talking to node:tls', async (transport) => {
   const server = tls.createServer({ ...p.server, ALPNProtocols: ['b', 'a'] }, (s) => s.end());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const port = (server.address() as { port: number }).port;
@@ -68,10 +69,10 @@ alpn('a client context list, overridden per connection; an rxtls client talking 
     const ctx = new TLSClientContext();
     ctx.set_verify_locations(p.ca.cert);
     ctx.set_alpn_protocols(['a']);
-    const viaContext = await connect({ host: 'localhost', port, context: ctx });
+    const viaContext = await connect({ transport, host: 'localhost', port, context: ctx });
     assert.is(viaContext.alpnProtocol, 'a');
     viaContext.destroy();
-    const override = await connect({ host: 'localhost', port, context: ctx, alpnProtocols: ['b'] });
+    const override = await connect({ transport, host: 'localhost', port, context: ctx, alpnProtocols: ['b'] });
     assert.is(override.alpnProtocol, 'b');
     override.destroy();
   } finally {
@@ -85,7 +86,9 @@ alpn('argument checks', () => {
   assert.throws(() => ctx.set_alpn_protocols(['']), invalid);
   assert.throws(() => ctx.set_alpn_protocols(['x'.repeat(256)]), invalid);
   assert.throws(() => ctx.set_alpn_protocols('h2' as never), invalid);
-  assert.throws(() => connectTls({ host: 'localhost', port: 1, alpnProtocols: Buffer.from([5, 0x61]) }), invalid);
+  // An IP address: the native transport checks the options before its (asynchronous) name lookup otherwise.
+  for (const transport of TRANSPORTS)
+    assert.throws(() => connectTls({ transport, host: '127.0.0.1', port: 1, alpnProtocols: Buffer.from([5, 0x61]) }), invalid);
   ctx.set_alpn_protocols(null);
   ctx.set_alpn_protocols([]);
   ctx.free();

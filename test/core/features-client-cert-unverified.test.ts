@@ -17,6 +17,8 @@ import {
   SSL_VERIFY_PEER,
   TLSClientContext,
   TlsDuplex,
+  type NativeTlsConnection,
+  type SecureConnection,
   type ServerOptions,
   type TlsEngine,
 } from '@rxtls/core';
@@ -30,6 +32,7 @@ import { startServer, type RunningServer } from '../helpers/features.js';
 import { withTimeout } from '../helpers/net.js';
 import { runSClient } from '../helpers/openssl.js';
 import { pki } from '../helpers/pki.js';
+import { eachTransport } from '../helpers/transports.js';
 
 const p = pki();
 const sClient = (port: number, args: string[]) =>
@@ -46,8 +49,9 @@ interface Seen {
 }
 
 /** On each secure connection: records what the engine reports, answers `served`, closes. */
-function recorder(seen: Seen[]): (engine: TlsEngine) => void {
-  return (engine) => {
+function recorder(seen: Seen[]): (connection: SecureConnection) => void {
+  return (connection) => {
+    const engine = connection as TlsEngine | NativeTlsConnection;
     engine.onsecure = () => {
       seen.push({
         authorized: engine.authorized,
@@ -65,132 +69,135 @@ function fingerprintOf(pem: string): string {
   return parseCertificate(pem).fingerprint256;
 }
 
-const U = suite<{ srv?: RunningServer; seen: Seen[] }>("requestCert: 'unverified'", { seen: [] });
-U.before.each(async (ctx) => {
-  ctx.seen = [];
-  ctx.srv = await startServer({ ...p.server, ca: p.ca.cert, requestCert: 'unverified' }, recorder(ctx.seen));
-});
-U.after.each(async (ctx) => {
-  await ctx.srv?.close();
-  ctx.srv = undefined;
-});
+for (const transport of ['native', 'js'] as const) {
+  const U = suite<{ srv?: RunningServer; seen: Seen[] }>(`requestCert: 'unverified' [${transport}]`, { seen: [] });
+  U.before.each(async (ctx) => {
+    ctx.seen = [];
+    ctx.srv = await startServer({ transport, ...p.server, ca: p.ca.cert, requestCert: 'unverified' }, recorder(ctx.seen));
+  });
+  U.after.each(async (ctx) => {
+    await ctx.srv?.close();
+    ctx.srv = undefined;
+  });
 
-U('a self-signed client certificate (openssl s_client -cert) is served: authorized false, the verify error, the certificate', async (ctx) => {
-  for (const version of ['-tls1_3', '-tls1_2']) {
-    const r = await sClient(ctx.srv!.port, [version, ...certArgs('selfSigned')]);
-    assert.match(r.stdout, /served authorized=false/, `${version}: ${r.stdout}${r.stderr}`);
-    // The server asked: the CertificateRequest names the CA given as `ca`.
-    assert.match(r.stdout, /Acceptable client certificate CA names\s+CN\s*=\s*rxtls test CA/);
-  }
-  assert.is(ctx.seen.length, 2);
-  for (const s of ctx.seen) {
-    assert.is(s.authorized, false);
-    assert.is(s.duplexAuthorized, false);
-    assert.instance(s.error, CertificateError);
-    assert.is(s.error!.code, ErrorCode.CertVerify);
-    assert.is(s.error!.verifyCode, X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT);
-    assert.match(s.error!.verifyMessage ?? '', /self.signed/);
-    assert.match(s.error!.message, /self.signed/);
-    assert.is(s.fingerprint, fingerprintOf(p.selfSigned.cert), 'the peer certificate is the one s_client sent');
-  }
-  assert.is(ctx.srv!.errors.length, 0);
-});
+  U('a self-signed client certificate (openssl s_client -cert) is served: authorized false, the verify error, the certificate', async (ctx) => {
+    for (const version of ['-tls1_3', '-tls1_2']) {
+      const r = await sClient(ctx.srv!.port, [version, ...certArgs('selfSigned')]);
+      assert.match(r.stdout, /served authorized=false/, `${version}: ${r.stdout}${r.stderr}`);
+      // The server asked: the CertificateRequest names the CA given as `ca`.
+      assert.match(r.stdout, /Acceptable client certificate CA names\s+CN\s*=\s*rxtls test CA/);
+    }
+    assert.is(ctx.seen.length, 2);
+    for (const s of ctx.seen) {
+      assert.is(s.authorized, false);
+      assert.is(s.duplexAuthorized, false);
+      assert.instance(s.error, CertificateError);
+      assert.is(s.error!.code, ErrorCode.CertVerify);
+      assert.is(s.error!.verifyCode, X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT);
+      assert.match(s.error!.verifyMessage ?? '', /self.signed/);
+      assert.match(s.error!.message, /self.signed/);
+      assert.is(s.fingerprint, fingerprintOf(p.selfSigned.cert), 'the peer certificate is the one s_client sent');
+    }
+    assert.is(ctx.srv!.errors.length, 0);
+  });
 
-U('a client certificate the configured CA signed: authorized true, no error', async (ctx) => {
-  for (const version of ['-tls1_3', '-tls1_2']) {
-    const r = await sClient(ctx.srv!.port, [version, ...certArgs('client')]);
-    assert.match(r.stdout, /served authorized=true/, `${version}: ${r.stdout}${r.stderr}`);
-  }
-  assert.is(ctx.seen.length, 2);
-  for (const s of ctx.seen) {
-    assert.is(s.authorized, true);
-    assert.is(s.duplexAuthorized, true);
-    assert.is(s.error, null);
-    assert.is(s.fingerprint, fingerprintOf(p.client.cert));
-  }
-});
+  U('a client certificate the configured CA signed: authorized true, no error', async (ctx) => {
+    for (const version of ['-tls1_3', '-tls1_2']) {
+      const r = await sClient(ctx.srv!.port, [version, ...certArgs('client')]);
+      assert.match(r.stdout, /served authorized=true/, `${version}: ${r.stdout}${r.stderr}`);
+    }
+    assert.is(ctx.seen.length, 2);
+    for (const s of ctx.seen) {
+      assert.is(s.authorized, true);
+      assert.is(s.duplexAuthorized, true);
+      assert.is(s.error, null);
+      assert.is(s.fingerprint, fingerprintOf(p.client.cert));
+    }
+  });
 
-U('no client certificate: the connection is established, authorized false, an error without verifyCode', async (ctx) => {
-  for (const version of ['-tls1_3', '-tls1_2']) {
-    const r = await sClient(ctx.srv!.port, [version]);
-    assert.match(r.stdout, /served authorized=false/, `${version}: ${r.stdout}${r.stderr}`);
-    assert.match(r.stdout, /Acceptable client certificate CA names/, 'a certificate was asked for');
-  }
-  assert.is(ctx.seen.length, 2);
-  for (const s of ctx.seen) {
-    assert.is(s.authorized, false);
-    assert.is(s.duplexAuthorized, false);
-    assert.instance(s.error, CertificateError);
-    assert.is(s.error!.verifyCode, undefined);
-    assert.match(s.error!.message, /sent no certificate/);
-    assert.is(s.fingerprint, null);
-  }
-});
+  U('no client certificate: the connection is established, authorized false, an error without verifyCode', async (ctx) => {
+    for (const version of ['-tls1_3', '-tls1_2']) {
+      const r = await sClient(ctx.srv!.port, [version]);
+      assert.match(r.stdout, /served authorized=false/, `${version}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stdout, /Acceptable client certificate CA names/, 'a certificate was asked for');
+    }
+    assert.is(ctx.seen.length, 2);
+    for (const s of ctx.seen) {
+      assert.is(s.authorized, false);
+      assert.is(s.duplexAuthorized, false);
+      assert.instance(s.error, CertificateError);
+      assert.is(s.error!.verifyCode, undefined);
+      assert.match(s.error!.message, /sent no certificate/);
+      assert.is(s.fingerprint, null);
+    }
+  });
 
-U('node:tls clients: self-signed, CA-signed, none', async (ctx) => {
-  const port = ctx.srv!.port;
-  const ask = (extra: tls.ConnectionOptions) =>
-    withTimeout(
-      new Promise<string>((resolve, reject) => {
-        const s = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca: p.ca.cert, ...extra });
-        let text = '';
-        s.on('data', (d) => (text += d));
-        s.on('end', () => resolve(text));
-        s.on('error', reject);
-      }),
-      10_000,
-      'node:tls client',
+  U('node:tls clients: self-signed, CA-signed, none', async (ctx) => {
+    const port = ctx.srv!.port;
+    const ask = (extra: tls.ConnectionOptions) =>
+      withTimeout(
+        new Promise<string>((resolve, reject) => {
+          const s = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca: p.ca.cert, ...extra });
+          let text = '';
+          s.on('data', (d) => (text += d));
+          s.on('end', () => resolve(text));
+          s.on('error', reject);
+        }),
+        10_000,
+        'node:tls client',
+      );
+    assert.is(await ask({ cert: p.selfSigned.cert, key: p.selfSigned.key }), 'served authorized=false\n');
+    assert.is(await ask({ cert: p.client.cert, key: p.client.key }), 'served authorized=true\n');
+    assert.is(await ask({}), 'served authorized=false\n');
+    assert.equal(
+      ctx.seen.map((s) => [s.authorized, s.error?.verifyCode ?? null, s.fingerprint]),
+      [
+        [false, X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, fingerprintOf(p.selfSigned.cert)],
+        [true, null, fingerprintOf(p.client.cert)],
+        [false, null, null],
+      ],
     );
-  assert.is(await ask({ cert: p.selfSigned.cert, key: p.selfSigned.key }), 'served authorized=false\n');
-  assert.is(await ask({ cert: p.client.cert, key: p.client.key }), 'served authorized=true\n');
-  assert.is(await ask({}), 'served authorized=false\n');
-  assert.equal(
-    ctx.seen.map((s) => [s.authorized, s.error?.verifyCode ?? null, s.fingerprint]),
-    [
-      [false, X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, fingerprintOf(p.selfSigned.cert)],
-      [true, null, fingerprintOf(p.client.cert)],
-      [false, null, null],
-    ],
-  );
-});
+  });
 
-/** Restarts the suite's server with `sni.test` served by `sniCtx` (default context: `mainRequestCert`). */
-async function withSniServer(ctx: { srv?: RunningServer; seen: Seen[] }, mainRequestCert: ServerOptions['requestCert'], sniRequestCert: ServerOptions['requestCert']) {
-  await ctx.srv!.close();
-  const named = issueCertificate(p.ca, { commonName: 'sni.test', altNames: ['sni.test'] });
-  const sniCtx = serverContext({ ...named, ca: p.ca.cert, requestCert: sniRequestCert });
-  ctx.srv = await startServer({ ...p.server, ca: p.ca.cert, requestCert: mainRequestCert, sni: { 'sni.test': sniCtx } }, recorder(ctx.seen));
-  const r = await withTimeout(
-    runSClient(ctx.srv.port, ['-CAfile', p.file('ca', 'crt'), '-servername', 'sni.test', '-ign_eof', '-tls1_3', ...certArgs('selfSigned')]),
-    20_000,
-    's_client',
-  );
-  assert.match(r.stdout, /subject=CN\s*=\s*sni\.test/, 'the SNI context answered');
-  return r;
+  /** Restarts the suite's server with `sni.test` served by `sniCtx` (default context: `mainRequestCert`). */
+  async function withSniServer(ctx: { srv?: RunningServer; seen: Seen[] }, mainRequestCert: ServerOptions['requestCert'], sniRequestCert: ServerOptions['requestCert']) {
+    await ctx.srv!.close();
+    const named = issueCertificate(p.ca, { commonName: 'sni.test', altNames: ['sni.test'] });
+    const sniCtx = serverContext({ ...named, ca: p.ca.cert, requestCert: sniRequestCert });
+    ctx.srv = await startServer({ transport, ...p.server, ca: p.ca.cert, requestCert: mainRequestCert, sni: { 'sni.test': sniCtx } }, recorder(ctx.seen));
+    const r = await withTimeout(
+      runSClient(ctx.srv.port, ['-CAfile', p.file('ca', 'crt'), '-servername', 'sni.test', '-ign_eof', '-tls1_3', ...certArgs('selfSigned')]),
+      20_000,
+      's_client',
+    );
+    assert.match(r.stdout, /subject=CN\s*=\s*sni\.test/, 'the SNI context answered');
+    return r;
+  }
+
+  U('SNI: a name whose context is in the mode serves a self-signed client of a server that asks for none', async (ctx) => {
+    const r = await withSniServer(ctx, false, 'unverified');
+    assert.match(r.stdout, /served authorized=false/, r.stdout + r.stderr);
+    assert.is(ctx.seen[0]?.error?.verifyCode, X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT);
+  });
+
+  U("SNI: a name whose context requires verified certificates refuses a self-signed one, though the default is 'unverified'", async (ctx) => {
+    const r = await withSniServer(ctx, 'unverified', true);
+    assert.not.match(r.stdout, /served/, r.stdout);
+    assert.is(ctx.seen.length, 0);
+    await withTimeout(
+      (async () => {
+        while (ctx.srv!.errors.length === 0) await new Promise((res) => setTimeout(res, 10));
+      })(),
+      10_000,
+      'server error',
+    );
+    assert.is((ctx.srv!.errors[0] as Error & { verifyCode?: number }).verifyCode, X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT);
+  });
+
+  U.run();
 }
 
-U('SNI: a name whose context is in the mode serves a self-signed client of a server that asks for none', async (ctx) => {
-  const r = await withSniServer(ctx, false, 'unverified');
-  assert.match(r.stdout, /served authorized=false/, r.stdout + r.stderr);
-  assert.is(ctx.seen[0]?.error?.verifyCode, X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT);
-});
-
-U("SNI: a name whose context requires verified certificates refuses a self-signed one, though the default is 'unverified'", async (ctx) => {
-  const r = await withSniServer(ctx, 'unverified', true);
-  assert.not.match(r.stdout, /served/, r.stdout);
-  assert.is(ctx.seen.length, 0);
-  await withTimeout(
-    (async () => {
-      while (ctx.srv!.errors.length === 0) await new Promise((res) => setTimeout(res, 10));
-    })(),
-    10_000,
-    'server error',
-  );
-  assert.is((ctx.srv!.errors[0] as Error & { verifyCode?: number }).verifyCode, X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT);
-});
-
-U.run();
-
+// rx listen() runs on the JS transport.
 const Rx = suite("requestCert: 'unverified' through rx listen()");
 
 Rx('the rx connection reports authorized, authorizationError and the certificate, also after close', async () => {
@@ -255,8 +262,8 @@ Misuse('the native entry point checks its argument and the context state', () =>
   generic.free();
 });
 
-Misuse("requestCert: true still refuses a self-signed certificate (the mode is not the default)", async () => {
-  const srv = await startServer({ ...p.server, ca: p.ca.cert, requestCert: true }, recorder([]));
+eachTransport(Misuse, "requestCert: true still refuses a self-signed certificate (the mode is not the default)", async (transport) => {
+  const srv = await startServer({ transport, ...p.server, ca: p.ca.cert, requestCert: true }, recorder([]));
   try {
     const r = await sClient(srv.port, ['-tls1_3', ...certArgs('selfSigned')]);
     assert.not.match(r.stdout, /served/);

@@ -10,6 +10,7 @@ import {
   SSL_VERIFY_POST_HANDSHAKE,
   TLSServerContext,
   connectTls,
+  type SecureConnection,
   type TlsEngine,
 } from '@rxtls/core';
 import { suite } from 'uvu';
@@ -20,6 +21,7 @@ import { startServer, startServerOn, type RunningServer, type RunningServerOn, t
 import { withTimeout } from '../helpers/net.js';
 import { runSClient } from '../helpers/openssl.js';
 import { pki } from '../helpers/pki.js';
+import { eachTransport } from '../helpers/transports.js';
 
 const p = pki();
 const sClient = (port: number, args: string[], input = '') =>
@@ -27,7 +29,7 @@ const sClient = (port: number, args: string[], input = '') =>
 const withClientCert = ['-cert', p.file('client', 'crt'), '-key', p.file('client', 'key')];
 
 /** Says who the client is, then closes. */
-function whoAmI(engine: TlsEngine): void {
+function whoAmI(engine: SecureConnection): void {
   engine.onsecure = () => {
     engine.write(`client=${engine.peerCertificate()?.subject.CN ?? 'none'}\n`);
     engine.end();
@@ -52,8 +54,8 @@ mtls.after.each(async (ctx) => {
   ctx.srv = undefined;
 });
 
-mtls('a server that requires a certificate accepts openssl s_client -cert', async (ctx) => {
-  ctx.srv = await startServer({ ...p.server, ca: p.ca.cert, requestCert: true }, whoAmI);
+eachTransport(mtls, 'a server that requires a certificate accepts openssl s_client -cert', async (transport, ctx) => {
+  ctx.srv = await startServer({ transport, ...p.server, ca: p.ca.cert, requestCert: true }, whoAmI);
   for (const version of ['-tls1_3', '-tls1_2']) {
     const r = await sClient(ctx.srv.port, [version, ...withClientCert]);
     assert.match(r.stdout, /client=rxtls test client/, r.stdout + r.stderr);
@@ -62,8 +64,8 @@ mtls('a server that requires a certificate accepts openssl s_client -cert', asyn
   }
 });
 
-mtls('... and refuses a client without one, or with an untrusted one', async (ctx) => {
-  ctx.srv = await startServer({ ...p.server, ca: p.ca.cert, requestCert: true }, whoAmI);
+eachTransport(mtls, '... and refuses a client without one, or with an untrusted one', async (transport, ctx) => {
+  ctx.srv = await startServer({ transport, ...p.server, ca: p.ca.cert, requestCert: true }, whoAmI);
   const none = await sClient(ctx.srv.port, ['-tls1_3']);
   assert.not.match(none.stdout, /client=/);
   assert.match(none.stderr + none.stdout, /certificate required|handshake failure/i);
@@ -79,17 +81,17 @@ mtls('... and refuses a client without one, or with an untrusted one', async (ct
   assert.is(verr.verifyCode, 18); // X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT
 });
 
-mtls('requestCert with rejectUnauthorized false serves clients without a certificate', async (ctx) => {
-  ctx.srv = await startServer({ ...p.server, ca: p.ca.cert, requestCert: true, rejectUnauthorized: false }, whoAmI);
+eachTransport(mtls, 'requestCert with rejectUnauthorized false serves clients without a certificate', async (transport, ctx) => {
+  ctx.srv = await startServer({ transport, ...p.server, ca: p.ca.cert, requestCert: true, rejectUnauthorized: false }, whoAmI);
   const none = await sClient(ctx.srv.port, []);
   assert.match(none.stdout, /client=none/);
   const some = await sClient(ctx.srv.port, withClientCert);
   assert.match(some.stdout, /client=rxtls test client/);
 });
 
-mtls('an rxtls client presents its certificate to rxtls and node:tls servers', async (ctx) => {
-  ctx.srv = await startServer({ ...p.server, ca: p.ca.cert, requestCert: true }, whoAmI);
-  const engine = await connect({ host: 'localhost', port: ctx.srv.port, ca: p.ca.cert, cert: p.client.cert, key: p.client.key });
+eachTransport(mtls, 'an rxtls client presents its certificate to rxtls and node:tls servers', async (transport, ctx) => {
+  ctx.srv = await startServer({ transport, ...p.server, ca: p.ca.cert, requestCert: true }, whoAmI);
+  const engine = await connect({ transport, host: 'localhost', port: ctx.srv.port, ca: p.ca.cert, cert: p.client.cert, key: p.client.key });
   const line = await new Promise<string>((resolve) => (engine.ondata = (d) => resolve(d.toString())));
   assert.is(line, 'client=rxtls test client\n');
   engine.destroy();
@@ -100,7 +102,7 @@ mtls('an rxtls client presents its certificate to rxtls and node:tls servers', a
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   try {
     const port = (server.address() as { port: number }).port;
-    const e2 = await connect({ host: 'localhost', port, ca: p.ca.cert, cert: p.client.cert, key: p.client.key });
+    const e2 = await connect({ transport, host: 'localhost', port, ca: p.ca.cert, cert: p.client.cert, key: p.client.key });
     const got = await new Promise<string>((resolve) => (e2.ondata = (d) => resolve(d.toString())));
     assert.is(got, 'node sees rxtls test client authorized=true\n');
     e2.destroy();

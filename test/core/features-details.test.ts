@@ -13,6 +13,7 @@ import { startServer, type RunningServer } from '../helpers/features.js';
 import { withTimeout } from '../helpers/net.js';
 import { startSServer } from '../helpers/openssl.js';
 import { pki } from '../helpers/pki.js';
+import { eachTransport } from '../helpers/transports.js';
 
 const p = pki();
 
@@ -24,9 +25,9 @@ details.after.each(async (ctx) => {
   ctx.stops = [];
 });
 
-details('the peer chain as objects, matching what node:tls reports', async (ctx) => {
-  ctx.srv = await startServer({ ...p.server });
-  const engine = await connect({ host: 'localhost', port: ctx.srv.port, ca: p.ca.cert });
+eachTransport(details, 'the peer chain as objects, matching what node:tls reports', async (transport, ctx) => {
+  ctx.srv = await startServer({ transport, ...p.server });
+  const engine = await connect({ transport, host: 'localhost', port: ctx.srv.port, ca: p.ca.cert });
   const sent = engine.peerCertificateChain();
   const verified = engine.peerCertificateChain(true);
   engine.destroy();
@@ -52,7 +53,7 @@ details('the peer chain as objects, matching what node:tls reports', async (ctx)
   assert.is(root.fingerprint256, theirs.issuerCertificate.fingerprint256);
 });
 
-details('a chain with an intermediate arrives in order, as sent and as verified', async (ctx) => {
+eachTransport(details, 'a chain with an intermediate arrives in order, as sent and as verified', async (transport, ctx) => {
   const root = createCertificateAuthority({ commonName: 'details root' });
   const intermediate = nativeBinding.generateCertificate({
     commonName: 'details intermediate',
@@ -62,8 +63,8 @@ details('a chain with an intermediate arrives in order, as sent and as verified'
     issuerKey: root.key,
   });
   const leaf = issueCertificate(intermediate, { commonName: 'localhost' });
-  ctx.srv = await startServer({ cert: leaf.cert + intermediate.cert, key: leaf.key });
-  const engine = await connect({ host: 'localhost', port: ctx.srv.port, ca: root.cert });
+  ctx.srv = await startServer({ transport, cert: leaf.cert + intermediate.cert, key: leaf.key });
+  const engine = await connect({ transport, host: 'localhost', port: ctx.srv.port, ca: root.cert });
   const sent = engine.peerCertificateChain().map((c) => c.subject.CN);
   const verified = engine.peerCertificateChain(true).map((c) => c.subject.CN);
   engine.destroy();
@@ -71,12 +72,12 @@ details('a chain with an intermediate arrives in order, as sent and as verified'
   assert.equal(verified, ['localhost', 'details intermediate', 'details root']);
 });
 
-details('verify result, protocol, cipher, group and signature scheme (node:tls server)', async () => {
+eachTransport(details, 'verify result, protocol, cipher, group and signature scheme (node:tls server)', async (transport) => {
   const server = tls.createServer({ ...p.server, ecdhCurve: 'P-384', maxVersion: 'TLSv1.3' }, (s) => s.end());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   try {
     const port = (server.address() as { port: number }).port;
-    const engine = await connect({ host: 'localhost', port, ca: p.ca.cert });
+    const engine = await connect({ transport, host: 'localhost', port, ca: p.ca.cert });
     const info = engine.info();
     engine.destroy();
     assert.is(info.verifyResult, 0);
@@ -88,7 +89,7 @@ details('verify result, protocol, cipher, group and signature scheme (node:tls s
 
     // An untrusted server with verification off still reports why it would fail.
     const ctx = new TLSClientContext();
-    const loose = await connect({ host: 'localhost', port, context: ctx, rejectUnauthorized: false });
+    const loose = await connect({ transport, host: 'localhost', port, context: ctx, rejectUnauthorized: false });
     const looseInfo = loose.info();
     loose.destroy();
     assert.is(looseInfo.verifyResult, 20); // X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY
@@ -97,7 +98,7 @@ details('verify result, protocol, cipher, group and signature scheme (node:tls s
   }
 });
 
-details('RSA signature schemes: rsa_pss_rsae (TLS 1.3) and rsa_pkcs1 (TLS 1.2, openssl s_server)', async (ctx) => {
+eachTransport(details, 'RSA signature schemes: rsa_pss_rsae (TLS 1.3) and rsa_pkcs1 (TLS 1.2, openssl s_server)', async (transport, ctx) => {
   const rsa = issueCertificate(p.ca, { commonName: 'localhost', keyType: 'rsa' });
   const { writeFileSync, mkdtempSync, rmSync } = await import('node:fs');
   const { join } = await import('node:path');
@@ -108,20 +109,20 @@ details('RSA signature schemes: rsa_pss_rsae (TLS 1.3) and rsa_pkcs1 (TLS 1.2, o
   writeFileSync(join(dir, 'rsa.key'), rsa.key);
   const s13 = await startSServer(['-cert', join(dir, 'rsa.crt'), '-key', join(dir, 'rsa.key'), '-tls1_3']);
   ctx.stops.push(() => s13.stop());
-  const e13 = await connect({ host: 'localhost', port: s13.port, ca: p.ca.cert });
+  const e13 = await connect({ transport, host: 'localhost', port: s13.port, ca: p.ca.cert });
   assert.is(e13.info().signatureScheme, 'rsa_pss_rsae_sha256');
   e13.destroy();
   const s12 = await startSServer(['-cert', join(dir, 'rsa.crt'), '-key', join(dir, 'rsa.key'), '-tls1_2', '-sigalgs', 'RSA+SHA384']);
   ctx.stops.push(() => s12.stop());
-  const e12 = await connect({ host: 'localhost', port: s12.port, ca: p.ca.cert });
+  const e12 = await connect({ transport, host: 'localhost', port: s12.port, ca: p.ca.cert });
   assert.is(e12.info().protocol, 'TLSv1.2');
   assert.is(e12.info().signatureScheme, 'rsa_pkcs1_sha384');
   e12.destroy();
 });
 
-details('exportKeyingMaterial matches node:tls on the other side', async (ctx) => {
+eachTransport(details, 'exportKeyingMaterial matches node:tls on the other side', async (transport, ctx) => {
   let serverSide: Buffer | undefined;
-  ctx.srv = await startServer({ ...p.server }, (engine) => {
+  ctx.srv = await startServer({ transport, ...p.server }, (engine) => {
     engine.onsecure = () => {
       serverSide = engine.exportKeyingMaterial(48, 'EXPERIMENTAL-rxtls', Buffer.from('ctx'));
       engine.write('ok');
@@ -134,7 +135,7 @@ details('exportKeyingMaterial matches node:tls on the other side', async (ctx) =
     node.destroy();
     assert.ok(serverSide && serverSide.equals(theirs), `${maxVersion}: same keying material`);
   }
-  const engine = await connect({ host: 'localhost', port: ctx.srv.port, ca: p.ca.cert });
+  const engine = await connect({ transport, host: 'localhost', port: ctx.srv.port, ca: p.ca.cert });
   const invalid = (e: Error & { code: string }) => e.code === 'ERR_TLS_INVALID_ARGUMENT';
   assert.throws(() => engine.exportKeyingMaterial(0, 'x'), invalid);
   assert.throws(() => engine.exportKeyingMaterial(16, 5 as never), invalid);

@@ -19,6 +19,7 @@ import { connect } from '../helpers/engine.js';
 import { startServer, type RunningServer } from '../helpers/features.js';
 import { withTimeout } from '../helpers/net.js';
 import { pki } from '../helpers/pki.js';
+import { eachTransport } from '../helpers/transports.js';
 
 const p = pki();
 const LINE = /^(CLIENT_RANDOM|CLIENT_EARLY_TRAFFIC_SECRET|CLIENT_HANDSHAKE_TRAFFIC_SECRET|SERVER_HANDSHAKE_TRAFFIC_SECRET|CLIENT_TRAFFIC_SECRET_0|SERVER_TRAFFIC_SECRET_0|EXPORTER_SECRET) [0-9a-f]{64} [0-9a-f]{64,}$/;
@@ -58,7 +59,7 @@ for (const version of ['TLSv1.3', 'TLSv1.2'] as const) {
   });
 }
 
-keylog('a client context logs too (rxtls client, node:tls server)', async () => {
+eachTransport(keylog, 'a client context logs too (rxtls client, node:tls server)', async (transport) => {
   const theirs: string[] = [];
   const server = await nodeServer({}, (line) => theirs.push(line));
   try {
@@ -68,7 +69,7 @@ keylog('a client context logs too (rxtls client, node:tls server)', async () => 
     ctx.set_keylog_callback((line) => ours.push(line));
     // The server logs its last secrets when the client's Finished arrives: wait for an echo.
     const roundTrip = async () => {
-      const engine = await connect({ host: 'localhost', port: server.port, context: ctx });
+      const engine = await connect({ transport, host: 'localhost', port: server.port, context: ctx });
       engine.write('ping');
       await withTimeout(new Promise((resolve) => (engine.ondata = resolve)), 10_000, 'echo');
       engine.destroy();
@@ -90,7 +91,7 @@ function expandLabel(secret: Buffer, label: string, length: number): Buffer {
   return createHmac('sha256', secret).update(Buffer.concat([info, Buffer.from([1])])).digest().subarray(0, length);
 }
 
-keylog('a logged TLS 1.3 secret decrypts the recorded application data', async () => {
+eachTransport(keylog, 'a logged TLS 1.3 secret decrypts the recorded application data', async (transport) => {
   const server = await nodeServer({ ciphers: 'TLS_AES_128_GCM_SHA256' });
   // A recording proxy between the rxtls client and the server.
   const recorded: Buffer[] = [];
@@ -113,7 +114,7 @@ keylog('a logged TLS 1.3 secret decrypts the recorded application data', async (
     ctx.set_verify_locations(p.ca.cert);
     ctx.set_ciphers('TLS_AES_128_GCM_SHA256');
     ctx.set_keylog_callback((line) => lines.push(line));
-    const engine = connectTls({ host: 'localhost', port: (proxy.address() as net.AddressInfo).port, context: ctx });
+    const engine = connectTls({ transport, host: 'localhost', port: (proxy.address() as net.AddressInfo).port, context: ctx });
     const message = 'a secret only the keylog can reveal';
     engine.onsecure = () => engine.write(message);
     await withTimeout(new Promise((resolve) => (engine.ondata = resolve)), 10_000, 'echo');
@@ -149,7 +150,7 @@ keylog('a logged TLS 1.3 secret decrypts the recorded application data', async (
   }
 });
 
-keylog('SSLKEYLOGFILE: a server process appends the lines its client also logged', async () => {
+eachTransport(keylog, 'SSLKEYLOGFILE: a server process appends the lines its client also logged', async (transport) => {
   const dir = mkdtempSync(join(tmpdir(), 'rxtls-keylog-'));
   const file = join(dir, 'keys.log');
   const proc = spawn(process.execPath, ['--import', 'tsx', new URL('../helpers/ticket-server.ts', import.meta.url).pathname], {
@@ -175,7 +176,7 @@ keylog('SSLKEYLOGFILE: a server process appends the lines its client also logged
       ctx.set_verify_locations(p.ca.cert);
       if (max) ctx.set_protocol_versions(TLS1_2_VERSION, max);
       ctx.set_keylog_callback((line) => ours.push(line));
-      const engine = connectTls({ host: 'localhost', port, context: ctx });
+      const engine = connectTls({ transport, host: 'localhost', port, context: ctx });
       await withTimeout(new Promise((resolve) => (engine.onclose = resolve)), 10_000, 'connection');
       const logged = readFileSync(file, 'utf8').split('\n').filter(Boolean);
       for (const line of ours) assert.ok(logged.includes(line), `${line.split(' ')[0]} in SSLKEYLOGFILE`);
@@ -188,10 +189,10 @@ keylog('SSLKEYLOGFILE: a server process appends the lines its client also logged
   }
 });
 
-keylog('a keylog callback that throws fails the handshake with its error as cause', async (ctx) => {
+eachTransport(keylog, 'a keylog callback that throws fails the handshake with its error as cause', async (transport, ctx) => {
   const boom = new Error('keylog sink broken');
-  ctx.srv = await startServer({ ...p.server, keylog: () => { throw boom; } });
-  const client = connectTls({ host: 'localhost', port: ctx.srv.port, ca: p.ca.cert });
+  ctx.srv = await startServer({ transport, ...p.server, keylog: () => { throw boom; } });
+  const client = connectTls({ transport, host: 'localhost', port: ctx.srv.port, ca: p.ca.cert });
   const clientError = await withTimeout(new Promise((resolve) => (client.onclose = resolve)), 10_000, 'client close');
   assert.ok(clientError, 'the client saw the connection fail');
   await withTimeout(new Promise<void>((resolve) => {

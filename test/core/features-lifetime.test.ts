@@ -12,6 +12,7 @@ import * as assert from 'uvu/assert';
 import { connect } from '../helpers/engine.js';
 import { startServer } from '../helpers/features.js';
 import { pki } from '../helpers/pki.js';
+import { eachTransport } from '../helpers/transports.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -45,16 +46,16 @@ lifetime('contexts holding callbacks that refer to themselves are garbage-collec
   assert.is(nativeBinding.debugCounters().Context ?? 0, before);
 });
 
-lifetime('a server context freed under a live connection: the connection goes on', async () => {
+eachTransport(lifetime, 'a server context freed under a live connection: the connection goes on', async (transport) => {
   const lines: string[] = [];
   const ctx = new TLSServerContext();
   ctx.load_certs(p.server.cert, p.server.key);
   ctx.set_alpn_protocols(['h2']);
   ctx.set_keylog_callback((l) => lines.push(l));
   ctx.set_servername_callback(() => undefined);
-  const srv = await startServer({ context: ctx });
+  const srv = await startServer({ transport, context: ctx });
   try {
-    const client = await connect({ host: 'localhost', port: srv.port, ca: p.ca.cert, alpnProtocols: ['h2'] });
+    const client = await connect({ transport, host: 'localhost', port: srv.port, ca: p.ca.cert, alpnProtocols: ['h2'] });
     assert.is(client.alpnProtocol, 'h2');
     ctx.free();
     client.write('ping');
@@ -68,13 +69,15 @@ lifetime('a server context freed under a live connection: the connection goes on
   }
 });
 
+// net.Server's 'connection' sockets and getConnections: the JS transport's server.
 lifetime('createTlsServer keeps counting connections, and its sockets still close them', async () => {
-  const srv = await startServer({ ...p.server });
+  const srv = await startServer({ transport: 'js', ...p.server });
+  const server = srv.server as import('node:net').Server;
   const tracked: import('node:net').Socket[] = [];
-  srv.server.on('connection', (s) => tracked.push(s));
+  server.on('connection', (s) => tracked.push(s));
   try {
     const client = await connect({ host: 'localhost', port: srv.port, ca: p.ca.cert });
-    const count = await new Promise<number>((resolve, reject) => srv.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+    const count = await new Promise<number>((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
     assert.is(count, 1);
     let closedFirst = false;
     const closing = new Promise<void>((resolve) => srv.server.close(() => resolve()));

@@ -14,6 +14,7 @@ import {
   TLSClientContext,
   TLSServerContext,
   type ClientOptions,
+  type Transport,
 } from '@rxtls/core';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -22,14 +23,15 @@ import { startServer, type RunningServer } from '../helpers/features.js';
 import { withTimeout } from '../helpers/net.js';
 import { runSClient } from '../helpers/openssl.js';
 import { pki } from '../helpers/pki.js';
+import { eachTransport, TRANSPORTS } from '../helpers/transports.js';
 
 const p = pki();
 const dir = mkdtempSync(join(tmpdir(), 'rxtls-sess-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
 /** A server that says whether the connection resumed, then closes it cleanly. */
-const resumeServer = (extra: Parameters<typeof startServer>[0] = {}) =>
-  startServer({ ...p.server, ...extra }, (engine) => {
+const resumeServer = (transport: Transport, extra: Parameters<typeof startServer>[0] = {}) =>
+  startServer({ transport, ...p.server, ...extra }, (engine) => {
     engine.onsecure = () => {
       engine.write(engine.info().resumed ? 'resumed\n' : 'full\n');
       engine.end();
@@ -37,8 +39,8 @@ const resumeServer = (extra: Parameters<typeof startServer>[0] = {}) =>
   });
 
 /** Connects, reads the server's answer and the session (waiting for the TLS 1.3 ticket). */
-async function visit(options: ClientOptions): Promise<{ answer: string; resumed: boolean; session: Buffer | null }> {
-  const engine = connectTls(options);
+async function visit(transport: Transport, options: ClientOptions): Promise<{ answer: string; resumed: boolean; session: Buffer | null }> {
+  const engine = connectTls({ ...options, transport });
   let answer = '';
   let resumed = false;
   let session: Buffer | null = null;
@@ -75,8 +77,8 @@ for (const [name, args] of [
   ['TLS 1.3 ticket', ['-tls1_3']],
   ['TLS 1.2 ticket', ['-tls1_2']],
 ] as const) {
-  resumption(`openssl s_client -sess_out / -sess_in: ${name}`, async (ctx) => {
-    ctx.srv = await resumeServer();
+  eachTransport(resumption, `openssl s_client -sess_out / -sess_in: ${name}`, async (transport, ctx) => {
+    ctx.srv = await resumeServer(transport);
     const file = join(dir, `${args[0]}.pem`);
     const first = await sClient(ctx.srv.port, [...args, '-sess_out', file]);
     assert.match(first.stdout, /^New, TLSv1\.[23]/m, first.stdout);
@@ -87,8 +89,8 @@ for (const [name, args] of [
   });
 }
 
-resumption('TLS 1.2 without tickets: the server-side session cache resumes by session id', async (ctx) => {
-  ctx.srv = await resumeServer({ sessionTickets: false });
+eachTransport(resumption, 'TLS 1.2 without tickets: the server-side session cache resumes by session id', async (transport, ctx) => {
+  ctx.srv = await resumeServer(transport, { sessionTickets: false });
   const file = join(dir, 'cache.pem');
   const first = await sClient(ctx.srv.port, ['-tls1_2', '-sess_out', file]);
   assert.match(first.stdout, /^New, TLSv1\.2/m);
@@ -98,31 +100,31 @@ resumption('TLS 1.2 without tickets: the server-side session cache resumes by se
   assert.match(again.stdout, /^resumed$/m);
 });
 
-resumption('rxtls <-> rxtls: a saved session resumes (TLS 1.3 and 1.2)', async (ctx) => {
-  ctx.srv = await resumeServer();
+eachTransport(resumption, 'rxtls <-> rxtls: a saved session resumes (TLS 1.3 and 1.2)', async (transport, ctx) => {
+  ctx.srv = await resumeServer(transport);
   const base = { host: 'localhost', port: ctx.srv.port, ca: p.ca.cert };
-  const first = await visit(base);
+  const first = await visit(transport, base);
   assert.is(first.answer, 'full');
   assert.ok(first.session, 'a TLS 1.3 ticket arrived');
-  const second = await visit({ ...base, session: first.session! });
+  const second = await visit(transport, { ...base, session: first.session! });
   assert.is(second.answer, 'resumed');
   assert.ok(second.resumed);
 
   const ctx12 = tls12Client();
-  const a = await visit({ host: 'localhost', port: ctx.srv.port, context: ctx12 });
+  const a = await visit(transport, { host: 'localhost', port: ctx.srv.port, context: ctx12 });
   assert.is(a.answer, 'full');
   assert.ok(a.session);
-  const b = await visit({ host: 'localhost', port: ctx.srv.port, context: ctx12, session: a.session! });
+  const b = await visit(transport, { host: 'localhost', port: ctx.srv.port, context: ctx12, session: a.session! });
   assert.is(b.answer, 'resumed');
   assert.ok(b.resumed);
 });
 
-resumption('a session is not resumed by a server that never issued it', async (ctx) => {
-  ctx.srv = await resumeServer();
-  const other = await resumeServer();
+eachTransport(resumption, 'a session is not resumed by a server that never issued it', async (transport, ctx) => {
+  ctx.srv = await resumeServer(transport);
+  const other = await resumeServer(transport);
   try {
-    const first = await visit({ host: 'localhost', port: ctx.srv.port, ca: p.ca.cert });
-    const elsewhere = await visit({ host: 'localhost', port: other.port, ca: p.ca.cert, session: first.session! });
+    const first = await visit(transport, { host: 'localhost', port: ctx.srv.port, ca: p.ca.cert });
+    const elsewhere = await visit(transport, { host: 'localhost', port: other.port, ca: p.ca.cert, session: first.session! });
     assert.is(elsewhere.answer, 'full');
   } finally {
     await other.close();
@@ -130,9 +132,9 @@ resumption('a session is not resumed by a server that never issued it', async (c
 });
 
 /** Starts test/helpers/ticket-server.ts in a child process; resolves with its port. */
-async function spawnServer(ctx: { procs: ChildProcess[] }, keys: Buffer | undefined): Promise<number> {
+async function spawnServer(ctx: { procs: ChildProcess[] }, transport: Transport, keys: Buffer | undefined): Promise<number> {
   const proc = spawn(process.execPath, ['--import', 'tsx', new URL('../helpers/ticket-server.ts', import.meta.url).pathname], {
-    env: { ...process.env, RXTLS_CERT: p.server.cert, RXTLS_KEY: p.server.key, RXTLS_TICKET_KEYS: keys?.toString('hex') ?? '' },
+    env: { ...process.env, RXTLS_CERT: p.server.cert, RXTLS_KEY: p.server.key, RXTLS_TICKET_KEYS: keys?.toString('hex') ?? '', RXTLS_TRANSPORT: transport },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   ctx.procs.push(proc);
@@ -150,40 +152,40 @@ async function spawnServer(ctx: { procs: ChildProcess[] }, keys: Buffer | undefi
   );
 }
 
-resumption('two server processes sharing ticket keys resume each other\'s sessions', async (ctx) => {
+eachTransport(resumption, 'two server processes sharing ticket keys resume each other\'s sessions', async (transport, ctx) => {
   const shared = generateTicketKeys();
   const [portA, portB, portC] = await Promise.all([
-    spawnServer(ctx, shared),
-    spawnServer(ctx, shared),
-    spawnServer(ctx, generateTicketKeys()),
+    spawnServer(ctx, transport, shared),
+    spawnServer(ctx, transport, shared),
+    spawnServer(ctx, transport, generateTicketKeys()),
   ]);
   for (const context of [undefined, tls12Client()]) {
     const base = context ? { host: 'localhost', context } : { host: 'localhost', ca: p.ca.cert };
-    const atA = await visit({ ...base, port: portA });
+    const atA = await visit(transport, { ...base, port: portA });
     assert.is(atA.answer, 'full');
     assert.ok(atA.session);
-    const atB = await visit({ ...base, port: portB, session: atA.session! });
+    const atB = await visit(transport, { ...base, port: portB, session: atA.session! });
     assert.is(atB.answer, 'resumed', 'B opened the ticket A sealed');
-    const atC = await visit({ ...base, port: portC, session: atA.session! });
+    const atC = await visit(transport, { ...base, port: portC, session: atA.session! });
     assert.is(atC.answer, 'full', 'other keys: a full handshake, no error');
   }
 });
 
-resumption('rotation: a new key seals, the old one still opens until it is dropped', async (ctx) => {
+eachTransport(resumption, 'rotation: a new key seals, the old one still opens until it is dropped', async (transport, ctx) => {
   const oldKey = generateTicketKeys();
   const newKey = generateTicketKeys();
-  ctx.srv = await resumeServer({ ticketKeys: oldKey });
+  ctx.srv = await resumeServer(transport, { ticketKeys: oldKey });
   const base = { host: 'localhost', port: ctx.srv.port, ca: p.ca.cert };
-  const sealedWithOld = (await visit(base)).session!;
-  const rotated = await resumeServer({ ticketKeys: Buffer.concat([newKey, oldKey]) });
-  const dropped = await resumeServer({ ticketKeys: newKey });
+  const sealedWithOld = (await visit(transport, base)).session!;
+  const rotated = await resumeServer(transport, { ticketKeys: Buffer.concat([newKey, oldKey]) });
+  const dropped = await resumeServer(transport, { ticketKeys: newKey });
   try {
-    const r = await visit({ ...base, port: rotated.port, session: sealedWithOld });
+    const r = await visit(transport, { ...base, port: rotated.port, session: sealedWithOld });
     assert.is(r.answer, 'resumed');
     // The re-issued ticket is sealed with the new key: the server without the old key takes it.
     assert.ok(r.session);
-    assert.is((await visit({ ...base, port: dropped.port, session: r.session! })).answer, 'resumed');
-    assert.is((await visit({ ...base, port: dropped.port, session: sealedWithOld })).answer, 'full');
+    assert.is((await visit(transport, { ...base, port: dropped.port, session: r.session! })).answer, 'resumed');
+    assert.is((await visit(transport, { ...base, port: dropped.port, session: sealedWithOld })).answer, 'full');
   } finally {
     await rotated.close();
     await dropped.close();
@@ -204,10 +206,9 @@ resumption('ticket keys and session options: argument checks and round trip', ()
   assert.throws(() => new TLSClientContext().set_ticket_keys(keys), (e: Error & { code: string }) => e.code === 'ERR_TLS_STATE');
   assert.throws(() => ctx.set_session_options({ timeout: -5 }), invalid);
   ctx.set_session_options({ tickets: false, cache_size: 100, timeout: 600 });
-  assert.throws(
-    () => connectTls({ host: 'localhost', port: 1, ca: p.ca.cert, session: Buffer.from('not a session') }),
-    invalid,
-  );
+  // An IP address: the native transport checks the options before its (asynchronous) name lookup otherwise.
+  for (const transport of TRANSPORTS)
+    assert.throws(() => connectTls({ transport, host: '127.0.0.1', port: 1, ca: p.ca.cert, session: Buffer.from('not a session') }), invalid);
   ctx.free();
   assert.throws(() => ctx.get_ticket_keys(), (e: Error & { code: string }) => e.code === 'ERR_TLS_CLOSED');
 });

@@ -9,6 +9,7 @@ import { startServer, type RunningServer } from '../helpers/features.js';
 import { withTimeout } from '../helpers/net.js';
 import { runSClient } from '../helpers/openssl.js';
 import { pki } from '../helpers/pki.js';
+import { eachTransport } from '../helpers/transports.js';
 
 const p = pki();
 const certA = issueCertificate(p.ca, { commonName: 'a.test', altNames: ['a.test'] });
@@ -40,8 +41,8 @@ sni.after.each(async (ctx) => {
   ctx.srv = undefined;
 });
 
-sni('two names, two certificates, checked by openssl s_client -servername', async (ctx) => {
-  ctx.srv = await startServer({ ...p.server, sni: { 'a.test': contextFor(certA), '*.b.test': contextFor(certB), 'b.test': contextFor(certB) } });
+eachTransport(sni, 'two names, two certificates, checked by openssl s_client -servername', async (transport, ctx) => {
+  ctx.srv = await startServer({ transport, ...p.server, sni: { 'a.test': contextFor(certA), '*.b.test': contextFor(certB), 'b.test': contextFor(certB) } });
   const a = await sClient(ctx.srv.port, 'a.test');
   assert.is(subjectCn(a.stdout), 'a.test', a.stdout + a.stderr);
   assert.match(a.stdout, /Verification: OK/);
@@ -56,10 +57,10 @@ sni('two names, two certificates, checked by openssl s_client -servername', asyn
   assert.is(subjectCn(none.stdout), 'localhost');
 });
 
-sni('a callback picks the context; undefined keeps the default', async (ctx) => {
+eachTransport(sni, 'a callback picks the context; undefined keeps the default', async (transport, ctx) => {
   const seen: string[] = [];
   const c = contextFor(certC);
-  ctx.srv = await startServer({
+  ctx.srv = await startServer({ transport, 
     ...p.server,
     sni: { 'a.test': contextFor(certA) },
     sniCallback: (name) => {
@@ -74,9 +75,9 @@ sni('a callback picks the context; undefined keeps the default', async (ctx) => 
   assert.equal(seen, ['c.test', 'zzz.test']);
 });
 
-sni('a callback that throws fails that handshake, with its error as cause', async (ctx) => {
+eachTransport(sni, 'a callback that throws fails that handshake, with its error as cause', async (transport, ctx) => {
   const boom = new Error('no such tenant');
-  ctx.srv = await startServer({ ...p.server, sniCallback: () => { throw boom; } });
+  ctx.srv = await startServer({ transport, ...p.server, sniCallback: () => { throw boom; } });
   const r = await sClient(ctx.srv.port, 'evil.test');
   assert.match(r.stdout + r.stderr, /internal error|alert/i);
   await withTimeout(new Promise<void>((resolve) => {
@@ -90,8 +91,8 @@ sni('a callback that throws fails that handshake, with its error as cause', asyn
   assert.is(subjectCn((await sClient(ctx.srv.port, null)).stdout), 'localhost');
 });
 
-sni('a callback returning something else fails the handshake', async (ctx) => {
-  ctx.srv = await startServer({ ...p.server, sniCallback: () => ({}) as SSLContext });
+eachTransport(sni, 'a callback returning something else fails the handshake', async (transport, ctx) => {
+  ctx.srv = await startServer({ transport, ...p.server, sniCallback: () => ({}) as SSLContext });
   await sClient(ctx.srv.port, 'x.test');
   await withTimeout(new Promise<void>((resolve) => {
     const check = () => (ctx.srv!.errors.length > 0 ? resolve() : setTimeout(check, 10));
@@ -100,23 +101,23 @@ sni('a callback returning something else fails the handshake', async (ctx) => {
   assert.is((ctx.srv.errors[0] as Error & { code: string }).code, 'ERR_TLS_HANDSHAKE');
 });
 
-sni('an rxtls client sends the host as SNI, never an IP address', async (ctx) => {
-  ctx.srv = await startServer({ ...p.server, sni: { 'a.test': contextFor(certA) } });
-  const byName = await connect({ host: 'localhost', port: ctx.srv.port, ca: p.ca.cert, servername: 'a.test', verifyHost: 'a.test' });
+eachTransport(sni, 'an rxtls client sends the host as SNI, never an IP address', async (transport, ctx) => {
+  ctx.srv = await startServer({ transport, ...p.server, sni: { 'a.test': contextFor(certA) } });
+  const byName = await connect({ transport, host: 'localhost', port: ctx.srv.port, ca: p.ca.cert, servername: 'a.test', verifyHost: 'a.test' });
   assert.is(byName.peerCertificate()?.subject.CN, 'a.test');
   assert.is(byName.info().servername, 'a.test');
   byName.destroy();
-  const byIp = await connect({ host: '127.0.0.1', port: ctx.srv.port, ca: p.ca.cert });
+  const byIp = await connect({ transport, host: '127.0.0.1', port: ctx.srv.port, ca: p.ca.cert });
   assert.is(byIp.peerCertificate()?.subject.CN, 'localhost');
   assert.is(byIp.info().servername, null);
   byIp.destroy();
 });
 
-sni('the chosen context brings its client-certificate policy', async (ctx) => {
+eachTransport(sni, 'the chosen context brings its client-certificate policy', async (transport, ctx) => {
   const strict = contextFor(certA);
   strict.set_verify_locations(p.ca.cert);
   strict.set_verify(SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT);
-  ctx.srv = await startServer({ ...p.server, sni: { 'a.test': strict } }, (engine) => {
+  ctx.srv = await startServer({ transport, ...p.server, sni: { 'a.test': strict } }, (engine) => {
     engine.onsecure = () => {
       engine.write(`hello - ${engine.info().servername}\n`);
       engine.end();

@@ -57,7 +57,7 @@ function spy(engine: TlsEngine): void {
 /** An offloading echo server: answers "pong:<data>" and ends. */
 function pongServer(extra: Record<string, unknown> = {}): { server: Server; errors: string[] } {
   const errors: string[] = [];
-  const server = createTlsServer({ cert: pki().server.cert, key: pki().server.key, handshakeOffload: true, ...extra }, (engine) => {
+  const server = createTlsServer({ transport: 'js', cert: pki().server.cert, key: pki().server.key, handshakeOffload: true, ...extra }, (engine) => {
     spy(engine);
     engine.onerror = (err) => errors.push(`${err.code}: ${err.message}`);
     engine.ondata = (chunk) => {
@@ -225,7 +225,7 @@ for (const v of VERSIONS) {
   Interop('rxtls client (also offloading) <-> offloading rxtls server, client certificate verified on the pool', async () => {
     let serverView: { protocol: string | null; peer: string | undefined } | undefined;
     const server = createTlsServer(
-      { cert: pki().server.cert, key: pki().server.key, ca: pki().ca.cert, requestCert: true, handshakeOffload: true },
+      { transport: 'js', cert: pki().server.cert, key: pki().server.key, ca: pki().ca.cert, requestCert: true, handshakeOffload: true },
       (engine) => {
         spy(engine);
         engine.onsecure = () =>
@@ -242,7 +242,7 @@ for (const v of VERSIONS) {
       ctx.set_verify_locations(pki().ca.cert);
       ctx.set_protocol_versions(0, v.cap);
       ctx.load_certs(pki().client.cert, pki().client.key);
-      const engine = await withTimeout(connect({ host: 'localhost', port, context: ctx, handshakeOffload: true }), 10_000, 'connect');
+      const engine = await withTimeout(connect({ transport: 'js', host: 'localhost', port, context: ctx, handshakeOffload: true }), 10_000, 'connect');
       assert.is(engine.info().protocol, v.name);
       const done = collect(engine);
       engine.write('ping');
@@ -258,7 +258,7 @@ for (const v of VERSIONS) {
   Interop('a client certificate that fails verification fails the handshake with its verify result', async () => {
     const errors: Array<{ code?: string; verifyCode?: number }> = [];
     const server = createTlsServer(
-      { cert: pki().server.cert, key: pki().server.key, ca: pki().ca.cert, requestCert: true, handshakeOffload: true },
+      { transport: 'js', cert: pki().server.cert, key: pki().server.key, ca: pki().ca.cert, requestCert: true, handshakeOffload: true },
       (engine) => void (engine.onerror = (err) => errors.push(err as { code?: string; verifyCode?: number })),
     );
     const port = await listen(server);
@@ -267,7 +267,7 @@ for (const v of VERSIONS) {
       ctx.set_verify_locations(pki().ca.cert);
       ctx.set_protocol_versions(0, v.cap);
       ctx.load_certs(pki().selfSigned.cert, pki().selfSigned.key);
-      const engine = connect({ host: 'localhost', port, context: ctx });
+      const engine = connect({ transport: 'js', host: 'localhost', port, context: ctx });
       await withTimeout(engine.then(
         (e) => new Promise((r) => (e.onclose = r)), // TLS 1.3: the client learns after its Finished
         () => undefined,
@@ -300,7 +300,7 @@ Fallback('with a keylog and an SNI callback the handshake runs on the loop threa
   const port = await listen(server);
   offloadedSteps = 0;
   try {
-    const engine = await withTimeout(connect({ host: 'localhost', port, ca: pki().ca.cert }), 10_000, 'connect');
+    const engine = await withTimeout(connect({ transport: 'js', host: 'localhost', port, ca: pki().ca.cert }), 10_000, 'connect');
     const done = collect(engine);
     engine.write('ping');
     assert.is((await withTimeout(done, 10_000, 'collect')).data.toString(), 'pong:ping');
@@ -363,7 +363,7 @@ interface FloodResult {
 async function flood(offload: boolean, cert: { cert: string; key: string }, total: number, concurrency: number, maxVersion: string): Promise<FloodResult> {
   const serverErrors: string[] = [];
   let handshakes = 0;
-  const server = createTlsServer({ cert: cert.cert, key: cert.key, handshakeOffload: offload }, (engine) => {
+  const server = createTlsServer({ transport: 'js', cert: cert.cert, key: cert.key, handshakeOffload: offload }, (engine) => {
     engine.onsecure = () => handshakes++;
     engine.ondata = (chunk) => engine.write(chunk);
     engine.onerror = (err) => serverErrors.push(err.code);
@@ -477,7 +477,7 @@ async function abortRound(
 ): Promise<void> {
   let opened = 0;
   let closed = 0;
-  const server = createTlsServer({ cert: pki().server.cert, key: pki().server.key, handshakeOffload: true, ...serverOptions }, (engine) => {
+  const server = createTlsServer({ transport: 'js', cert: pki().server.cert, key: pki().server.key, handshakeOffload: true, ...serverOptions }, (engine) => {
     opened++;
     engine.onclose = () => void closed++;
     engine.ondata = (c) => engine.write(c);
@@ -491,7 +491,7 @@ async function abortRound(
     if (!checkAfter) return;
     beforeCheck();
     // The server still works.
-    const engine = await withTimeout(connect({ host: 'localhost', port, ca: pki().ca.cert }), 10_000, `${label}: a good client`);
+    const engine = await withTimeout(connect({ transport: 'js', host: 'localhost', port, ca: pki().ca.cert }), 10_000, `${label}: a good client`);
     const done = collect(engine);
     engine.write('still here');
     engine.end();

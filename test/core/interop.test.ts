@@ -1,9 +1,9 @@
 // The interop matrix: rxtls against the openssl CLI, node:tls and itself,
-// TLS 1.2 and TLS 1.3, each a handshake and an exchange both ways.
-import type { AddressInfo } from 'node:net';
+// TLS 1.2 and TLS 1.3, each a handshake and an exchange both ways, on both
+// transports (native, the default, and js).
 import * as tls from 'node:tls';
 
-import { createTlsServer, TLSClientContext } from '@rxtls/core';
+import { TLSClientContext, type SecureConnection } from '@rxtls/core';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
@@ -11,6 +11,7 @@ import { collect, connect } from '../helpers/engine.js';
 import { withTimeout } from '../helpers/net.js';
 import { runSClient, startSServer } from '../helpers/openssl.js';
 import { pki } from '../helpers/pki.js';
+import { closeServer as close, createSecureServer, eachTransport, listenLocal as listen, TRANSPORTS } from '../helpers/transports.js';
 
 const VERSIONS = [
   { name: 'TLSv1.2', openssl: '-tls1_2', node: 'TLSv1.2' as const, cap: 0x0303 },
@@ -25,20 +26,21 @@ function clientCtx(cap: number): TLSClientContext {
   return ctx;
 }
 
-async function listen(server: import('node:net').Server): Promise<number> {
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return (server.address() as AddressInfo).port;
+/** Answers the first chunk with `pong:<chunk>`, then close_notify. */
+function pong(engine: SecureConnection): void {
+  engine.ondata = (chunk) => {
+    engine.write(Buffer.concat([Buffer.from('pong:'), chunk]));
+    engine.end();
+  };
 }
-
-const close = (server: import('node:net').Server) => new Promise<void>((r) => server.close(() => r()));
 
 for (const v of VERSIONS) {
   const Matrix = suite(`interop ${v.name}`);
 
-  Matrix('rxtls client <-> openssl s_server', async () => {
+  eachTransport(Matrix, 'rxtls client <-> openssl s_server', async (transport) => {
     const s = await startSServer(['-rev', v.openssl, '-cert', pki().file('server', 'crt'), '-key', pki().file('server', 'key')]);
     try {
-      const engine = await withTimeout(connect({ host: 'localhost', port: s.port, context: clientCtx(v.cap) }), 10_000, 'connect');
+      const engine = await withTimeout(connect({ host: 'localhost', port: s.port, context: clientCtx(v.cap), transport }), 10_000, 'connect');
       assert.is(engine.info().protocol, v.name);
       const reply = new Promise<string>((resolve) => {
         let text = '';
@@ -55,13 +57,8 @@ for (const v of VERSIONS) {
     }
   });
 
-  Matrix('openssl s_client <-> rxtls server', async () => {
-    const server = createTlsServer({ cert: pki().server.cert, key: pki().server.key }, (engine) => {
-      engine.ondata = (chunk) => {
-        engine.write(Buffer.concat([Buffer.from('pong:'), chunk]));
-        engine.end();
-      };
-    });
+  eachTransport(Matrix, 'openssl s_client <-> rxtls server', async (transport) => {
+    const server = createSecureServer(transport, { cert: pki().server.cert, key: pki().server.key }, pong);
     const port = await listen(server);
     try {
       const r = await runSClient(port, [v.openssl, '-CAfile', pki().file('ca', 'crt'), '-verify_return_error', '-servername', 'localhost', '-ign_eof'], 'ping\n');
@@ -73,13 +70,13 @@ for (const v of VERSIONS) {
     }
   });
 
-  Matrix('rxtls client <-> node:tls server', async () => {
+  eachTransport(Matrix, 'rxtls client <-> node:tls server', async (transport) => {
     const server = tls.createServer({ cert: pki().server.cert, key: pki().server.key, minVersion: v.node, maxVersion: v.node }, (sock) => {
       sock.on('data', (d) => sock.end(Buffer.concat([Buffer.from('pong:'), d])));
     });
     const port = await listen(server);
     try {
-      const engine = await withTimeout(connect({ host: '127.0.0.1', port, ca: pki().ca.cert }), 10_000, 'connect');
+      const engine = await withTimeout(connect({ host: '127.0.0.1', port, ca: pki().ca.cert, transport }), 10_000, 'connect');
       assert.is(engine.info().protocol, v.name);
       const done = collect(engine);
       engine.write('ping');
@@ -91,13 +88,8 @@ for (const v of VERSIONS) {
     }
   });
 
-  Matrix('node:tls client <-> rxtls server', async () => {
-    const server = createTlsServer({ cert: pki().server.cert, key: pki().server.key }, (engine) => {
-      engine.ondata = (chunk) => {
-        engine.write(Buffer.concat([Buffer.from('pong:'), chunk]));
-        engine.end();
-      };
-    });
+  eachTransport(Matrix, 'node:tls client <-> rxtls server', async (transport) => {
+    const server = createSecureServer(transport, { cert: pki().server.cert, key: pki().server.key }, pong);
     const port = await listen(server);
     try {
       const result = await withTimeout(
@@ -120,29 +112,32 @@ for (const v of VERSIONS) {
     }
   });
 
-  Matrix('rxtls <-> rxtls', async () => {
-    let serverProtocol: string | null = null;
-    const server = createTlsServer({ cert: pki().server.cert, key: pki().server.key }, (engine) => {
-      engine.onsecure = () => (serverProtocol = engine.info().protocol);
-      engine.ondata = (chunk) => {
-        engine.write(Buffer.concat([Buffer.from('pong:'), chunk]));
-        engine.end();
-      };
+  // Every pairing: client transport x server transport.
+  for (const clientTransport of TRANSPORTS)
+    eachTransport(Matrix, `rxtls ${clientTransport} client <-> rxtls server`, async (transport) => {
+      let serverProtocol: string | null = null;
+      const server = createSecureServer(transport, { cert: pki().server.cert, key: pki().server.key }, (engine) => {
+        serverProtocol = engine.info().protocol;
+        pong(engine);
+      });
+      const port = await listen(server);
+      try {
+        const engine = await withTimeout(
+          connect({ host: 'localhost', port, context: clientCtx(v.cap), transport: clientTransport }),
+          10_000,
+          'connect',
+        );
+        assert.is(engine.info().protocol, v.name);
+        const done = collect(engine);
+        engine.write('ping');
+        const result = await withTimeout(done, 10_000, 'collect');
+        assert.is(result.data.toString(), 'pong:ping');
+        assert.ok(result.clean, 'server ended with close_notify');
+        assert.is(serverProtocol, v.name);
+      } finally {
+        await close(server);
+      }
     });
-    const port = await listen(server);
-    try {
-      const engine = await withTimeout(connect({ host: 'localhost', port, context: clientCtx(v.cap) }), 10_000, 'connect');
-      assert.is(engine.info().protocol, v.name);
-      const done = collect(engine);
-      engine.write('ping');
-      const result = await withTimeout(done, 10_000, 'collect');
-      assert.is(result.data.toString(), 'pong:ping');
-      assert.ok(result.clean, 'server ended with close_notify');
-      assert.is(serverProtocol, v.name);
-    } finally {
-      await close(server);
-    }
-  });
 
   Matrix.run();
 }

@@ -101,6 +101,7 @@ async function connectionCalling(hook: Hook, act: (e: TlsEngine, ctx: SSLContext
   const quiet = (fn: () => void) => attempt(fn);
   const tcp = createTlsServer(
     {
+      transport: 'js',
       context: sctx,
       ...(hook === 'sniCallback' ? { sniCallback: () => (fire(server, sctx), undefined) } : {}),
       ...(hook === 'keylog' ? { keylog: () => fire(server, sctx) } : {}),
@@ -132,7 +133,7 @@ async function connectionCalling(hook: Hook, act: (e: TlsEngine, ctx: SSLContext
     },
   );
   await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
-  const client = connectTls({ host: 'localhost', port: (tcp.address() as AddressInfo).port, context: cctx });
+  const client = connectTls({ transport: 'js', host: 'localhost', port: (tcp.address() as AddressInfo).port, context: cctx });
   const clientDone = new Promise<void>((r) => (client.onclose = () => r()));
   client.onsecure = () => {
     if (hook === 'onerror') client.socket.write(Buffer.concat([Buffer.from([0x17, 3, 3, 0, 32]), randomBytes(32)]));

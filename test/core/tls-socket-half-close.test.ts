@@ -96,7 +96,7 @@ const Reported = suite('a write after the peer ended');
 
 Reported('is a ClosedError naming the peer, not "cannot write after end()"; the writer’s own end() is a StateError', async () => {
   const seen: TlsError[] = [];
-  const server = createTlsServer({ cert: P.server.cert, key: P.server.key }, (engine) => {
+  const server = createTlsServer({ transport: 'js', cert: P.server.cert, key: P.server.key }, (engine) => {
     engine.onend = () => {
       // The engine answers the close_notify itself (allowHalfOpen off): writing now is refused, as the peer's doing.
       queueMicrotask(() => {
@@ -130,7 +130,7 @@ Reported('is a ClosedError naming the peer, not "cannot write after end()"; the 
     await new Promise<void>((r) => server.close(() => r()));
   }
   // The writer's own end(), by contrast:
-  const own = createTlsServer({ cert: P.server.cert, key: P.server.key }, (engine) => {
+  const own = createTlsServer({ transport: 'js', cert: P.server.cert, key: P.server.key }, (engine) => {
     engine.onsecure = () => {
       engine.end();
       try {

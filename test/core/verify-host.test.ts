@@ -6,7 +6,7 @@
 import type { AddressInfo } from 'node:net';
 import * as tls from 'node:tls';
 
-import { connectTls, createCertificateAuthority, issueCertificate, SSL, TLSClientContext, type TlsEngine } from '@rxtls/core';
+import { connectTls, createCertificateAuthority, issueCertificate, SSL, TLSClientContext, type SecureConnection } from '@rxtls/core';
 import { binding as nativeBinding } from '@rxtls/native';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -44,7 +44,7 @@ function clientCtx(): TLSClientContext {
 }
 
 /** Connects to 127.0.0.1 checking the certificate against `verifyHost`. */
-function dial(port: number, verifyHost: string, servername?: string): TlsEngine {
+function dial(port: number, verifyHost: string, servername?: string): SecureConnection {
   return connectTls({ host: '127.0.0.1', port, context: clientCtx(), verifyHost, ...(servername !== undefined ? { servername } : {}) });
 }
 

@@ -44,7 +44,7 @@ test('reusePort: two native servers bind one port; without it the second gets EA
 
 test('reusePort is refused on the JS transport and checked on the native one', () => {
   assert.throws(
-    () => createTlsServer({ cert: p.server.cert, key: p.server.key, reusePort: true }, () => undefined),
+    () => createTlsServer({ transport: 'js', cert: p.server.cert, key: p.server.key, reusePort: true }, () => undefined),
     (e: Error) => e instanceof InvalidArgumentError && /transport: "native"/.test(e.message),
   );
   assert.throws(

@@ -1,8 +1,16 @@
-// Promise wrappers over TlsEngine for tests.
-import { connectTls, type ClientOptions, type TlsEngine, type TlsError } from '@rxtls/core';
+// Promise wrappers over a connection (TlsEngine or NativeTlsConnection) for tests.
+import {
+  connectTls,
+  type ClientOptions,
+  type NativeTlsConnection,
+  type NativeTransportOptions,
+  type SecureConnection,
+  type TlsEngine,
+  type TlsError,
+} from '@rxtls/core';
 
-/** Resolves when the handshake is done; rejects with the engine's error. */
-export function whenSecure(engine: TlsEngine): Promise<TlsEngine> {
+/** Resolves when the handshake is done; rejects with the connection's error. */
+export function whenSecure<C extends SecureConnection>(engine: C): Promise<C> {
   return new Promise((resolve, reject) => {
     if (engine.secure) return resolve(engine);
     const prevSecure = engine.onsecure;
@@ -18,8 +26,13 @@ export function whenSecure(engine: TlsEngine): Promise<TlsEngine> {
   });
 }
 
-/** Connects and waits for the handshake. */
-export function connect(options: ClientOptions): Promise<TlsEngine> {
+/** Connects (the native transport unless `transport: 'js'`) and waits for the handshake. */
+export function connect(options: ClientOptions & { transport: 'js' }): Promise<TlsEngine>;
+export function connect(
+  options: ClientOptions & { transport?: 'native' | undefined } & NativeTransportOptions,
+): Promise<NativeTlsConnection>;
+export function connect(options: ClientOptions & NativeTransportOptions): Promise<SecureConnection>;
+export function connect(options: ClientOptions & NativeTransportOptions): Promise<SecureConnection> {
   return whenSecure(connectTls(options));
 }
 
@@ -31,7 +44,7 @@ export interface Collected {
 }
 
 /** Collects all plaintext until the connection closes. */
-export function collect(engine: TlsEngine): Promise<Collected> {
+export function collect(engine: SecureConnection): Promise<Collected> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let clean = false;

@@ -1,27 +1,43 @@
 // A running rxtls server for the TLS feature tests, stopped by the test.
 import type { EventEmitter } from 'node:events';
-import type { AddressInfo, Server } from 'node:net';
 
-import { createTlsServer, TlsEngine, type NativeTlsConnection, type ServerOptions, type Transport } from '@rxtls/core';
+import {
+  createTlsServer,
+  TlsEngine,
+  type NativeTlsConnection,
+  type NativeTransportOptions,
+  type SecureConnection,
+  type ServerOptions,
+  type Transport,
+} from '@rxtls/core';
+
+import { listenLocal, type TlsServer } from './transports.js';
 
 export interface RunningServer {
   port: number;
-  server: Server;
-  /** Every engine the server made, in order. */
-  engines: TlsEngine[];
-  /** Errors the server's engines reported. */
+  server: TlsServer;
+  /** Every connection the server handed over, in order (JS: from accept; native: once secure). */
+  engines: SecureConnection[];
+  /** Errors the server's connections reported, handshake failures included. */
   errors: Error[];
   close(): Promise<void>;
 }
 
 /**
- * Starts `createTlsServer` on 127.0.0.1. By default each connection answers
- * `hello <alpn> <servername>\n` once secure and echoes what it receives.
+ * Starts `createTlsServer` on 127.0.0.1, on `options.transport` (default
+ * native). `onConnection` gets each connection as the transport hands it
+ * over (JS: at accept; native: once secure, `onsecure` firing right after),
+ * so handlers set there, `onsecure` included, run on both. By default each
+ * connection answers `hello <alpn> <servername> <full|resumed>\n` once
+ * secure and echoes what it receives.
  */
-export async function startServer(options: ServerOptions, onConnection?: (engine: TlsEngine) => void): Promise<RunningServer> {
-  const engines: TlsEngine[] = [];
+export async function startServer(
+  options: ServerOptions & NativeTransportOptions,
+  onConnection?: (engine: SecureConnection) => void,
+): Promise<RunningServer> {
+  const engines: SecureConnection[] = [];
   const errors: Error[] = [];
-  const server = createTlsServer({ ...options, transport: 'js' }, (engine) => {
+  const server = createTlsServer(options, (engine: SecureConnection) => {
     engines.push(engine);
     engine.onerror = (err) => errors.push(err);
     if (onConnection) return onConnection(engine);
@@ -31,9 +47,11 @@ export async function startServer(options: ServerOptions, onConnection?: (engine
     };
     engine.ondata = (d) => engine.write(d);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  // Native: a failed handshake never reaches the handler.
+  if (options.transport !== 'js') server.on('tlsClientError', (err: Error) => errors.push(err));
+  const port = await listenLocal(server);
   return {
-    port: (server.address() as AddressInfo).port,
+    port,
     server,
     engines,
     errors,
@@ -78,8 +96,8 @@ export async function startServerOn(
   onConnection?: (c: ServerConnection) => void,
 ): Promise<RunningServerOn> {
   if (transport === 'js') {
-    const s = await startServer({ ...options, transport: 'js' }, onConnection);
-    return { ...s, transport, engines: s.engines };
+    const s = await startServer({ ...options, transport: 'js' }, onConnection as ((c: SecureConnection) => void) | undefined);
+    return { ...s, transport, engines: s.engines as ServerConnection[] };
   }
   const engines: NativeTlsConnection[] = [];
   const errors: Error[] = [];

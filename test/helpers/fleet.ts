@@ -96,8 +96,12 @@ export async function visit(options: ClientOptions): Promise<Visit> {
   let resumed = false;
   let session: Buffer | null = null;
   let local = '';
-  engine.socket.once('connect', () => (local = `${engine.socket.localAddress}:${engine.socket.localPort}`));
-  engine.onsecure = () => (resumed = engine.info().resumed);
+  engine.onsecure = () => {
+    resumed = engine.info().resumed;
+    // The JS transport's socket, or the native connection itself.
+    const s = 'socket' in engine ? engine.socket : engine;
+    local = `${s.localAddress}:${s.localPort}`;
+  };
   engine.onsession = (s) => (session = s);
   engine.ondata = (d) => (answer += d.toString());
   const error = await withTimeout(new Promise((resolve) => (engine.onclose = resolve)), 15_000, 'fleet visit');

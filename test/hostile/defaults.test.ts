@@ -19,7 +19,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { AddressInfo, Server } from 'node:net';
 
-import { connectTls, createTlsServer, DEFAULT_HANDSHAKE_TIMEOUT, ErrorCode, TimeoutError, type TlsError } from '@rxtls/core';
+import { connectTls, createTlsServer, DEFAULT_HANDSHAKE_TIMEOUT, ErrorCode, TimeoutError, type NativeTlsServer, type TlsError } from '@rxtls/core';
 import { listen, read } from '@rxtls/rx';
 import { mergeMap, catchError, EMPTY } from 'rxjs';
 import { suite } from 'uvu';
@@ -32,7 +32,7 @@ import { clientContext, side, take } from './lib/memory.js';
 import { rawSocket, rawTlsClient, whenClosed } from './lib/raw-client.js';
 
 interface Running {
-  server: Server;
+  server: Server | NativeTlsServer;
   port: number;
   errors: TlsError[];
   close(): Promise<void>;
@@ -45,6 +45,8 @@ async function rxtlsServer(extra: { handshakeTimeout?: number } = {}): Promise<R
     engine.ondata = (c) => engine.write(c);
     engine.onerror = (err) => errors.push(err);
   });
+  // The native transport (the default): a failed handshake never reaches the handler.
+  server.on('tlsClientError', (err: TlsError) => errors.push(err));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     server,

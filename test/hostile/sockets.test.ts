@@ -4,15 +4,25 @@
 // hostile peer costs only its own connection, with a typed error. A TCP close
 // without close_notify is a truncation (TruncationError), never a clean end.
 import { createHash, randomBytes } from 'node:crypto';
-import type { AddressInfo, Server } from 'node:net';
+import type { AddressInfo } from 'node:net';
 
-import { connectTls, createTlsServer, ErrorCode, TLSClientContext, TruncationError, type TlsEngine, type TlsError } from '@rxtls/core';
+import {
+  connectTls,
+  createTlsServer,
+  ErrorCode,
+  TLSClientContext,
+  TruncationError,
+  type SecureConnection,
+  type TlsError,
+  type Transport,
+} from '@rxtls/core';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { collect } from '../helpers/engine.js';
 import { withTimeout } from '../helpers/net.js';
 import { pki } from '../helpers/pki.js';
+import { closeServer, eachTransport, listenLocal, type TlsServer } from '../helpers/transports.js';
 import { clientContext, side, take } from './lib/memory.js';
 import { rawSocket, rawTlsClient, whenClosed } from './lib/raw-client.js';
 
@@ -20,22 +30,30 @@ const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
 
 interface Served {
-  server: Server;
+  transport: Transport;
   port: number;
   /** The error each server-side connection ended with, by the client's port; undefined = clean. */
   outcomes: Map<number, TlsError | undefined>;
+  /** Native: the handshake failures ('tlsClientError', which names no peer), in order. */
+  handshakeErrors: TlsError[];
   /** Plaintext each server-side connection received, by the client's port. */
   received: Map<number, number>;
   close(): Promise<void>;
 }
 
-/** An rxtls echo server that records how each connection ended. */
-async function echoServer(): Promise<Served> {
+/**
+ * An rxtls echo server that records how each connection ended, by the
+ * client's port. On the native transport a connection reaches the handler
+ * only once secure: a handshake failure is a 'tlsClientError' that names no
+ * peer, kept in order in `handshakeErrors`.
+ */
+async function echoServer(transport: Transport): Promise<Served> {
   const outcomes = new Map<number, TlsError | undefined>();
   const received = new Map<number, number>();
-  const engines = new Set<TlsEngine>();
-  const server = createTlsServer({ cert: pki().server.cert, key: pki().server.key, handshakeTimeout: 5_000 }, (engine) => {
-    const port = engine.socket.remotePort!;
+  const handshakeErrors: TlsError[] = [];
+  const engines = new Set<SecureConnection>();
+  const options = { cert: pki().server.cert, key: pki().server.key, handshakeTimeout: 5_000 };
+  const onConnection = (engine: SecureConnection, port: number) => {
     engines.add(engine);
     received.set(port, 0);
     engine.ondata = (chunk) => {
@@ -46,16 +64,21 @@ async function echoServer(): Promise<Served> {
       engines.delete(engine);
       outcomes.set(port, err);
     };
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  };
+  const server: TlsServer =
+    transport === 'js'
+      ? createTlsServer({ ...options, transport: 'js' }, (engine) => onConnection(engine, engine.socket.remotePort!))
+      : createTlsServer(options, (c) => onConnection(c, c.remotePort!)).on('tlsClientError', (e: TlsError) => handshakeErrors.push(e));
+  const port = await listenLocal(server);
   return {
-    server,
-    port: (server.address() as AddressInfo).port,
+    transport,
+    port,
     outcomes,
+    handshakeErrors,
     received,
     close: async () => {
       for (const e of engines) e.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
+      await closeServer(server);
     },
   };
 }
@@ -81,6 +104,18 @@ async function goodTransfer(port: number, context: TLSClientContext, size: numbe
   assert.ok(clean, 'good connection ended with close_notify');
   assert.is(data.length, size);
   assert.is(sha256(data), sha256(payload), 'SHA-256 of the echo matches');
+}
+
+/** Waits for the next native handshake failure after the first `seen`. */
+async function nextHandshakeError(served: Served, seen: number): Promise<TlsError> {
+  return withTimeout(
+    (async () => {
+      while (served.handshakeErrors.length <= seen) await new Promise((r) => setTimeout(r, 10));
+      return served.handshakeErrors[seen]!;
+    })(),
+    10_000,
+    'server handshake failure',
+  );
 }
 
 /** Waits until the server has recorded an outcome for the connection from `localPort`. */
@@ -112,6 +147,7 @@ type Kind = 'garbage' | 'half-hello' | 'oversized-before' | 'oversized-after' | 
 async function hostile(served: Served, kind: Kind): Promise<{ kind: Kind; error: TlsError | undefined; receivedBytes: number }> {
   const port = served.port;
   if (kind === 'garbage' || kind === 'half-hello' || kind === 'oversized-before') {
+    const seen = served.handshakeErrors.length;
     const socket = await rawSocket(port);
     const closed = whenClosed(socket);
     const local = socket.localPort!;
@@ -122,7 +158,8 @@ async function hostile(served: Served, kind: Kind): Promise<{ kind: Kind; error:
     }
     // A record header that claims 65535 bytes: refused on the header, not buffered.
     if (kind === 'oversized-before') socket.write(Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0xff, 0xff]), randomBytes(200)]));
-    const error = await outcomeOf(served, local);
+    // Native: the failure names no peer; these peers come one at a time (see the waves below).
+    const error = served.transport === 'js' ? await outcomeOf(served, local) : await nextHandshakeError(served, seen);
     // The server dropped this peer (it never sent FIN for the first and third).
     await withTimeout(closed, 10_000, `${kind}: server closes the connection`);
     return { kind, error, receivedBytes: served.received.get(local) ?? 0 };
@@ -149,8 +186,8 @@ const rawContext = () => (rawCtx ??= clientContext());
 
 const Hostile = suite('hostile peers beside good connections');
 
-Hostile('garbage, truncated and oversized records and mid-record closes cost only their own connections', async () => {
-  const served = await echoServer();
+eachTransport(Hostile, 'garbage, truncated and oversized records and mid-record closes cost only their own connections', async (transport) => {
+  const served = await echoServer(transport);
   const context = new TLSClientContext();
   context.set_verify_locations(pki().ca.cert);
   const kinds: Kind[] = ['garbage', 'half-hello', 'oversized-before', 'oversized-after', 'close-mid-record', 'close-without-notify'];
@@ -159,7 +196,21 @@ Hostile('garbage, truncated and oversized records and mid-record closes cost onl
     const good = Promise.all(Array.from({ length: 6 }, (_, i) => goodTransfer(served.port, context, (1 + i) * 512 * 1024)));
     // …while waves of hostile peers arrive.
     const verdicts: Awaited<ReturnType<typeof hostile>>[] = [];
-    for (let wave = 0; wave < 5; wave++) verdicts.push(...(await Promise.all(kinds.map((k) => hostile(served, k)))));
+    // Native: the peers that fail their handshake one after another, so each failure is theirs.
+    const beforeHandshake = new Set<Kind>(['garbage', 'half-hello', 'oversized-before']);
+    const inTurn = async (ks: Kind[]) => {
+      const out = [];
+      for (const k of ks) out.push(await hostile(served, k));
+      return out;
+    };
+    for (let wave = 0; wave < 5; wave++) {
+      if (transport === 'js') verdicts.push(...(await Promise.all(kinds.map((k) => hostile(served, k)))));
+      else {
+        const after = kinds.filter((k) => !beforeHandshake.has(k));
+        const [early, ...late] = await Promise.all([inTurn(kinds.filter((k) => beforeHandshake.has(k))), ...after.map((k) => hostile(served, k))]);
+        verdicts.push(...early, ...late);
+      }
+    }
     await withTimeout(good, 60_000, 'good transfers');
 
     const byKind = new Map<Kind, string[]>();
@@ -195,7 +246,8 @@ const Truncation = suite('truncation');
 
 Truncation('a server that closes TCP without close_notify gives the client a TruncationError, not a clean end', async () => {
   const payload = randomBytes(200_000);
-  const server = createTlsServer({ cert: pki().server.cert, key: pki().server.key }, (engine) => {
+  // The JS transport's server: its socket can send a FIN with no close_notify. The client is native (the default).
+  const server = createTlsServer({ transport: 'js', cert: pki().server.cert, key: pki().server.key }, (engine) => {
     engine.onsecure = () => {
       engine.write(payload);
       // FIN after the data, no close_notify.
@@ -216,8 +268,8 @@ Truncation('a server that closes TCP without close_notify gives the client a Tru
   }
 });
 
-Truncation('a client that closes TCP without close_notify is a TruncationError on the server', async () => {
-  const served = await echoServer();
+eachTransport(Truncation, 'a client that closes TCP without close_notify is a TruncationError on the server', async (transport) => {
+  const served = await echoServer(transport);
   try {
     const client = await rawTlsClient(served.port, rawContext());
     const local = client.socket.localPort!;

@@ -332,7 +332,8 @@ class LoadRun {
       this.active.add(conn);
       return conn;
     }
-    const options: ClientOptions = {
+    const options: ClientOptions & { transport: 'js' } = {
+      transport: 'js', // the load client measures over TlsEngine (as before the native default)
       host: this.target.address,
       port: o.port,
       context: this.context,

@@ -14,6 +14,7 @@ import { checkSessionStore, checkSessionStoreTimeout, DEFAULT_SESSION_STORE_TIME
 import { connectNative, NativeTlsConnection, NativeTlsServer, type NativeTransportOptions } from './native-transport.js';
 import { adoptAcceptedSocket, createPausedSocket, startReading } from './net-handle.js';
 import { checkPort } from './socket-args.js';
+import type { SecureConnection } from './secure-connection.js';
 import { SSLContext, TLSClientContext, TLSServerContext } from './ssl-context.js';
 
 /**
@@ -37,14 +38,20 @@ export interface ClientOptions extends Omit<TlsEngineOptions, 'isServer'>, Conte
   localAddress?: string;
   /** Receives this connection's key material as NSS key log lines (set on the context). */
   keylog?: (line: string) => void;
-  /** `'js'` (default): a TlsEngine over a net.Socket. `'native'`: the socket lives in the addon (NativeTlsConnection). */
+  /**
+   * `'native'` (default): the socket lives in the addon (NativeTlsConnection).
+   * `'js'`: a TlsEngine over a net.Socket (TLS over any transport; also the
+   * one for the options the native transport refuses, with a ConfigError
+   * that names them).
+   */
   transport?: Transport;
 }
 
 /**
- * Where the ciphertext flows: `'js'` through a net.Socket (TlsEngine), or
- * `'native'` on a TCP handle the addon owns (NativeTlsConnection; no JS call
- * during the handshake, one per batch of plaintext).
+ * Where the ciphertext flows: `'native'` (the default) on a TCP handle the
+ * addon owns (NativeTlsConnection; no JS call during the handshake, one per
+ * batch of plaintext), or `'js'` through a net.Socket (TlsEngine, whose
+ * ciphertext can also run over any other transport).
  */
 export type Transport = 'js' | 'native';
 
@@ -97,13 +104,13 @@ export interface ServerOptions extends Omit<TlsEngineOptions, ClientOnly | 'chec
   sessionTimeout?: number;
   /** Receives the key material of every connection as NSS key log lines. */
   keylog?: (line: string) => void;
-  /** `'js'` (default) or `'native'` (see ClientOptions.transport). */
+  /** `'native'` (default) or `'js'` (see ClientOptions.transport). */
   transport?: Transport;
   /**
    * Bind the listener with `SO_REUSEPORT` (Linux, the BSDs, macOS), so that
    * several processes listen on one address and the kernel spreads new
    * connections over them (see `runWorkers`). Only with `transport:
-   * 'native'`: Node 20's `net` cannot set it.
+   * 'native'` (the default): Node 20's `net` cannot set it.
    */
   reusePort?: boolean;
 }
@@ -174,18 +181,26 @@ function applyServerFeatures(ctx: SSLContext, o: ServerOptions): void {
  * SNI (unless it is an IP address) and the server's certificate must match
  * it; a `servername` replaces the host in both (as in node:tls).
  *
+ * By default the connection is a NativeTlsConnection (the socket in the
+ * addon); `transport: 'js'` gives a TlsEngine over a net.Socket. Both are a
+ * SecureConnection.
+ *
  * @example
- * const engine = connectTls({ host: 'localhost', port: 8443, ca });
- * engine.onsecure = () => engine.write('ping');
+ * const conn = connectTls({ host: 'localhost', port: 8443, ca });
+ * conn.onsecure = () => conn.write('ping');
  */
-export function connectTls(options: ClientOptions & { transport: 'native' } & NativeTransportOptions): NativeTlsConnection;
-export function connectTls(options: ClientOptions): TlsEngine;
+export function connectTls(
+  options: ClientOptions & { transport?: 'native' | undefined } & NativeTransportOptions,
+): NativeTlsConnection;
+export function connectTls(options: ClientOptions & { transport: 'js' }): TlsEngine;
+export function connectTls(options: ClientOptions & NativeTransportOptions): TlsEngine | NativeTlsConnection;
 export function connectTls(options: ClientOptions & NativeTransportOptions): TlsEngine | NativeTlsConnection {
   if (typeof options.host !== 'string' || options.host.length === 0)
     throw new InvalidArgumentError('Expected "host" to be a non-empty string');
   checkPort(options.port);
+  checkTransportName(options.transport);
   const context = clientContext(options);
-  if (options.transport === 'native') return connectTlsNative(options, context);
+  if (options.transport !== 'js') return connectTlsNative(options, context);
   let engine: TlsEngine | undefined;
   // Reads into the shared buffer (net-handle.ts), like accepted sockets.
   const socket = createPausedSocket((n, buf) => (engine?.feed(buf, n), true));
@@ -224,26 +239,37 @@ export function connectTls(options: ClientOptions & NativeTransportOptions): Tls
 }
 
 /**
- * A TCP server that runs a TLS server engine on each accepted socket and
- * hands it to `onConnection` at once (attach handlers there; `onsecure`
- * fires when the handshake is done).
+ * A TLS server. By default (the native transport) the addon accepts and
+ * handshakes each connection and hands it to `onConnection` once it is
+ * secure (`onsecure` fires right after); the result is a NativeTlsServer.
+ * With `transport: 'js'` it is a net.Server that runs a TlsEngine on each
+ * accepted socket and hands the engine over at once, before the handshake
+ * (attach handlers there; `onsecure` fires when the handshake is done).
  *
  * @example
- * const server = createTlsServer({ cert, key }, (engine) => {
- *   engine.ondata = (chunk) => engine.write(chunk);
+ * const server = createTlsServer({ cert, key }, (conn) => {
+ *   conn.ondata = (chunk) => conn.write(chunk);
  * });
  * server.listen(8443, '127.0.0.1');
  */
 export function createTlsServer(
-  options: ServerOptions & { transport: 'native' } & NativeTransportOptions,
+  options: ServerOptions & { transport?: 'native' | undefined } & NativeTransportOptions,
   onConnection: (connection: NativeTlsConnection) => void,
 ): NativeTlsServer;
-export function createTlsServer(options: ServerOptions, onConnection: (engine: TlsEngine) => void): net.Server;
+export function createTlsServer(
+  options: ServerOptions & { transport: 'js' },
+  onConnection: (engine: TlsEngine) => void,
+): net.Server;
+export function createTlsServer(
+  options: ServerOptions & NativeTransportOptions,
+  onConnection: (connection: SecureConnection) => void,
+): net.Server | NativeTlsServer;
 export function createTlsServer(
   options: ServerOptions & NativeTransportOptions,
   onConnection: ((engine: TlsEngine) => void) | ((connection: NativeTlsConnection) => void),
 ): net.Server | NativeTlsServer {
-  if (options.transport === 'native') return createTlsServerNative(options, onConnection as (c: NativeTlsConnection) => void);
+  checkTransportName(options.transport);
+  if (options.transport !== 'js') return createTlsServerNative(options, onConnection as (c: NativeTlsConnection) => void);
   if (options.reusePort !== undefined && options.reusePort !== false)
     throw new InvalidArgumentError('"reusePort" needs transport: "native" (Node 20\'s net cannot bind with SO_REUSEPORT)');
   const context = serverContext(options);
@@ -276,6 +302,12 @@ export function createTlsServer(
   return applyFleetOptions(server, context, options);
 }
 
+/** A misspelt transport must not silently become the default. */
+function checkTransportName(transport: unknown): void {
+  if (transport !== undefined && transport !== 'js' && transport !== 'native')
+    throw new InvalidArgumentError('Expected "transport" to be \'native\' or \'js\'');
+}
+
 /** What the native transport does not run yet (refused rather than ignored). */
 function checkTransport(options: { handshakeOffload?: boolean }): void {
   for (const name of ['handshakeOffload'] as const)
@@ -285,13 +317,17 @@ function checkTransport(options: { handshakeOffload?: boolean }): void {
 
 function connectTlsNative(options: ClientOptions & NativeTransportOptions, context: SSLContext): NativeTlsConnection {
   checkTransport(options);
+  // Checked now, as on the JS transport: the native side reads its options only after the name lookup.
+  if (options.idleTimeout !== undefined) checkIdleTimeout(options.idleTimeout);
+  if (options.host.includes('\0')) throw new InvalidArgumentError('Expected "host" to be a name without NUL characters');
   const servername = options.servername ?? (isIP(options.host) ? undefined : options.host);
   const verifyPeer = options.verifyPeer ?? options.rejectUnauthorized;
   return connectNative({
     ...options,
     context,
     ...(servername !== undefined ? { servername } : {}),
-    verifyHost: options.verifyHost ?? options.host,
+    // As on the JS transport: a servername also names the host to verify.
+    verifyHost: options.verifyHost ?? options.servername ?? options.host,
     ...(verifyPeer !== undefined ? { verifyPeer } : {}),
   });
 }

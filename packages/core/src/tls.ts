@@ -212,6 +212,8 @@ export function createServer(
   const context = createSecureContext(options);
   let server: Server | undefined;
   const engineOptions = {
+    // node:tls's sockets are TLSSocket Duplexes over a TlsEngine: the JS transport.
+    transport: 'js' as const,
     context,
     ...(options.handshakeTimeout !== undefined ? { handshakeTimeout: options.handshakeTimeout } : {}),
     ...(options.allowHalfOpen !== undefined ? { allowHalfOpen: options.allowHalfOpen } : {}),
@@ -284,10 +286,11 @@ export function connect(...args: ConnectArgs): TLSSocket {
   let duplex: TLSSocket | undefined;
   const strict = o.rejectUnauthorized !== false;
   const check = o.checkServerIdentity;
-  const options: ClientOptions = {
+  const options: ClientOptions & { transport: 'js' } = {
     host,
     port: o.port as number,
     context,
+    transport: 'js',
     verifyPeer: strict,
     ...(o.servername !== undefined ? { servername: o.servername } : {}),
     ...(o.session !== undefined ? { session: o.session } : {}),

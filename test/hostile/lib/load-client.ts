@@ -1,11 +1,12 @@
-// Child process of load.test.ts: opens N TLS connections to the load server,
-// each exchanging one message, and keeps them all open until told to close.
+// Child process of load.test.ts: opens N TLS connections to the load server
+// (the native transport, the default), each exchanging one message, and
+// keeps them all open until told to close.
 // JSON lines on stdout; commands on stdin: `close`, `exit`.
 //   node --import tsx load-client.ts PORT N CA_FILE
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
-import { connectTls, TLSClientContext, type TlsEngine } from '@rxtls/core';
+import { connectTls, TLSClientContext, type SecureConnection } from '@rxtls/core';
 
 const [portArg, countArg, caFile] = process.argv.slice(2);
 const port = Number(portArg);
@@ -18,7 +19,7 @@ const SOURCES = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5'];
 
 const context = new TLSClientContext();
 context.set_verify_locations(readFileSync(caFile!));
-const engines: TlsEngine[] = [];
+const engines: SecureConnection[] = [];
 let errors = 0;
 const samples: string[] = [];
 const fail = (what: string) => {

@@ -1,12 +1,12 @@
-// Child process of load.test.ts: an rxtls echo server that reports its
-// connection count and memory. Protocol: JSON lines on stdout; commands on
+// Child process of load.test.ts: an rxtls echo server on the native transport
+// (the default) that reports its connection count and memory. Protocol: JSON lines on stdout; commands on
 // stdin: `stats` (GC first, then report), `exit`.
 //   node --expose-gc --import tsx load-server.ts CERT_FILE KEY_FILE
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 
-import { createTlsServer } from '@rxtls/core';
+import { createTlsServer, type TlsError } from '@rxtls/core';
 import { binding } from '@rxtls/native';
 
 const [certFile, keyFile] = process.argv.slice(2);
@@ -16,6 +16,7 @@ let secure = 0;
 let errors = 0;
 const samples: string[] = [];
 
+// Native: the handler sees a connection once secure; a failed handshake is a 'tlsClientError'.
 const server = createTlsServer({ cert: readFileSync(certFile!), key: readFileSync(keyFile!) }, (engine) => {
   live++;
   engine.onsecure = () => secure++;
@@ -28,7 +29,11 @@ const server = createTlsServer({ cert: readFileSync(certFile!), key: readFileSyn
     }
   };
 });
-server.on('error', (err) => {
+server.on('tlsClientError', (err: TlsError) => {
+  errors++;
+  if (samples.length < 5) samples.push(`handshake: ${err.code}: ${err.message}`);
+});
+server.on('error', (err: Error) => {
   console.log(JSON.stringify({ fatal: String(err) }));
   process.exit(1);
 });
