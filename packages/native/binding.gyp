@@ -13,6 +13,7 @@
         "src/ssl_failure.cc",
         "src/session_info.cc",
         "src/session_async.cc",
+        "src/handshake_step.cc",
         "src/session_store.cc",
         "src/context_data.cc",
         "src/context_features.cc",
@@ -33,7 +34,8 @@
         "src/tcp_loop.cc",
         "src/tcp_server.cc",
         "src/tcp_connection.cc",
-        "src/tcp_connection_io.cc"
+        "src/tcp_connection_io.cc",
+        "src/tcp_connection_offload.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [

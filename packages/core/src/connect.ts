@@ -281,7 +281,9 @@ export function createTlsServer(
  * OpenSSL, with no place to read a PROXY header before them.
  */
 function checkTransport(options: { handshakeOffload?: boolean; proxyProtocol?: unknown; sessionStore?: unknown }): void {
-  for (const name of ['handshakeOffload', 'proxyProtocol', 'sessionStore'] as const)
+  if (options.handshakeOffload !== undefined && typeof options.handshakeOffload !== 'boolean')
+    throw new InvalidArgumentError('Expected "handshakeOffload" to be a boolean');
+  for (const name of ['proxyProtocol', 'sessionStore'] as const)
     if (options[name] !== undefined && options[name] !== false)
       throw new ConfigError(`${name} is not available on the native transport yet; use transport: "js"`);
 }
@@ -317,6 +319,8 @@ function createTlsServerNative(
     ...(options.keepAliveInitialDelay !== undefined ? { keepAliveInitialDelay: options.keepAliveInitialDelay } : {}),
     ...(options.highWaterMark !== undefined ? { highWaterMark: options.highWaterMark } : {}),
     ...(options.reusePort === true ? { reusePort: true } : {}),
+    // Handshake steps on the thread pool (tcp_connection_offload.cc).
+    ...(options.handshakeOffload !== undefined ? { handshakeOffload: options.handshakeOffload } : {}),
   };
   const server = new NativeTlsServer(context, settings, onConnection);
   // ticketSecret: the same rotating keys as on the JS transport (stopped at 'close').

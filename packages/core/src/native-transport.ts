@@ -484,6 +484,8 @@ export interface NativeConnectParams extends NativeTransportOptions {
   session?: Uint8Array;
   postHandshakeAuth?: boolean;
   localAddress?: string;
+  /** Handshake steps on the thread pool (ClientOptions.handshakeOffload). */
+  handshakeOffload?: boolean;
 }
 
 /** Starts a native client connection; the host name is looked up first (all addresses, in order). */
@@ -496,6 +498,7 @@ export function connectNative(p: NativeConnectParams): NativeTlsConnection {
   if (p.session !== undefined) options.session = p.session;
   if (p.postHandshakeAuth !== undefined) options.postHandshakeAuth = p.postHandshakeAuth;
   if (p.localAddress !== undefined) options.localAddress = p.localAddress;
+  if (p.handshakeOffload !== undefined) options.handshakeOffload = p.handshakeOffload;
   const connection = new NativeTlsConnection(undefined, false);
   const native = p.context[kNative];
   // An IP address connects at once, so bad options throw here, as on the JS transport.
