@@ -9,7 +9,7 @@
 //
 // `rxtls` is createTlsServer's default, the JS transport (TlsEngine over
 // net.Socket); there is no separate `[js]` entry, it would be the same server.
-import { hasHandshakeOffload, hasNativeTransport, hasRxListen } from './features.js';
+import { hasNativeHandshakeOffload, hasNativeTransport, hasRxListen } from './features.js';
 import type { Protocol, ServerSetup, StartServer } from './types.js';
 
 /** The columns of the table; variants get rows of their own instead. */
@@ -59,8 +59,10 @@ export const SERVERS: readonly ServerEntry[] = [
     protocols: ALL,
     scenarios: ['handshake', 'stime'],
     tls: true,
-    unavailable: async () => (hasHandshakeOffload() ? null : '@rxtls/core has no handshakeOffload: the [offload] rows are skipped'),
-    start: rxtlsWith({ handshakeOffload: true }),
+    unavailable: async () =>
+      hasNativeHandshakeOffload() ? null : "@rxtls/core has no handshakeOffload on transport: 'native': the [offload] rows are skipped",
+    note: "[offload] rows: createTlsServer({ transport: 'native', handshakeOffload: true }), handshake steps on the libuv pool",
+    start: async (setup) => (await import('./native.js')).start({ ...setup, options: { ...setup.options, handshakeOffload: true } }),
   },
   {
     id: 'rx',
@@ -85,7 +87,7 @@ export const SERVERS: readonly ServerEntry[] = [
     scenarios: ['handshake', 'resume', 'stime', 'bulk', 'small', 'memory', 'wrk'],
     tls: true,
     unavailable: async () => ((await hasNativeTransport()) ? null : "@rxtls/core has no transport: 'native': the [native] rows are skipped"),
-    note: "[native] rows (createTlsServer({ transport: 'native' })) exist for every scenario but the JS HTTPS one (node:http over TlsDuplex, which the native transport has no adapter for yet; its HTTPS rows are wrk's); rx and handshake offload are not on the native transport yet",
+    note: "[native] rows (createTlsServer({ transport: 'native' })) exist for every scenario but the JS HTTPS one (node:http over TlsDuplex, which the native transport has no adapter for yet; its HTTPS rows are wrk's); rx is not on the native transport yet; handshake offload is the [offload] rows",
     start: async (setup) => (await import('./native.js')).start(setup),
   },
   { id: 'node', label: 'node:tls', column: 'node', protocols: ALL, scenarios: EVERY, tls: true, start: async (setup) => (await import('./node.js')).start(setup) },
