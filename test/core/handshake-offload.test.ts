@@ -308,6 +308,36 @@ for (const transport of TRANSPORTS) {
     }
   });
 
+  Pool('a step queued while the previous flight is still being written (a peer that reads nothing) fails cleanly', async () => {
+    // ~10 MB of certificate chain (60 copies of a certificate with 8,000 names): more than the
+    // kernel takes from a peer that reads nothing, so the flight's write is still in progress.
+    const filler = issueCertificate(pki().ca, { commonName: 'filler', altNames: Array.from({ length: 8000 }, (_, i) => `filler-${i}.example`) });
+    const chain = pki().server.cert + filler.cert.repeat(60);
+    const srv = await startOffloadServer(transport, { cert: chain, key: pki().server.key, handshakeOffload: true }, () => {});
+    const socket = net.connect(srv.port, '127.0.0.1');
+    socket.on('error', () => {});
+    try {
+      await withTimeout(new Promise((r) => socket.once('connect', r)), 5_000, 'connect');
+      socket.pause();
+      const { client, hello } = clientHello();
+      client.free();
+      socket.write(hello);
+      await sleep(300);
+      // A handshake record whose message type (22) does not exist: the next step fails.
+      const junk = Buffer.alloc(64, 0x16);
+      junk.writeUInt16BE(0x0303, 1);
+      junk.writeUInt16BE(junk.length - 5, 3);
+      socket.write(junk);
+      await withTimeout((async () => { while (srv.errors.length === 0) await sleep(10); })(), 10_000, 'server error');
+      assert.equal(codes(srv.errors), ['ERR_TLS_HANDSHAKE']);
+      socket.resume();
+      await withTimeout(new Promise((r) => (socket.destroyed ? r(undefined) : socket.once('close', r))), 10_000, 'closed by the server');
+    } finally {
+      socket.destroy();
+      await srv.close();
+    }
+  });
+
   Pool('with a keylog and an SNI callback the handshake runs on the loop thread (it completes with the pool held) and both run', async () => {
     const lines: string[] = [];
     const names: string[] = [];

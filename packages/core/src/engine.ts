@@ -93,9 +93,8 @@ export interface TlsEngineOptions {
    * - Steps share the thread pool (`UV_THREADPOOL_SIZE`, default 4) with
    *   `fs`, `dns.lookup` and `crypto`'s async functions.
    * - On `transport: 'native'` the same holds: the connection reads nothing
-   *   while its step runs and the step's output is sent from the loop thread
-   *   after it. A step that meets a write still in progress (rare: the peer
-   *   answers a flight once it has all of it) runs on the loop thread.
+   *   while its step runs, and what the step wrote (its flight, alerts,
+   *   tickets) is sent from the loop thread after it.
    */
   handshakeOffload?: boolean;
   /**

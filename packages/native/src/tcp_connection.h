@@ -109,6 +109,10 @@ class TcpConn final : public TcpHandle, public SslOwner {
   bool TakeStep(int* ret, int* err);
   // Close(): a step not started yet is dropped.
   void CancelStep();
+  // A step queued while a uv_write sends from out_ writes to a BIO of its
+  // own instead; its output joins out_ after the step. False: no memory.
+  bool DivertOutput();
+  bool RestoreOutput();
   static void OnStepWork(uv_work_t* req);
   static void OnStepDone(uv_work_t* req, int status);
 
@@ -159,6 +163,7 @@ class TcpConn final : public TcpHandle, public SslOwner {
     bool in_flight = false;       // queued or running on the pool
     bool ready = false;           // back on the loop: Handshake takes `step`
     bool finish_pending = false;  // closed meanwhile: OnStepDone runs Finish()
+    BIO* held_wbio = nullptr;     // DivertOutput: out_'s BIO, one reference
   } offload_;
 };
 

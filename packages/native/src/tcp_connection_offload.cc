@@ -8,15 +8,19 @@
 //     meanwhile waits in the kernel, so memory stays bounded) and restarts
 //     once the step's result was processed. Ciphertext only ever enters in_
 //     on the loop thread, between steps.
-//   - Output: a step is queued only when no uv_write is sending from out_;
-//     the flight, alerts and tickets the step wrote are flushed by Process on
-//     the loop thread afterwards. Close() skips its last try-write.
+//   - Output: the flight, alerts and tickets the step wrote are flushed by
+//     Process on the loop thread afterwards. When a uv_write is still sending
+//     from out_ (its completion consumes out_ on the loop thread), the step
+//     writes to a BIO of its own, appended to out_ after it (DivertOutput).
+//     Close() skips its last try-write.
 //   - Queries (info(), peerCertificate(), …) throw ERR_TLS_STATE meanwhile.
 //   - Close (destroy, server close, timeout, environment teardown) cancels a
 //     step not started yet; the free waits for OnStepDone (Finish()).
 // A handshake OpenSSL could call JS from (an SNI or keylog callback on the
 // context) runs on the loop thread, as on the JS transport: JS runs only there.
 #include <uv.h>
+
+#include <new>
 
 #include "buffer_bio.h"
 #include "tcp_connection.h"
@@ -30,11 +34,13 @@ bool TcpConn::QueueStep() {
   // here; a client's first step writes its ClientHello (key generation).
   if (in_->size() == 0 && (is_server_ || !SSL_in_before(ssl_))) return false;
   if (CallJsDuringHandshake()) return false;
-  // A uv_write still sends from out_, which the step would append to. Rare
-  // (the peer answers a flight only once it has it all): this step stays here.
-  if (writing_ > 0) return false;
+  // Rare: the peer answers a flight only once it has all of it.
+  if (writing_ > 0 && !DivertOutput()) return false;
   offload_.req.data = this;
-  if (uv_queue_work(loop_->loop(), &offload_.req, OnStepWork, OnStepDone) != 0) return false;
+  if (uv_queue_work(loop_->loop(), &offload_.req, OnStepWork, OnStepDone) != 0) {
+    RestoreOutput();
+    return false;
+  }
   offload_.in_flight = true;
   StopReading();
   return true;
@@ -48,6 +54,7 @@ void TcpConn::OnStepWork(uv_work_t* req) {
 void TcpConn::OnStepDone(uv_work_t* req, int status) {
   auto* c = static_cast<TcpConn*>(req->data);
   c->offload_.in_flight = false;
+  bool restored = c->RestoreOutput();
   if (c->closing_) {
     // Closed meanwhile: the step's output is dropped. Freed here once every
     // handle is closed too (else the last close callback frees).
@@ -55,6 +62,11 @@ void TcpConn::OnStepDone(uv_work_t* req, int status) {
       c->offload_.finish_pending = false;
       c->Finish();
     }
+    return;
+  }
+  if (!restored) {
+    c->failed_ = true;  // no memory for the step's output: nothing more to say
+    c->Close();
     return;
   }
   // Only Close() cancels, so a step that did not run cannot get here.
@@ -83,6 +95,43 @@ void TcpConn::CancelStep() {
   // 0: it had not started and OnStepDone follows with UV_ECANCELED; running
   // or done (UV_EBUSY): OnStepDone follows all the same.
   if (step_in_flight()) uv_cancel(reinterpret_cast<uv_req_t*>(&offload_.req));
+}
+
+bool TcpConn::DivertOutput() {
+  BIO* side = NewBufferBio();
+  if (side == nullptr) return false;
+  BIO* main = SSL_get_wbio(ssl_);
+  if (BIO_up_ref(main) != 1) {
+    BIO_free(side);
+    return false;
+  }
+  // The SSL frees the BIO it lets go: the reference taken above keeps out_.
+  SSL_set0_wbio(ssl_, side);
+  offload_.held_wbio = main;
+  return true;
+}
+
+bool TcpConn::RestoreOutput() {
+  BIO* main = offload_.held_wbio;
+  if (main == nullptr) return true;
+  offload_.held_wbio = nullptr;
+  BufferChain* side = BufferBioChain(SSL_get_wbio(ssl_));
+  bool ok = true;
+  try {
+    uv_buf_t bufs[16];
+    while (size_t n = side->Peek(bufs, 16)) {
+      size_t total = 0;
+      for (size_t i = 0; i < n; ++i) {
+        out_->Append(bufs[i].base, bufs[i].len);
+        total += bufs[i].len;
+      }
+      side->Consume(total);
+    }
+  } catch (const std::bad_alloc&) {
+    ok = false;
+  }
+  SSL_set0_wbio(ssl_, main);  // takes the reference DivertOutput held; frees the side BIO
+  return ok;
 }
 
 TcpConn* TcpConnection::GetSsl(Napi::Env env) const {
