@@ -65,7 +65,8 @@ void TcpConn::OnStepDone(uv_work_t* req, int status) {
     return;
   }
   if (!restored) {
-    c->failed_ = true;  // no memory for the step's output: nothing more to say
+    // No memory for what the step wrote: the stream would have a hole.
+    c->failed_ = true;
     c->Close();
     return;
   }
