@@ -645,7 +645,7 @@ for (const transport of TRANSPORTS) {
 }
 
 // ---------------------------------------------------------------------------
-const Teardown = suite('handshake offload [native]: environment teardown');
+const Teardown = suite('handshake offload [native]: environment and process teardown');
 
 Teardown('a worker terminated while its steps are queued on the pool: no crash, its clients see the close', async () => {
   const peer = fileURLToPath(new URL('./fixtures/native-transport-peer.mjs', import.meta.url));
@@ -665,6 +665,30 @@ Teardown('a worker terminated while its steps are queued on the pool: no crash, 
     await held.release();
     for (const c of clients) c.socket.destroy();
     await worker.terminate();
+  }
+});
+
+Teardown('process.exit() while steps are in flight: exit code 0, nothing on stderr', async () => {
+  const script = `
+    import * as tls from 'node:tls';
+    import { createTlsServer } from '@rxtls/core';
+    const [cert, key, delay] = [process.env.EXIT_CERT, process.env.EXIT_KEY, Number(process.argv[1])];
+    const server = createTlsServer({ cert, key, transport: 'native', handshakeOffload: true }, (c) => void (c.ondata = (d) => c.write(d)));
+    server.listen(0, '127.0.0.1', () => {
+      for (let i = 0; i < 100; i++) tls.connect({ host: '127.0.0.1', port: server.address().port, rejectUnauthorized: false }).on('error', () => {});
+      setTimeout(() => process.exit(0), delay);
+    });`;
+  for (const delay of [5, 30, 80]) {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script, String(delay)], {
+      env: { ...process.env, EXIT_CERT: pki().server.cert, EXIT_KEY: pki().server.key },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    const [code, signal] = await withTimeout(new Promise<[number | null, string | null]>((r) => child.once('close', (c, s) => r([c, s]))), 20_000, 'child exit');
+    assert.is(signal, null, stderr);
+    assert.is(code, 0, stderr);
+    assert.is(stderr, '');
   }
 });
 
