@@ -554,6 +554,15 @@ async function settle(transport: Transport, label: string, srv: OffloadServer, c
 for (const transport of TRANSPORTS) {
   const Abort = suite(`handshake offload [${transport}]: connections that die mid-handshake`);
   const options = { cert: pki().server.cert, key: pki().server.key, handshakeOffload: true };
+  // Every native connection is freed once its server closed (a deferred free that never ran would show here).
+  if (transport === 'native')
+    Abort.after.each(async () => {
+      // 'close' is emitted from inside the server core's last callback, which frees it on return.
+      await new Promise((r) => setImmediate(r));
+      const live = binding.debugCounters() as Record<string, number>;
+      assert.is(live['TcpConnection'] ?? 0, 0, 'native connections left');
+      assert.is(live['TcpServer'] ?? 0, 0, 'native servers left');
+    });
 
   Abort('clients disconnect while steps run (200 connections)', async () => {
     const srv = await startOffloadServer(transport, options);
