@@ -65,6 +65,8 @@ function nodeClient(port: number, text: string, options: tls.ConnectionOptions =
     socket.on('end', () => resolve(got));
     socket.on('error', reject);
   });
+  // A test may look at the outcome late (after awaiting others): a reset meanwhile is not an unhandled rejection.
+  reply.catch(() => {});
   return { socket, reply, secure: () => isSecure };
 }
 
@@ -611,6 +613,7 @@ for (const transport of TRANSPORTS) {
         await Promise.all(clients.map((c) => new Promise((r) => c.socket.once('connect', r))));
         await sleep(100);
         const closed = srv.shutdownNow();
+        closed.catch(() => {}); // awaited below; not unhandled if an assertion fails first
         await sleep(50);
         await held.release();
         await closed;
@@ -640,6 +643,7 @@ for (const transport of TRANSPORTS) {
       await Promise.all(clients.map((c) => new Promise((r) => c.socket.once('connect', r))));
       await sleep(100);
       const closed = srv.close();
+      closed.catch(() => {}); // awaited below; not unhandled if an assertion fails first
       await held.release();
       for (const c of clients) assert.is(await withTimeout(c.reply, 10_000, 'echo'), 'pong:ping');
       await closed;
@@ -666,6 +670,7 @@ Teardown('a worker terminated while its steps are queued on the pool: no crash, 
     await Promise.all(clients.map((c) => new Promise((r) => c.socket.once('connect', r))));
     await sleep(100);
     const terminated = worker.terminate();
+    terminated.catch(() => {}); // awaited below; not unhandled if an assertion fails first
     await sleep(100);
     await held.release();
     assert.is(await withTimeout(terminated, 20_000, 'terminate'), 1);
