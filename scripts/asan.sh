@@ -68,9 +68,11 @@ if [ ${#filters[@]} -eq 0 ]; then
   # fd-based native objects (FdSsl, Bio, the readiness waits); reentry,
   # ssl-reentry, verify-host and data-before-error call back into sessions
   # and fd objects mid-call; ssl-wait times their waits out;
-  # test/core/native-transport* the native transport (tcp_*.cc, buffer_bio.cc).
+  # test/core/native-transport* the native transport (tcp_*.cc, buffer_bio.cc);
+  # handshake-offload its steps on the thread pool (and the memory Session's).
   filters=(test/native/ test/core/interop test/core/failures test/core/ssl.test test/core/bio.test test/hostile/sockets test/hostile/misuse
-    test/core/reentry test/core/ssl-reentry test/core/ssl-wait test/core/verify-host test/core/data-before-error test/core/native-transport)
+    test/core/reentry test/core/ssl-reentry test/core/ssl-wait test/core/verify-host test/core/data-before-error test/core/native-transport
+    test/core/handshake-offload)
 fi
 
 status=0

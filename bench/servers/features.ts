@@ -1,11 +1,18 @@
 // Features of the packages under test that are written separately: the
 // harness runs the rows that need them only when they are there.
+import { createTlsServer, TLSServerContext } from '@rxtls/core';
 import { binding as nativeBinding } from '@rxtls/native';
 
-/** Whether TlsEngine can run handshake steps on the thread pool (`handshakeOffload`). */
-export function hasHandshakeOffload(): boolean {
-  const proto = (nativeBinding as unknown as { Session: { prototype: Record<string, unknown> } }).Session.prototype;
-  return typeof proto['cycleAsync'] === 'function';
+/** Whether the native transport takes `handshakeOffload` (older cores refuse it with a ConfigError before listening). */
+export function hasNativeHandshakeOffload(): boolean {
+  if (typeof (nativeBinding as unknown as Record<string, unknown>)['tcpListen'] !== 'function') return false;
+  try {
+    // Nothing listens: the server is made and dropped (no handle until listen()).
+    createTlsServer({ context: new TLSServerContext(), transport: 'native', handshakeOffload: true }, () => {});
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Whether @rxtls/rx has the listen() the [rx] rows need. */

@@ -13,6 +13,7 @@
         "src/ssl_failure.cc",
         "src/session_info.cc",
         "src/session_async.cc",
+        "src/handshake_step.cc",
         "src/session_store.cc",
         "src/context_data.cc",
         "src/context_features.cc",
@@ -38,7 +39,8 @@
         "src/tcp_proxy_header.cc",
         "src/tcp_proxy.cc",
         "src/tcp_session_store.cc",
-        "src/tcp_pha.cc"
+        "src/tcp_pha.cc",
+        "src/tcp_connection_offload.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [

@@ -1,22 +1,27 @@
-// handshakeOffload: a server's handshake steps run on libuv's thread pool.
-// Real peers (openssl s_client, node:tls, rxtls; TLS 1.2 and 1.3) complete
-// handshakes and exchange data; a flood from a child process completes with
-// zero errors, and the loop's worst event delay during it is printed beside
-// the synchronous path's (a report, not an assertion); connections that die
-// while a step is in flight do not crash or leak a session.
+// handshakeOffload: handshake steps run on libuv's thread pool, on both
+// transports (`transport` is passed explicitly everywhere). Real peers
+// (openssl s_client, node:tls, rxtls; TLS 1.2 and 1.3) complete handshakes
+// and exchange data; with every pool thread held a handshake waits (its steps
+// run there) unless a JS callback keeps it on the loop thread; a flood from a
+// child process completes with zero errors, and the loop's worst event delay
+// during it is printed beside the synchronous path's (a report, not an
+// assertion); connections that die, time out, are destroyed or whose server
+// closes while a step is in flight do not crash or leak.
 import { spawn } from 'node:child_process';
-import type { AddressInfo, Server } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
 
-import { createTlsServer, issueCertificate, TLSClientContext, type TlsEngine } from '@rxtls/core';
+import { connectTls, issueCertificate, TLSClientContext, type ClientOptions, type SecureConnection, type TlsError, type Transport } from '@rxtls/core';
 import { binding, CycleFlag, type NativeSession, type SessionOut } from '@rxtls/native';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { collect, connect } from '../helpers/engine.js';
 import { sleep, withTimeout } from '../helpers/net.js';
+import { outcome, secure } from '../helpers/native-transport.js';
+import { blockPool, startOffloadServer, TRANSPORTS, type OffloadServer } from '../helpers/offload.js';
 import { runSClient } from '../helpers/openssl.js';
 import { pki } from '../helpers/pki.js';
 
@@ -27,45 +32,42 @@ const VERSIONS = [
   { name: 'TLSv1.3', openssl: '-tls1_3', node: 'TLSv1.3' as const, cap: 0x0304 },
 ];
 
-async function listen(server: Server): Promise<number> {
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return (server.address() as AddressInfo).port;
+/** A client of `transport`. */
+function connectOn(transport: Transport, options: ClientOptions): SecureConnection {
+  return transport === 'native' ? connectTls({ ...options, transport: 'native' }) : connectTls({ ...options, transport: 'js' });
 }
 
-const close = (server: Server) => new Promise<void>((r) => server.close(() => r()));
-
-/** Steps that really went to the thread pool (cycleAsync returned -1), over every spied engine. */
-let offloadedSteps = 0;
-
-/**
- * Counts an engine's offloaded steps. Call before data can arrive (in the
- * server's connection callback). The addon's methods are read-only on the
- * prototype, so the spy is an own property of the engine's native session.
- */
-function spy(engine: TlsEngine): void {
-  const session = (engine as unknown as { session_: NativeSession }).session_;
-  const original = session.cycleAsync;
-  Object.defineProperty(session, 'cycleAsync', {
-    value: (...args: Parameters<NativeSession['cycleAsync']>) => {
-      const r = original.apply(session, args);
-      if (r === -1) offloadedSteps++;
-      return r;
-    },
-  });
+/** Answers "pong:<data>" and ends. */
+function pong(c: SecureConnection): void {
+  c.ondata = (chunk) => {
+    c.write(Buffer.concat([Buffer.from('pong:'), chunk]));
+    c.end();
+  };
 }
 
-/** An offloading echo server: answers "pong:<data>" and ends. */
-function pongServer(extra: Record<string, unknown> = {}): { server: Server; errors: string[] } {
-  const errors: string[] = [];
-  const server = createTlsServer({ transport: 'js', cert: pki().server.cert, key: pki().server.key, handshakeOffload: true, ...extra }, (engine) => {
-    spy(engine);
-    engine.onerror = (err) => errors.push(`${err.code}: ${err.message}`);
-    engine.ondata = (chunk) => {
-      engine.write(Buffer.concat([Buffer.from('pong:'), chunk]));
-      engine.end();
-    };
+/** An offloading pong server. */
+function pongServer(transport: Transport, extra: Record<string, unknown> = {}): Promise<OffloadServer> {
+  return startOffloadServer(transport, { cert: pki().server.cert, key: pki().server.key, handshakeOffload: true, ...extra }, pong);
+}
+
+const codes = (errors: readonly TlsError[]) => errors.map((e) => e.code);
+
+/** A node:tls client to 127.0.0.1 (no dns.lookup: it would need the pool) that sends `text`; resolves with what came back. */
+function nodeClient(port: number, text: string, options: tls.ConnectionOptions = {}): { socket: tls.TLSSocket; reply: Promise<string>; secure: () => boolean } {
+  let isSecure = false;
+  const socket = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca: pki().ca.cert, ...options }, () => {
+    isSecure = true;
+    socket.write(text);
   });
-  return { server, errors };
+  const reply = new Promise<string>((resolve, reject) => {
+    let got = '';
+    socket.on('data', (d) => (got += d));
+    socket.on('end', () => resolve(got));
+    socket.on('error', reject);
+  });
+  // A test may look at the outcome late (after awaiting others): a reset meanwhile is not an unhandled rejection.
+  reply.catch(() => {});
+  return { socket, reply, secure: () => isSecure };
 }
 
 // ---------------------------------------------------------------------------
@@ -179,141 +181,208 @@ Native('a context with a JS callback stays on the loop thread', () => {
 Native.run();
 
 // ---------------------------------------------------------------------------
-for (const v of VERSIONS) {
-  const Interop = suite(`handshake offload: interop ${v.name}`);
-  Interop.before(() => void (offloadedSteps = 0));
+for (const transport of TRANSPORTS) {
+  for (const v of VERSIONS) {
+    const Interop = suite(`handshake offload [${transport}]: interop ${v.name}`);
 
-  Interop('openssl s_client <-> offloading rxtls server', async () => {
-    const { server, errors } = pongServer();
-    const port = await listen(server);
-    try {
-      const r = await runSClient(port, [v.openssl, '-CAfile', pki().file('ca', 'crt'), '-verify_return_error', '-servername', 'localhost', '-ign_eof'], 'ping\n');
-      assert.match(r.stdout, 'pong:ping');
-      assert.match(r.stdout, `Protocol  : ${v.name}`);
-      assert.match(r.stdout, 'Verify return code: 0 (ok)');
-      assert.equal(errors, []);
-    } finally {
-      await close(server);
-    }
-  });
+    Interop('openssl s_client <-> offloading rxtls server', async () => {
+      const srv = await pongServer(transport);
+      try {
+        const r = await runSClient(srv.port, [v.openssl, '-CAfile', pki().file('ca', 'crt'), '-verify_return_error', '-servername', 'localhost', '-ign_eof'], 'ping\n');
+        assert.match(r.stdout, 'pong:ping');
+        assert.match(r.stdout, `Protocol  : ${v.name}`);
+        assert.match(r.stdout, 'Verify return code: 0 (ok)');
+        assert.equal(codes(srv.errors), []);
+      } finally {
+        await srv.close();
+      }
+    });
 
-  Interop('node:tls client <-> offloading rxtls server', async () => {
-    const { server, errors } = pongServer();
-    const port = await listen(server);
-    try {
-      const result = await withTimeout(
-        new Promise<{ text: string; protocol: string | null }>((resolve, reject) => {
-          const sock = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca: pki().ca.cert, minVersion: v.node, maxVersion: v.node }, () => {
-            sock.write('ping');
-          });
-          let text = '';
-          sock.on('data', (d) => (text += d));
-          sock.on('end', () => resolve({ text, protocol: sock.getProtocol() }));
-          sock.on('error', reject);
-        }),
-        10_000,
-        'node client',
+    Interop('node:tls client <-> offloading rxtls server', async () => {
+      const srv = await pongServer(transport);
+      try {
+        const c = nodeClient(srv.port, 'ping', { minVersion: v.node, maxVersion: v.node });
+        assert.is(await withTimeout(c.reply, 10_000, 'node client'), 'pong:ping');
+        assert.is(c.socket.getProtocol(), v.name);
+        assert.equal(codes(srv.errors), []);
+      } finally {
+        await srv.close();
+      }
+    });
+
+    Interop('rxtls client (also offloading) <-> offloading rxtls server, client certificate verified on the pool', async () => {
+      let serverView: { protocol: string | null; peer: string | undefined } | undefined;
+      const srv = await startOffloadServer(
+        transport,
+        { cert: pki().server.cert, key: pki().server.key, ca: pki().ca.cert, requestCert: true, handshakeOffload: true },
+        (c) => {
+          c.onsecure = () => (serverView = { protocol: c.info().protocol, peer: c.peerCertificate()?.subject.CN as string | undefined });
+          pong(c);
+        },
       );
-      assert.is(result.text, 'pong:ping');
-      assert.is(result.protocol, v.name);
-      assert.equal(errors, []);
-    } finally {
-      await close(server);
-    }
-  });
+      try {
+        const ctx = new TLSClientContext();
+        ctx.set_verify_locations(pki().ca.cert);
+        ctx.set_protocol_versions(0, v.cap);
+        ctx.load_certs(pki().client.cert, pki().client.key);
+        const c = await secure(connectOn(transport, { host: 'localhost', port: srv.port, context: ctx, handshakeOffload: true }));
+        assert.is(c.info().protocol, v.name);
+        const done = outcome(c);
+        c.write('ping');
+        const result = await done;
+        assert.is(result.data.toString(), 'pong:ping');
+        assert.ok(result.clean);
+        assert.equal(serverView, { protocol: v.name, peer: 'rxtls test client' });
+      } finally {
+        await srv.close();
+      }
+    });
 
-  Interop('rxtls client (also offloading) <-> offloading rxtls server, client certificate verified on the pool', async () => {
-    let serverView: { protocol: string | null; peer: string | undefined } | undefined;
-    const server = createTlsServer(
-      { transport: 'js', cert: pki().server.cert, key: pki().server.key, ca: pki().ca.cert, requestCert: true, handshakeOffload: true },
-      (engine) => {
-        spy(engine);
-        engine.onsecure = () =>
-          (serverView = { protocol: engine.info().protocol, peer: engine.peerCertificate()?.subject.CN as string | undefined });
-        engine.ondata = (chunk) => {
-          engine.write(Buffer.concat([Buffer.from('pong:'), chunk]));
-          engine.end();
-        };
-      },
-    );
-    const port = await listen(server);
-    try {
-      const ctx = new TLSClientContext();
-      ctx.set_verify_locations(pki().ca.cert);
-      ctx.set_protocol_versions(0, v.cap);
-      ctx.load_certs(pki().client.cert, pki().client.key);
-      const engine = await withTimeout(connect({ transport: 'js', host: 'localhost', port, context: ctx, handshakeOffload: true }), 10_000, 'connect');
-      assert.is(engine.info().protocol, v.name);
-      const done = collect(engine);
-      engine.write('ping');
-      const result = await withTimeout(done, 10_000, 'collect');
-      assert.is(result.data.toString(), 'pong:ping');
-      assert.ok(result.clean);
-      assert.equal(serverView, { protocol: v.name, peer: 'rxtls test client' });
-    } finally {
-      await close(server);
-    }
-  });
+    Interop('a client certificate that fails verification fails the handshake with its verify result', async () => {
+      const srv = await startOffloadServer(
+        transport,
+        { cert: pki().server.cert, key: pki().server.key, ca: pki().ca.cert, requestCert: true, handshakeOffload: true },
+        () => {},
+      );
+      try {
+        const ctx = new TLSClientContext();
+        ctx.set_verify_locations(pki().ca.cert);
+        ctx.set_protocol_versions(0, v.cap);
+        ctx.load_certs(pki().selfSigned.cert, pki().selfSigned.key);
+        // TLS 1.3: the client learns after its Finished; either way it closes.
+        await outcome(connectOn(transport, { host: 'localhost', port: srv.port, context: ctx }), 10_000);
+        await withTimeout((async () => { while (srv.errors.length === 0) await sleep(10); })(), 5_000, 'server error');
+        const err = srv.errors[0] as TlsError & { verifyCode?: number };
+        assert.is(err.code, 'ERR_TLS_CERT_VERIFY');
+        assert.type(err.verifyCode, 'number');
+      } finally {
+        await srv.close();
+      }
+    });
 
-  Interop('a client certificate that fails verification fails the handshake with its verify result', async () => {
-    const errors: Array<{ code?: string; verifyCode?: number }> = [];
-    const server = createTlsServer(
-      { transport: 'js', cert: pki().server.cert, key: pki().server.key, ca: pki().ca.cert, requestCert: true, handshakeOffload: true },
-      (engine) => void (engine.onerror = (err) => errors.push(err as { code?: string; verifyCode?: number })),
-    );
-    const port = await listen(server);
-    try {
-      const ctx = new TLSClientContext();
-      ctx.set_verify_locations(pki().ca.cert);
-      ctx.set_protocol_versions(0, v.cap);
-      ctx.load_certs(pki().selfSigned.cert, pki().selfSigned.key);
-      const engine = connect({ transport: 'js', host: 'localhost', port, context: ctx });
-      await withTimeout(engine.then(
-        (e) => new Promise((r) => (e.onclose = r)), // TLS 1.3: the client learns after its Finished
-        () => undefined,
-      ), 10_000, 'client outcome');
-      await withTimeout((async () => { while (errors.length === 0) await sleep(10); })(), 5_000, 'server error');
-      assert.is(errors[0]!.code, 'ERR_TLS_CERT_VERIFY');
-      assert.type(errors[0]!.verifyCode, 'number');
-    } finally {
-      await close(server);
-    }
-  });
-
-  Interop('the steps above ran on the thread pool', () => {
-    assert.ok(offloadedSteps >= 2, `cycleAsync went to the pool ${offloadedSteps} times`);
-  });
-
-  Interop.run();
+    Interop.run();
+  }
 }
 
 // ---------------------------------------------------------------------------
-const Fallback = suite('handshake offload: JS callbacks');
+for (const transport of TRANSPORTS) {
+  const Pool = suite(`handshake offload [${transport}]: the steps run on the pool`);
 
-Fallback('with a keylog and an SNI callback the handshake runs on the loop thread and both run', async () => {
-  const lines: string[] = [];
-  const names: string[] = [];
-  const { server, errors } = pongServer({
-    keylog: (line: string) => lines.push(line),
-    sniCallback: (name: string) => void names.push(name),
+  Pool('a server handshake waits while every pool thread is held, then completes', async () => {
+    const srv = await pongServer(transport);
+    const pool = blockPool();
+    const c = nodeClient(srv.port, 'ping');
+    try {
+      await sleep(300);
+      assert.not.ok(c.secure(), 'a handshake completed with the pool held: its steps ran on the loop thread');
+      await pool.release();
+      assert.is(await withTimeout(c.reply, 10_000, 'echo'), 'pong:ping');
+      assert.equal(codes(srv.errors), []);
+    } finally {
+      await pool.release();
+      c.socket.destroy();
+      await srv.close();
+    }
   });
-  const port = await listen(server);
-  offloadedSteps = 0;
-  try {
-    const engine = await withTimeout(connect({ transport: 'js', host: 'localhost', port, ca: pki().ca.cert }), 10_000, 'connect');
-    const done = collect(engine);
-    engine.write('ping');
-    assert.is((await withTimeout(done, 10_000, 'collect')).data.toString(), 'pong:ping');
-    assert.ok(lines.length > 0, 'keylog lines arrived');
-    assert.equal(names, ['localhost']);
-    assert.is(offloadedSteps, 0, 'nothing went to the pool');
-    assert.equal(errors, []);
-  } finally {
-    await close(server);
-  }
-});
 
-Fallback.run();
+  Pool("an offloading client's steps wait for the pool too; its queries throw ERR_TLS_STATE meanwhile", async () => {
+    const server = tls.createServer({ cert: pki().server.cert, key: pki().server.key }, (s) => {
+      s.on('data', (d) => s.end(`pong:${d}`));
+      s.on('error', () => {});
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as net.AddressInfo).port;
+    const pool = blockPool();
+    try {
+      const c = connectOn(transport, { host: '127.0.0.1', servername: 'localhost', verifyHost: 'localhost', port, ca: pki().ca.cert, handshakeOffload: true });
+      await sleep(300);
+      assert.not.ok(c.secure, 'the client finished its handshake with the pool held');
+      assert.not.ok(c.closed, String(c.error));
+      assert.throws(() => c.info(), (e: { code?: string }) => e.code === 'ERR_TLS_STATE');
+      await pool.release();
+      await secure(c);
+      const done = outcome(c);
+      c.write('ping');
+      assert.is((await done).data.toString(), 'pong:ping');
+    } finally {
+      await pool.release();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  Pool('a step queued while the previous flight is still being written (a peer that reads nothing) fails cleanly', async () => {
+    // ~10 MB of certificate chain (60 copies of a certificate with 8,000 names): more than the
+    // kernel takes from a peer that reads nothing, so the flight's write is still in progress.
+    const filler = issueCertificate(pki().ca, { commonName: 'filler', altNames: Array.from({ length: 8000 }, (_, i) => `filler-${i}.example`) });
+    const chain = pki().server.cert + filler.cert.repeat(60);
+    const srv = await startOffloadServer(transport, { cert: chain, key: pki().server.key, handshakeOffload: true }, () => {});
+    const socket = net.connect(srv.port, '127.0.0.1');
+    socket.on('error', () => {});
+    try {
+      await withTimeout(new Promise((r) => socket.once('connect', r)), 5_000, 'connect');
+      socket.pause();
+      const { client, hello } = clientHello();
+      client.free();
+      socket.write(hello);
+      await sleep(300);
+      // A handshake record whose message type (22) does not exist: the next step fails.
+      const junk = Buffer.alloc(64, 0x16);
+      junk.writeUInt16BE(0x0303, 1);
+      junk.writeUInt16BE(junk.length - 5, 3);
+      socket.write(junk);
+      await withTimeout((async () => { while (srv.errors.length === 0) await sleep(10); })(), 10_000, 'server error');
+      assert.equal(codes(srv.errors), ['ERR_TLS_HANDSHAKE']);
+      socket.resume();
+      await withTimeout(new Promise((r) => (socket.destroyed ? r(undefined) : socket.once('close', r))), 10_000, 'closed by the server');
+    } finally {
+      socket.destroy();
+      await srv.close();
+    }
+  });
+
+  Pool('with a keylog and an SNI callback the handshake runs on the loop thread (it completes with the pool held) and both run', async () => {
+    const lines: string[] = [];
+    const names: string[] = [];
+    const srv = await pongServer(transport, {
+      keylog: (line: string) => lines.push(line),
+      sniCallback: (name: string) => void names.push(name),
+    });
+    const pool = blockPool();
+    try {
+      const c = nodeClient(srv.port, 'ping');
+      assert.is(await withTimeout(c.reply, 10_000, 'echo with the pool held'), 'pong:ping');
+      assert.ok(lines.length > 0, 'keylog lines arrived');
+      assert.equal(names, ['localhost']);
+      assert.equal(codes(srv.errors), []);
+    } finally {
+      await pool.release();
+      await srv.close();
+    }
+  });
+
+  Pool('a throwing SNI callback fails that handshake (its error as the cause); the next one succeeds', async () => {
+    const srv = await pongServer(transport, {
+      sniCallback: (name: string) => {
+        if (name === 'bad.test') throw new Error('no such name');
+        return undefined;
+      },
+    });
+    try {
+      const bad = nodeClient(srv.port, 'ping', { servername: 'bad.test' });
+      await withTimeout(bad.reply.then(() => assert.unreachable('the bad name got an answer'), () => undefined), 10_000, 'bad client');
+      await withTimeout((async () => { while (srv.errors.length === 0) await sleep(10); })(), 5_000, 'server error');
+      const err = srv.errors[0] as TlsError & { cause?: Error };
+      assert.is(err.code, 'ERR_TLS_HANDSHAKE');
+      assert.is(err.cause?.message, 'no such name');
+      assert.is(await withTimeout(nodeClient(srv.port, 'ping').reply, 10_000, 'good client'), 'pong:ping');
+      assert.is(srv.errors.length, 1);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  Pool.run();
+}
 
 // ---------------------------------------------------------------------------
 // The load generator: a child process (its own loop and core) running
@@ -360,17 +429,14 @@ interface FloodResult {
   loopUtilization: number;
 }
 
-async function flood(offload: boolean, cert: { cert: string; key: string }, total: number, concurrency: number, maxVersion: string): Promise<FloodResult> {
-  const serverErrors: string[] = [];
+async function flood(transport: Transport, offload: boolean, cert: { cert: string; key: string }, total: number, concurrency: number, maxVersion: string): Promise<FloodResult> {
   let handshakes = 0;
-  const server = createTlsServer({ transport: 'js', cert: cert.cert, key: cert.key, handshakeOffload: offload }, (engine) => {
-    engine.onsecure = () => handshakes++;
-    engine.ondata = (chunk) => engine.write(chunk);
-    engine.onerror = (err) => serverErrors.push(err.code);
+  const srv = await startOffloadServer(transport, { cert: cert.cert, key: cert.key, handshakeOffload: offload }, (c) => {
+    c.onsecure = () => handshakes++;
+    c.ondata = (chunk) => c.write(chunk);
   });
-  const port = await listen(server);
   try {
-    const child = spawn(process.execPath, ['-e', LOADGEN, String(port), String(total), String(concurrency), maxVersion], {
+    const child = spawn(process.execPath, ['-e', LOADGEN, String(srv.port), String(total), String(concurrency), maxVersion], {
       env: { ...process.env, LOADGEN_CA: pki().ca.cert },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -395,7 +461,7 @@ async function flood(offload: boolean, cert: { cert: string; key: string }, tota
     await sleep(50);
     return {
       ...r,
-      serverErrors,
+      serverErrors: codes(srv.errors),
       handshakes,
       delayP99: histogram.percentile(99) / 1e6,
       delayMax: histogram.max / 1e6,
@@ -403,7 +469,7 @@ async function flood(offload: boolean, cert: { cert: string; key: string }, tota
       loopUtilization: elu.utilization,
     };
   } finally {
-    await close(server);
+    await srv.close();
   }
 }
 
@@ -418,22 +484,24 @@ const keys = [
 ];
 
 for (const key of keys) {
-  Flood(`${FLOOD_TOTAL} handshakes (${key.name}, TLS 1.3) complete with zero errors; loop delay reported`, async () => {
+  Flood(`${FLOOD_TOTAL} handshakes (${key.name}, TLS 1.3) complete with zero errors on both transports; loop delay reported`, async () => {
     const cert = key.cert();
     const rows: Array<[string, FloodResult]> = [];
-    for (const offload of [false, true]) {
-      const r = await flood(offload, cert, FLOOD_TOTAL, FLOOD_CONCURRENCY, 'TLSv1.3');
-      rows.push([offload ? 'offload' : 'loop thread', r]);
-      assert.is(r.errors, 0, `client errors: ${JSON.stringify(r.codes)}`);
-      assert.is(r.ok, FLOOD_TOTAL);
-      assert.is(r.handshakes, FLOOD_TOTAL);
-      assert.equal(r.serverErrors, []);
+    for (const transport of TRANSPORTS) {
+      for (const offload of [false, true]) {
+        const r = await flood(transport, offload, cert, FLOOD_TOTAL, FLOOD_CONCURRENCY, 'TLSv1.3');
+        rows.push([`${transport} ${offload ? 'offload' : 'loop thread'}`, r]);
+        assert.is(r.errors, 0, `client errors: ${JSON.stringify(r.codes)}`);
+        assert.is(r.ok, FLOOD_TOTAL);
+        assert.is(r.handshakes, FLOOD_TOTAL);
+        assert.equal(r.serverErrors, []);
+      }
     }
     // A report, not an assertion: the machine is shared and timing is noise.
     console.log(`\n  flood: ${FLOOD_TOTAL} handshakes, ${FLOOD_CONCURRENCY} at a time, ${key.name}, TLS 1.3, node:tls clients in a child`);
     for (const [name, r] of rows)
       console.log(
-        `  ${name.padEnd(12)} loop delay p99 ${r.delayP99.toFixed(1).padStart(6)} ms, max ${r.delayMax.toFixed(1).padStart(6)} ms; ` +
+        `  ${name.padEnd(19)} loop delay p99 ${r.delayP99.toFixed(1).padStart(6)} ms, max ${r.delayMax.toFixed(1).padStart(6)} ms; ` +
           `${(r.handshakes / r.seconds).toFixed(0).padStart(5)} handshakes/s; server CPU ${r.cpuMs.toFixed(0)} ms ` +
           `(loop utilisation ${(r.loopUtilization * 100).toFixed(0)}%)`,
       );
@@ -443,8 +511,6 @@ for (const key of keys) {
 Flood.run();
 
 // ---------------------------------------------------------------------------
-const Abort = suite('handshake offload: connections that die mid-handshake');
-
 /** Runs `total` connections, `concurrency` at a time, each made by `start` and done when its promise settles. */
 async function pool(total: number, concurrency: number, start: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
@@ -467,55 +533,177 @@ function hitAndRun(port: number, delayMs: number): Promise<void> {
   });
 }
 
-async function abortRound(
-  label: string,
-  serverOptions: Record<string, unknown>,
-  onEngine: (e: TlsEngine) => void,
-  delays: number[],
-  checkAfter = true,
-  beforeCheck: () => void = () => {},
-): Promise<void> {
-  let opened = 0;
-  let closed = 0;
-  const server = createTlsServer({ transport: 'js', cert: pki().server.cert, key: pki().server.key, handshakeOffload: true, ...serverOptions }, (engine) => {
-    opened++;
-    engine.onclose = () => void closed++;
-    engine.ondata = (c) => engine.write(c);
-    onEngine(engine);
+/** An offloading rxtls client of `transport`, destroyed after `delayMs` (its steps may be on the pool). */
+function destroyedClient(transport: Transport, port: number, delayMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const c = connectOn(transport, { host: '127.0.0.1', servername: 'localhost', port, ca: pki().ca.cert, handshakeOffload: true });
+    c.onclose = () => resolve();
+    setTimeout(() => c.destroy(), delayMs);
   });
-  const port = await listen(server);
-  try {
-    await withTimeout(pool(200, 20, (i) => hitAndRun(port, delays[i % delays.length]!)), 30_000, `${label}: clients`);
-    await withTimeout((async () => { while (closed < opened) await sleep(10); })(), 15_000, `${label}: every engine closed`);
-    assert.ok(opened > 0);
-    if (!checkAfter) return;
-    beforeCheck();
-    // The server still works.
-    const engine = await withTimeout(connect({ transport: 'js', host: 'localhost', port, ca: pki().ca.cert }), 10_000, `${label}: a good client`);
-    const done = collect(engine);
-    engine.write('still here');
-    engine.end();
-    assert.is((await withTimeout(done, 10_000, 'echo')).data.toString(), 'still here');
-  } finally {
-    await close(server);
-  }
 }
 
-Abort('clients disconnect while steps run (200 connections)', async () => {
-  await abortRound('client disconnects', {}, () => {}, [0, 0, 1, 2]);
+/** Waits until every connection the server's handler got has closed, then (unless told not to) checks that the server still serves. */
+async function settle(transport: Transport, label: string, srv: OffloadServer, checkAfter = true): Promise<void> {
+  await withTimeout((async () => { while (srv.closed < srv.opened) await sleep(10); })(), 15_000, `${label}: every connection closed`);
+  if (!checkAfter) return;
+  const c = await withTimeout(secure(connectOn(transport, { host: 'localhost', port: srv.port, ca: pki().ca.cert })), 10_000, `${label}: a good client`);
+  const done = outcome(c);
+  c.write('still here');
+  c.end();
+  assert.is((await done).data.toString(), 'still here');
+}
+
+for (const transport of TRANSPORTS) {
+  const Abort = suite(`handshake offload [${transport}]: connections that die mid-handshake`);
+  const options = { cert: pki().server.cert, key: pki().server.key, handshakeOffload: true };
+  // Every native connection is freed once its server closed (a deferred free that never ran would show here).
+  if (transport === 'native')
+    Abort.after.each(async () => {
+      // 'close' is emitted from inside the server core's last callback, which frees it on return.
+      await new Promise((r) => setImmediate(r));
+      const live = binding.debugCounters() as Record<string, number>;
+      assert.is(live['TcpConnection'] ?? 0, 0, 'native connections left');
+      assert.is(live['TcpServer'] ?? 0, 0, 'native servers left');
+    });
+
+  Abort('clients disconnect while steps run (200 connections)', async () => {
+    const srv = await startOffloadServer(transport, options);
+    try {
+      const delays = [0, 0, 1, 2];
+      await withTimeout(pool(200, 20, (i) => hitAndRun(srv.port, delays[i % delays.length]!)), 30_000, 'clients');
+      await settle(transport, 'client disconnects', srv);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  Abort('offloading clients destroyed while their steps run (200 connections)', async () => {
+    const srv = await startOffloadServer(transport, options);
+    try {
+      const delays = [0, 1, 2, 3];
+      await withTimeout(pool(200, 20, (i) => destroyedClient(transport, srv.port, delays[i % delays.length]!)), 30_000, 'clients');
+      await settle(transport, 'clients destroyed', srv);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  if (transport === 'js')
+    Abort('the server destroys engines while steps run (200 connections)', async () => {
+      let destroying = true;
+      // The handler runs at accept on the JS transport: each engine is destroyed a few ms into its handshake.
+      const srv = await startOffloadServer(transport, options, (c) => {
+        c.ondata = (d) => c.write(d);
+        if (destroying) setTimeout(() => c.destroy(), Math.floor(Math.random() * 3));
+      });
+      try {
+        await withTimeout(pool(200, 20, () => hitAndRun(srv.port, 5)), 30_000, 'clients');
+        destroying = false;
+        await settle(transport, 'server destroys', srv);
+      } finally {
+        await srv.close();
+      }
+    });
+  else
+    Abort("shutdown(0) while steps are queued destroys every connection; 'close' follows once the steps are back", async () => {
+      const srv = await pongServer(transport);
+      const held = blockPool();
+      const clients = Array.from({ length: 10 }, () => nodeClient(srv.port, 'ping'));
+      try {
+        await Promise.all(clients.map((c) => new Promise((r) => c.socket.once('connect', r))));
+        await sleep(100);
+        const closed = srv.shutdownNow();
+        closed.catch(() => {}); // awaited below; not unhandled if an assertion fails first
+        await sleep(50);
+        await held.release();
+        await closed;
+        for (const c of clients) assert.is(await withTimeout(c.reply.catch(() => ''), 10_000, 'client closed'), '', 'served after shutdown(0)');
+      } finally {
+        await held.release();
+        for (const c of clients) c.socket.destroy();
+      }
+    });
+
+  Abort('the handshake timeout fires while steps run (200 connections)', async () => {
+    const srv = await startOffloadServer(transport, { ...options, handshakeTimeout: 1 });
+    try {
+      await withTimeout(pool(200, 20, () => hitAndRun(srv.port, 5)), 30_000, 'clients');
+      await settle(transport, 'timeouts', srv, false);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  Abort("the server closes while steps are queued: they complete, then 'close'", async () => {
+    const srv = await pongServer(transport);
+    const held = blockPool();
+    const clients = Array.from({ length: 10 }, () => nodeClient(srv.port, 'ping'));
+    try {
+      // The ClientHellos arrive and their steps queue behind the held threads.
+      await Promise.all(clients.map((c) => new Promise((r) => c.socket.once('connect', r))));
+      await sleep(100);
+      const closed = srv.close();
+      closed.catch(() => {}); // awaited below; not unhandled if an assertion fails first
+      await held.release();
+      for (const c of clients) assert.is(await withTimeout(c.reply, 10_000, 'echo'), 'pong:ping');
+      await closed;
+      assert.equal(codes(srv.errors), []);
+    } finally {
+      await held.release();
+      for (const c of clients) c.socket.destroy();
+    }
+  });
+
+  Abort.run();
+}
+
+// ---------------------------------------------------------------------------
+const Teardown = suite('handshake offload [native]: environment and process teardown');
+
+Teardown('a worker terminated while its steps are queued on the pool: no crash, its clients see the close', async () => {
+  const peer = fileURLToPath(new URL('./fixtures/native-transport-peer.mjs', import.meta.url));
+  const worker = new Worker(peer, { argv: ['worker', 'offload'] });
+  const port = await withTimeout(new Promise<number>((r) => worker.once('message', (m: { port: number }) => r(m.port))), 20_000, 'worker listening');
+  const held = blockPool();
+  const clients = Array.from({ length: 10 }, () => nodeClient(port, 'ping'));
+  try {
+    await Promise.all(clients.map((c) => new Promise((r) => c.socket.once('connect', r))));
+    await sleep(100);
+    const terminated = worker.terminate();
+    terminated.catch(() => {}); // awaited below; not unhandled if an assertion fails first
+    await sleep(100);
+    await held.release();
+    assert.is(await withTimeout(terminated, 20_000, 'terminate'), 1);
+    for (const c of clients) assert.is(await withTimeout(c.reply.catch(() => ''), 10_000, 'client closed'), '', 'served by a terminated worker');
+  } finally {
+    await held.release();
+    for (const c of clients) c.socket.destroy();
+    await worker.terminate();
+  }
 });
 
-Abort('the server destroys engines while steps run (200 connections)', async () => {
-  let destroying = true;
-  await abortRound('server destroys', {}, (e) => {
-    if (!destroying) return;
-    const delay = Math.floor(Math.random() * 3);
-    setTimeout(() => e.destroy(), delay);
-  }, [5], true, () => void (destroying = false));
+Teardown('process.exit() while steps are in flight: exit code 0, nothing on stderr', async () => {
+  const script = `
+    import * as tls from 'node:tls';
+    import { createTlsServer } from '@rxtls/core';
+    const [cert, key, delay] = [process.env.EXIT_CERT, process.env.EXIT_KEY, Number(process.argv[1])];
+    const server = createTlsServer({ cert, key, transport: 'native', handshakeOffload: true }, (c) => void (c.ondata = (d) => c.write(d)));
+    server.listen(0, '127.0.0.1', () => {
+      for (let i = 0; i < 100; i++) tls.connect({ host: '127.0.0.1', port: server.address().port, rejectUnauthorized: false }).on('error', () => {});
+      setTimeout(() => process.exit(0), delay);
+    });`;
+  for (const delay of [5, 30, 80]) {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script, String(delay)], {
+      env: { ...process.env, EXIT_CERT: pki().server.cert, EXIT_KEY: pki().server.key },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    const [code, signal] = await withTimeout(new Promise<[number | null, string | null]>((r) => child.once('close', (c, s) => r([c, s]))), 20_000, 'child exit');
+    assert.is(signal, null, stderr);
+    assert.is(code, 0, stderr);
+    assert.is(stderr, '');
+  }
 });
 
-Abort('the handshake timeout fires while steps run (200 connections)', async () => {
-  await abortRound('timeouts', { handshakeTimeout: 1 }, () => {}, [5], false);
-});
-
-Abort.run();
+Teardown.run();

@@ -48,8 +48,7 @@ const server = (options: Parameters<typeof answeringServer>[1]) => startOn(trans
 const store = suite(`session store (${transport})`);
 store.after.each(closeAll);
 
-// handshakeOffload is the JS transport's (the native one refuses it for now).
-for (const offload of transport === 'js' ? [false, true] : [false]) {
+for (const offload of [false, true]) {
   const label = offload ? ' (handshakeOffload)' : '';
   store(`TLS 1.2 session IDs: two servers with separate contexts resume each other's sessions through the store; one without it does not${label}`, async () => {
     const map = mapStore();
@@ -152,7 +151,7 @@ store('a store that throws, rejects or answers garbage: full handshakes, no cras
   assert.match((await visit({ ...rxtls12, port: noSet.port })).answer, /^full /);
 });
 
-for (const offload of transport === 'js' ? [false, true] : [false]) {
+for (const offload of [false, true]) {
   store(`a connection destroyed while its lookup runs ignores the late answer; the server serves the next one${offload ? ' (handshakeOffload)' : ''}`, async () => {
     const map = mapStore();
     let release: ((v: Buffer | undefined) => void) | undefined;

@@ -308,11 +308,10 @@ function checkTransportName(transport: unknown): void {
     throw new InvalidArgumentError('Expected "transport" to be \'native\' or \'js\'');
 }
 
-/** What the native transport does not run yet (refused rather than ignored). */
+/** The native transport's own checks of options the JS transport checks in TlsEngine. */
 function checkTransport(options: { handshakeOffload?: boolean }): void {
-  for (const name of ['handshakeOffload'] as const)
-    if (options[name] !== undefined && options[name] !== false)
-      throw new ConfigError(`${name} is not available on the native transport yet; use transport: "js"`);
+  if (options.handshakeOffload !== undefined && typeof options.handshakeOffload !== 'boolean')
+    throw new InvalidArgumentError('Expected "handshakeOffload" to be a boolean');
 }
 
 function connectTlsNative(options: ClientOptions & NativeTransportOptions, context: SSLContext): NativeTlsConnection {
@@ -352,6 +351,8 @@ function createTlsServerNative(
     ...(options.reusePort === true ? { reusePort: true } : {}),
     // The listener reads and checks the PROXY header itself (tcp_proxy.cc).
     ...(options.proxyProtocol !== undefined ? { proxyProtocol: nativeProxySettings(options.proxyProtocol) } : {}),
+    // Handshake steps on the thread pool (tcp_connection_offload.cc).
+    ...(options.handshakeOffload !== undefined ? { handshakeOffload: options.handshakeOffload } : {}),
   };
   // serverContext checked sessionStore(Timeout) and turned the store on for the context.
   const store =

@@ -92,6 +92,9 @@ export interface TlsEngineOptions {
    *   while offloaded handshakes may be running: worker threads read it.
    * - Steps share the thread pool (`UV_THREADPOOL_SIZE`, default 4) with
    *   `fs`, `dns.lookup` and `crypto`'s async functions.
+   * - On `transport: 'native'` the same holds: the connection reads nothing
+   *   while its step runs, and what the step wrote (its flight, alerts,
+   *   tickets) is sent from the loop thread after it.
    */
   handshakeOffload?: boolean;
   /**

@@ -640,6 +640,8 @@ export interface NativeConnectParams extends NativeTransportOptions {
   localAddress?: string;
   /** Run once secure, before anything written is sent: an Error (returned or thrown) fails the connection. */
   checkServerIdentity?: IdentityCheck;
+  /** Handshake steps on the thread pool (ClientOptions.handshakeOffload). */
+  handshakeOffload?: boolean;
 }
 
 /** A client's own check of the server's certificate (as TlsEngineOptions.checkServerIdentity). */
@@ -657,6 +659,7 @@ export function connectNative(p: NativeConnectParams): NativeTlsConnection {
   if (p.localAddress !== undefined) options.localAddress = p.localAddress;
   if (p.checkServerIdentity !== undefined && typeof p.checkServerIdentity !== 'function')
     throw new InvalidArgumentError('Expected "checkServerIdentity" to be a function');
+  if (p.handshakeOffload !== undefined) options.handshakeOffload = p.handshakeOffload;
   const connection = new NativeTlsConnection(undefined, false);
   if (p.checkServerIdentity !== undefined) connection._checkIdentity(p.verifyHost || p.servername || '', p.checkServerIdentity);
   const native = p.context[kNative];

@@ -343,6 +343,12 @@ export interface TransportSettings {
   keepAliveInitialDelay?: number;
   /** Unsent ciphertext (bytes) at which `write` returns false. Default 65 536. */
   highWaterMark?: number;
+  /**
+   * Handshake steps on libuv's thread pool (see TlsEngineOptions.handshakeOffload).
+   * While a step runs the connection reads nothing and its SSL queries throw
+   * ERR_TLS_STATE. Default false.
+   */
+  handshakeOffload?: boolean;
 }
 
 /** Options of `tcpConnect`: the client session options, the settings and a local address. */

@@ -9,10 +9,8 @@
 // reference to the session's JS object, so it cannot be collected meanwhile.
 #include <openssl/err.h>
 
-#include <string>
-#include <vector>
-
 #include "context_data.h"
+#include "handshake_step.h"
 #include "session.h"
 #include "util/args.h"
 #include "util/errors.h"
@@ -25,22 +23,7 @@ class HandshakeWorker : public Napi::AsyncWorker {
       : Napi::AsyncWorker(self, callback, "rxtls:handshake"), session_(session) {}
 
   // Thread pool: only the SSL and its memory BIOs, no JS, no Napi.
-  void Execute() override {
-    SSL* ssl = session_->ssl_;
-    ERR_clear_error();
-    ret_ = SSL_do_handshake(ssl);
-    if (ret_ != 1) {
-      err_ = SSL_get_error(ssl, ret_);
-      // OpenSSL's error queue is per thread: carry it to the loop thread.
-      const char* data = nullptr;
-      int eflags = 0;
-      while (unsigned long e = ERR_get_error_all(nullptr, nullptr, nullptr, &data, &eflags)) {
-        std::string text = (eflags & ERR_TXT_STRING) && data != nullptr ? data : "";
-        errors_.push_back({e, std::move(text)});
-      }
-    }
-    ERR_clear_error();
-  }
+  void Execute() override { step_.Run(session_->ssl_); }
 
   // Loop thread, after Execute.
   void OnOK() override {
@@ -59,8 +42,8 @@ class HandshakeWorker : public Napi::AsyncWorker {
       // Busy as cycle() is: the error factory and `out`'s setters are JS.
       auto busy = s->Busy();
       try {
-        RestoreErrors();
-        if (s->AfterHandshakeStep(env, ret_, err_, &flags)) s->FinishCycle(env, &flags);
+        step_.RestoreErrors();
+        if (s->AfterHandshakeStep(env, step_.ret(), step_.err(), &flags)) s->FinishCycle(env, &flags);
       } catch (const Napi::Error& e) {
         // What cycle() would have thrown becomes the session's fatal error.
         s->dead_ = true;
@@ -76,27 +59,8 @@ class HandshakeWorker : public Napi::AsyncWorker {
   }
 
  private:
-  struct QueuedError {
-    unsigned long code;
-    std::string data;
-  };
-
-  // Puts the worker's errors on this thread's queue, so the error built from
-  // it (MakeOpenSSLError) reads the same as on the synchronous path.
-  void RestoreErrors() {
-    ERR_clear_error();
-    for (const QueuedError& e : errors_) {
-      ERR_new();
-      ERR_set_debug(nullptr, 0, nullptr);
-      if (e.data.empty()) ERR_set_error(ERR_GET_LIB(e.code), ERR_GET_REASON(e.code), nullptr);
-      else ERR_set_error(ERR_GET_LIB(e.code), ERR_GET_REASON(e.code), "%s", e.data.c_str());
-    }
-  }
-
   Session* session_;
-  int ret_ = 0;
-  int err_ = SSL_ERROR_NONE;
-  std::vector<QueuedError> errors_;
+  PoolStep step_;
 };
 
 bool Session::HasJsCallbacks() const { return HandshakeMayCallJs(ssl_); }

@@ -105,7 +105,7 @@ void TcpConn::Start() {
 }
 
 void TcpConn::StartReading() {
-  if (reading_ || closing_ || tcp_eof_ || paused_ || auto_paused_ || connecting_ || store_waiting_) return;
+  if (reading_ || closing_ || tcp_eof_ || paused_ || auto_paused_ || connecting_ || store_waiting_ || step_in_flight()) return;
   if (uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), OnAlloc, OnRead) == 0) reading_ = true;
 }
 
@@ -124,9 +124,10 @@ void TcpConn::Close() {
   if (closing_) return;
   closing_ = true;
   StopReading();
+  CancelStep();
   // Best effort for what is still queued (the alert that says why, a
   // close_notify): one non-blocking attempt, then the socket closes.
-  if (writing_ == 0 && out_ != nullptr && out_->size() > 0 && open_handles_ == 2) {
+  if (writing_ == 0 && !step_in_flight() && out_ != nullptr && out_->size() > 0 && open_handles_ == 2) {
     uv_buf_t bufs[16];
     size_t n = out_->Peek(bufs, 16);
     uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), bufs, static_cast<unsigned int>(n));
@@ -147,6 +148,11 @@ void TcpConn::OnClosed(uv_handle_t* handle) {
 }
 
 void TcpConn::Finish() {
+  if (step_in_flight()) {
+    // The pool thread still has the SSL: OnStepDone finishes.
+    offload_.finish_pending = true;
+    return;
+  }
   if (!loop_->tearing_down() && !owner_.IsEmpty()) {
     FromLoop([&] {
       Napi::Env env(loop_->env());
@@ -187,14 +193,14 @@ void TcpConn::Resume() {
   paused_ = false;
   StartReading();
   // Input read before the pause is processed from the loop, not inside this call.
-  if (in_->size() > 0 || (ssl_ != nullptr && SSL_has_pending(ssl_) == 1) || (tcp_eof_ && !eof_handled_)) {
+  if (!step_in_flight() && (in_->size() > 0 || (ssl_ != nullptr && SSL_has_pending(ssl_) == 1) || (tcp_eof_ && !eof_handled_))) {
     deferred_ = true;
     ArmTimer();
   }
 }
 
 size_t TcpConn::Buffered() const {
-  size_t n = out_ != nullptr ? out_->size() : 0;
+  size_t n = out_ != nullptr && !step_in_flight() ? out_->size() : 0;
   for (const auto& s : early_) n += s.size();
   return n;
 }
@@ -380,24 +386,24 @@ Napi::Value TcpConnection::Buffered(const Napi::CallbackInfo& info) {
 
 Napi::Value TcpConnection::Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  TcpConn* c = Get(env);
+  TcpConn* c = GetSsl(env);
   return SslInfo(env, c->ssl_, c->is_server_, c->secure_);
 }
 
 Napi::Value TcpConnection::PeerCertificate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return SslPeerCertificate(env, Get(env)->ssl_);
+  return SslPeerCertificate(env, GetSsl(env)->ssl_);
 }
 
 Napi::Value TcpConnection::PeerCertificateChain(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   bool verified = !IsMissing(Arg(info, 0)) && BoolArg(info, 0, "verified");
-  return SslPeerCertificateChain(env, Get(env)->ssl_, verified);
+  return SslPeerCertificateChain(env, GetSsl(env)->ssl_, verified);
 }
 
 Napi::Value TcpConnection::AlpnProtocol(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return SslAlpnProtocol(env, Get(env)->ssl_);
+  return SslAlpnProtocol(env, GetSsl(env)->ssl_);
 }
 
 Napi::Value TcpConnection::IsResumed(const Napi::CallbackInfo& info) {
@@ -408,7 +414,7 @@ Napi::Value TcpConnection::IsResumed(const Napi::CallbackInfo& info) {
 
 Napi::Value TcpConnection::GetSession(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return ResumableSessionDer(env, Get(env)->ssl_);
+  return ResumableSessionDer(env, GetSsl(env)->ssl_);
 }
 
 Napi::Value TcpConnection::ExportKeyingMaterial(const Napi::CallbackInfo& info) {

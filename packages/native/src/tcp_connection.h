@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "session_store.h"
+#include "handshake_step.h"
 #include "ssl_owner.h"
 #include "tcp_loop.h"
 #include "tcp_server.h"
@@ -101,7 +102,8 @@ class TcpConn final : public TcpHandle, public SslOwner {
   static void OnClosed(uv_handle_t* handle);
   // Runs the SSL over what arrived and delivers the results to JS.
   void Process(Napi::Env env);
-  // One handshake step; false when the connection failed.
+  // One handshake step; false when Process must stop: the connection failed,
+  // or the step went to the thread pool (OnStepDone runs Process again).
   bool Handshake(Napi::Env env);
   // Decrypts complete records into the loop's slab as one batch; returns its
   // bytes. `more`: the slab filled up first, records are left for another batch.
@@ -132,6 +134,23 @@ class TcpConn final : public TcpHandle, public SslOwner {
   bool CallJsDuringHandshake() const;
   void SendEarly(Napi::Env env);
   bool SslWrite(Napi::Env env, const uint8_t* data, size_t size);
+
+  // tcp_connection_offload.cc: handshakeOffload. While a step is in flight
+  // the pool thread owns ssl_, in_ and out_: the loop thread reads no socket
+  // input, sends nothing, answers no SSL query, and frees after the step.
+  bool step_in_flight() const { return offload_.in_flight; }
+  // Queues this step on the pool when offloading applies; true when it did.
+  bool QueueStep();
+  // The result of the step OnStepDone brought back (once); false when none.
+  bool TakeStep(int* ret, int* err);
+  // Close(): a step not started yet is dropped.
+  void CancelStep();
+  // A step queued while a uv_write sends from out_ writes to a BIO of its
+  // own instead; its output joins out_ after the step. False: no memory.
+  bool DivertOutput();
+  bool RestoreOutput();
+  static void OnStepWork(uv_work_t* req);
+  static void OnStepDone(uv_work_t* req, int status);
 
   uv_tcp_t tcp_;
   uv_timer_t timer_;
@@ -175,6 +194,14 @@ class TcpConn final : public TcpHandle, public SslOwner {
   bool batching_ = false;     // inside ondata: writes are flushed once it returns
   bool eof_handled_ = false;
   bool end_delivered_ = false;
+  struct {
+    uv_work_t req;
+    PoolStep step;
+    bool in_flight = false;       // queued or running on the pool
+    bool ready = false;           // back on the loop: Handshake takes `step`
+    bool finish_pending = false;  // closed meanwhile: OnStepDone runs Finish()
+    BIO* held_wbio = nullptr;     // DivertOutput: out_'s BIO, one reference
+  } offload_;
 };
 
 // The JS face of a TcpConn: write, end, destroy, pause, queries.
@@ -190,6 +217,8 @@ class TcpConnection : public Napi::ObjectWrap<TcpConnection> {
  private:
   TcpConn* Get(Napi::Env env) const;
   TcpConn* GetOpen(Napi::Env env) const;
+  // Get, for a query of the SSL: refused while a handshake step has it on the pool.
+  TcpConn* GetSsl(Napi::Env env) const;
   Napi::Value Write(const Napi::CallbackInfo& info);
   Napi::Value End(const Napi::CallbackInfo& info);
   Napi::Value Destroy(const Napi::CallbackInfo& info);

@@ -81,7 +81,11 @@ bool TcpConn::CallJsDuringHandshake() const { return HandshakeMayCallJs(ssl_); }
 
 bool TcpConn::Handshake(Napi::Env env) {
   int r, err = SSL_ERROR_NONE;
-  {
+  if (TakeStep(&r, &err)) {
+    // The step ran on the pool (tcp_connection_offload.cc); its errors are on this thread's queue again.
+  } else if (QueueStep()) {
+    return false;
+  } else {
     CallScope<void (*)()> scope(depth_, NoRelease);
     ERR_clear_error();
     if (CallJsDuringHandshake()) {
@@ -151,7 +155,7 @@ size_t TcpConn::Decrypt(Napi::Env env, Napi::Error* error, bool* more) {
 }
 
 void TcpConn::Process(Napi::Env env) {
-  if (closing_ || processing_ || ssl_ == nullptr) return;
+  if (closing_ || processing_ || ssl_ == nullptr || step_in_flight()) return;
   processing_ = true;
   struct Done {
     bool& flag;

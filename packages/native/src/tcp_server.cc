@@ -64,6 +64,7 @@ ConnectionSettings ReadConnectionSettings(Napi::Env env, Napi::Value options) {
   uint64_t hw = MillisOption(env, o, "highWaterMark", s.high_water);  // bytes; same range check
   if (hw == 0) ThrowExpected(env, "highWaterMark", "a number of bytes from 1 to 2147483647");
   s.high_water = static_cast<size_t>(hw);
+  s.handshake_offload = BoolOption(env, o, "handshakeOffload", s.handshake_offload);
   return s;
 }
 

@@ -25,10 +25,12 @@ struct ConnectionSettings {
   bool keep_alive = false;
   unsigned int keep_alive_delay_s = 60;
   size_t high_water = 64 * 1024;  // write() returns false at this much unsent ciphertext
+  // Handshake steps on libuv's thread pool (tcp_connection_offload.cc).
+  bool handshake_offload = false;
 };
 
 // Reads { handshakeTimeout, idleTimeout, allowHalfOpen, noDelay, keepAlive,
-// keepAliveDelay (ms), highWaterMark } (each optional). listen() also reads
+// keepAliveDelay (ms), highWaterMark, handshakeOffload } (each optional). listen() also reads
 // reusePort (SO_REUSEPORT) from the same object.
 ConnectionSettings ReadConnectionSettings(Napi::Env env, Napi::Value options);
 
