@@ -86,43 +86,40 @@ test('servername also names the host to verify; verifyHost overrides it', async 
   }
 });
 
-test('checkServerIdentity: called with the host and certificate; its Error fails the connection before data is sent', async () => {
-  // The hook is a JS call in the handshake: the JS transport's; the native one refuses it.
-  assert.throws(
-    () => connectTls({ host: '127.0.0.1', port: 1, checkServerIdentity: () => undefined }),
-    (e: unknown) => e instanceof ConfigError && /transport: "js"/.test((e as Error).message),
-  );
-  const srv = await nodeServer({ key: p.server.key, cert: p.server.cert });
-  try {
-    const calls: Array<[string, string | undefined]> = [];
-    const accepted = await rx({
-      transport: 'js',
-      host: '127.0.0.1',
-      port: srv.port,
-      servername: 'localhost',
-      ca: p.ca.cert,
-      checkServerIdentity: (host: string, cert: CertificateSummary | null) => void calls.push([host, cert?.subject.CN]),
-    });
-    assert.is(accepted.error, undefined);
-    assert.equal(calls, [['localhost', 'localhost']]);
-    accepted.engine.destroy();
+for (const transport of ['native', 'js'] as const) {
+  test(`checkServerIdentity [${transport}]: called with the host and certificate; its Error fails the connection before data is sent`, async () => {
+    const srv = await nodeServer({ key: p.server.key, cert: p.server.cert });
+    try {
+      const calls: Array<[string, string | undefined]> = [];
+      const accepted = await rx({
+        transport,
+        host: '127.0.0.1',
+        port: srv.port,
+        servername: 'localhost',
+        ca: p.ca.cert,
+        checkServerIdentity: (host: string, cert: CertificateSummary | null) => void calls.push([host, cert?.subject.CN]),
+      });
+      assert.is(accepted.error, undefined);
+      assert.equal(calls, [['localhost', 'localhost']]);
+      accepted.engine.destroy();
 
-    const refusal = new Error('pinned key differs');
-    const refused = await rx({ transport: 'js', host: 'localhost', port: srv.port, ca: p.ca.cert, checkServerIdentity: () => refusal }, 'secret');
-    assert.instance(refused.error, CertificateError);
-    assert.is(refused.error!.code, ErrorCode.CertVerify);
-    assert.is(refused.error!.cause, refusal);
-    assert.is(refused.engine.secure, false);
+      const refusal = new Error('pinned key differs');
+      const refused = await rx({ transport, host: 'localhost', port: srv.port, ca: p.ca.cert, checkServerIdentity: () => refusal }, 'secret');
+      assert.instance(refused.error, CertificateError);
+      assert.is(refused.error!.code, ErrorCode.CertVerify);
+      assert.is(refused.error!.cause, refusal);
+      assert.is(refused.engine.secure, false);
 
-    const thrown = new Error('thrown');
-    const threw = await rx({ transport: 'js', host: 'localhost', port: srv.port, ca: p.ca.cert, checkServerIdentity: () => { throw thrown; } }, 'secret');
-    assert.is(threw.error!.cause, thrown);
-    await new Promise((r) => setTimeout(r, 50)); // let anything sent reach the server
-    assert.equal(srv.received, [], 'what was written before the handshake never left');
-  } finally {
-    await srv.close();
-  }
-});
+      const thrown = new Error('thrown');
+      const threw = await rx({ transport, host: 'localhost', port: srv.port, ca: p.ca.cert, checkServerIdentity: () => { throw thrown; } }, 'secret');
+      assert.is(threw.error!.cause, thrown);
+      await new Promise((r) => setTimeout(r, 50)); // let anything sent reach the server
+      assert.equal(srv.received, [], 'what was written before the handshake never left');
+    } finally {
+      await srv.close();
+    }
+  });
+}
 
 test('minVersion / maxVersion on the client and the server', async () => {
   const tls12 = await nodeServer({ key: p.server.key, cert: p.server.cert, maxVersion: 'TLSv1.2' });
