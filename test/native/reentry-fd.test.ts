@@ -10,9 +10,12 @@ import * as assert from 'uvu/assert';
 
 // Importing core also installs the error factory: native errors become TlsError classes.
 import {
+  BIO_NOCLOSE,
+  ConnectBIO,
   generateTicketKeys,
   HandshakeError,
   SSL,
+  SSLBIO,
   StateError,
   TLS1_2_VERSION,
   TLS1_3_VERSION,
@@ -500,6 +503,37 @@ owner('a descriptor client whose keylog callback throws: connect() rejects with 
     }
   } finally {
     sock.destroy();
+    await new Promise((r) => server.close(r));
+  }
+});
+
+owner('an SSLBIO over a ConnectBIO whose SSL\'s keylog callback throws: do_connect() rejects with its error as cause; the SSL refuses to go on', async () => {
+  const boom = new Error('bio keylog broken');
+  const server = tls.createServer({ key: P.server.key, cert: P.server.cert }, (s) => s.end('hello\n'));
+  server.on('tlsClientError', () => {});
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const ctx = new TLSClientContext();
+  ctx.set_verify_locations(P.file('ca', 'crt'));
+  ctx.set_keylog_callback(() => {
+    throw boom;
+  });
+  const ssl = new SSL(ctx);
+  ssl.set_connect_state();
+  const bio = new SSLBIO();
+  const conn = new ConnectBIO();
+  try {
+    bio.set_ssl(ssl, BIO_NOCLOSE);
+    conn.set_conn_hostname('localhost');
+    conn.set_conn_port((server.address() as net.AddressInfo).port);
+    bio.push(conn);
+    const err = await withTimeout(bio.do_connect().then(() => undefined, (e: unknown) => e), 10_000, 'do_connect');
+    assert.ok(isBoom(boom)(err), String(err));
+    const after = await ssl.read_bytes().then(() => 'read', (e: unknown) => e);
+    assert.ok(after instanceof StateError, String(after));
+  } finally {
+    if (!bio.is_freed) bio.free_all();
+    if (!conn.is_freed) conn.free();
+    if (!ssl.is_freed) ssl.free();
     await new Promise((r) => server.close(r));
   }
 });
