@@ -1,8 +1,8 @@
 // The one seam between an SSL and the native object that owns it (the memory
-// Session, a native-transport connection): stored in the SSL's ex_data, so
-// the context's OpenSSL callbacks (SNI, keylog, tickets, new session) reach
-// their owner without knowing which kind it is. Owners: the memory Session,
-// a native-transport connection (TcpConn), a descriptor SSL (FdSsl).
+// Session, a native-transport connection TcpConn, a descriptor SSL FdSsl):
+// stored in the SSL's ex_data, so the context's OpenSSL callbacks (SNI,
+// keylog, tickets, new session) reach their owner without knowing which kind
+// it is.
 #pragma once
 
 #include <napi.h>
