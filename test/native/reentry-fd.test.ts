@@ -1,15 +1,33 @@
 // The native fd objects under re-entry: each readiness wait is settled
 // exactly once (a wait for both events, several waits at once, free() and
 // deadlines racing events), and JS run while reading an argument (a Proxy's
-// traps) cannot free or drive the object the call is about to use.
+// traps) cannot free or drive the object the call is about to use; the
+// context's callbacks (SNI, keylog, tickets) reach the descriptor SSL.
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import '@rxtls/core'; // installs the error factory: native errors become TlsError classes
+// Importing core also installs the error factory: native errors become TlsError classes.
+import {
+  BIO_NOCLOSE,
+  ConnectBIO,
+  generateTicketKeys,
+  HandshakeError,
+  SSL,
+  SSLBIO,
+  StateError,
+  TLS1_2_VERSION,
+  TLS1_3_VERSION,
+  TLSClientContext,
+  TLSServerContext,
+  type TlsError,
+} from '@rxtls/core';
 import { binding, WaitFor, type NativeBio, type NativeContext, type NativeFdSsl } from '@rxtls/native';
 
 import { sleep, withTimeout } from '../helpers/net.js';
+import { runSClient } from '../helpers/openssl.js';
+import { pki } from '../helpers/pki.js';
 
 const nativeContext = (): NativeContext => new binding.Context(binding.methods.TLS_method);
 
@@ -281,3 +299,299 @@ args('a plain object pretending to be an SSL or a BIO is refused with ERR_TLS_IN
 });
 
 args.run();
+
+// ---------------------------------------------------------------------------
+// The context's callbacks on a descriptor SSL reach it (it is their SSL's
+// owner): a callback that throws is the failure of the call that ran it,
+// and tickets are sealed with the keys of the context the SSL was made from.
+const owner = suite('native: context callbacks on a descriptor SSL');
+
+const P = pki();
+
+interface FdServer {
+  port: number;
+  /** What each connection's `serve` ended with: undefined, or what it threw. */
+  outcomes: Promise<unknown>[];
+  close(): Promise<void>;
+}
+
+/** Accepting SSLs on the descriptors of a net server's connections; each is freed and its socket closed after `serve`. */
+async function fdServer(ctx: TLSServerContext, serve: (ssl: SSL) => Promise<void>): Promise<FdServer> {
+  const outcomes: Promise<unknown>[] = [];
+  const sockets = new Set<net.Socket>();
+  const ssls = new Set<SSL>();
+  // pauseOnConnect: Node must not read what OpenSSL is to read.
+  const srv = net.createServer({ pauseOnConnect: true }, (sock) => {
+    sockets.add(sock);
+    sock.on('error', () => {});
+    const ssl = new SSL(ctx);
+    ssl.set_fd(fdOf(sock));
+    ssl.set_accept_state();
+    ssls.add(ssl);
+    outcomes.push(
+      serve(ssl)
+        .then(() => undefined, (e: unknown) => e)
+        .finally(() => {
+          ssls.delete(ssl);
+          ssl.free();
+          sock.destroy();
+          sockets.delete(sock);
+        }),
+    );
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  return {
+    port: (srv.address() as net.AddressInfo).port,
+    outcomes,
+    async close() {
+      // An SSL still serving (a test that failed) holds a dup of its descriptor: free it too.
+      for (const ssl of ssls) if (!ssl.is_freed) ssl.free();
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => srv.close(r));
+    },
+  };
+}
+
+function serverContext(maxVersion = TLS1_3_VERSION): TLSServerContext {
+  const ctx = new TLSServerContext();
+  ctx.load_certs(P.server.cert, P.server.key);
+  ctx.set_protocol_versions(0, maxVersion);
+  return ctx;
+}
+
+/** The only connection's outcome, once it is there. */
+async function onlyOutcome(s: FdServer): Promise<unknown> {
+  for (let i = 0; i < 500 && s.outcomes.length === 0; i++) await sleep(10);
+  assert.is(s.outcomes.length, 1, 'one connection served');
+  return withTimeout(s.outcomes[0]!, 10_000, 'server outcome');
+}
+
+/** A node:tls client to `port`: what it read, and the error it saw, once its socket closed. */
+async function nodeClient(port: number, options: tls.ConnectionOptions = {}): Promise<{ data: string; error?: Error; secure: boolean }> {
+  const c = tls.connect({ host: '127.0.0.1', port, ca: P.ca.cert, servername: 'localhost', ...options });
+  let data = '';
+  let error: Error | undefined;
+  let secure = false;
+  c.on('secureConnect', () => (secure = true));
+  c.on('data', (d: Buffer) => (data += d.toString()));
+  c.on('error', (e) => (error = e));
+  try {
+    await withTimeout(new Promise((r) => c.once('close', r)), 10_000, 'client close');
+  } finally {
+    c.destroy();
+  }
+  return { data, error, secure };
+}
+
+const isBoom = (boom: Error) => (e: unknown) => e instanceof HandshakeError && (e as Error & { cause?: unknown }).cause === boom;
+
+owner('an SNI callback that throws: accept() rejects with HandshakeError, cause the thrown error; s_client gets an internal_error alert', async () => {
+  const boom = new Error('no such tenant');
+  const ctx = serverContext();
+  ctx.set_servername_callback(() => {
+    throw boom;
+  });
+  const s = await fdServer(ctx, async (ssl) => {
+    await ssl.accept();
+    await ssl.write('should not be sent\n');
+  });
+  try {
+    const peer = await runSClient(s.port, ['-servername', 'tenant.example', '-CAfile', P.file('ca', 'crt')]);
+    const err = await onlyOutcome(s);
+    assert.ok(isBoom(boom)(err), `got ${String(err)} (cause ${String((err as { cause?: unknown }).cause)})`);
+    assert.is((err as TlsError).code, 'ERR_TLS_HANDSHAKE');
+    assert.match((err as Error).message, /servername callback threw/);
+    assert.match(peer.stdout + peer.stderr, /alert internal error/);
+    assert.not.match(peer.stdout, /should not be sent/);
+  } finally {
+    await s.close();
+  }
+});
+
+owner('an SNI callback that throws (TLS 1.2): node:tls gets the alert as ERR_SSL_TLSV1_ALERT_INTERNAL_ERROR', async () => {
+  const boom = new TypeError('sni table broken');
+  const ctx = serverContext(TLS1_2_VERSION);
+  ctx.set_servername_callback(() => {
+    throw boom;
+  });
+  const s = await fdServer(ctx, async (ssl) => {
+    await ssl.accept();
+  });
+  try {
+    const peer = await nodeClient(s.port, { servername: 'tenant.example' });
+    assert.ok(isBoom(boom)(await onlyOutcome(s)));
+    assert.is(peer.secure, false);
+    assert.is((peer.error as { code?: string } | undefined)?.code, 'ERR_SSL_TLSV1_ALERT_INTERNAL_ERROR');
+  } finally {
+    await s.close();
+  }
+});
+
+owner('an SNI callback returning neither a server context nor undefined: HandshakeError saying so, the peer alerted', async () => {
+  const ctx = serverContext();
+  ctx.set_servername_callback(() => 42 as unknown as undefined);
+  const s = await fdServer(ctx, async (ssl) => {
+    await ssl.accept();
+  });
+  try {
+    const peer = await nodeClient(s.port, { servername: 'tenant.example' });
+    const err = (await onlyOutcome(s)) as TlsError & { cause?: { code?: string } };
+    assert.ok(err instanceof HandshakeError, String(err));
+    assert.is(err.cause?.code, 'ERR_TLS_INVALID_ARGUMENT');
+    assert.is((peer.error as { code?: string } | undefined)?.code, 'ERR_SSL_TLSV1_ALERT_INTERNAL_ERROR');
+  } finally {
+    await s.close();
+  }
+});
+
+for (const version of [TLS1_3_VERSION, TLS1_2_VERSION]) {
+  const v = version === TLS1_3_VERSION ? '1.3' : '1.2';
+  owner(`a keylog callback that throws (TLS ${v}): accept() rejects with its error as cause; the SSL refuses to go on; the peer gets no data`, async () => {
+    const boom = new Error('keylog sink broken');
+    const ctx = serverContext(version);
+    let calls = 0;
+    ctx.set_keylog_callback(() => {
+      calls++;
+      throw boom;
+    });
+    let after: unknown;
+    let shutdown: unknown;
+    const s = await fdServer(ctx, async (ssl) => {
+      try {
+        await ssl.accept();
+      } finally {
+        // The failure ends the SSL: driving it again is refused; shutdown sends nothing.
+        after = await ssl.write('after the failure\n').then(() => 'written', (e: unknown) => e);
+        shutdown = await ssl.shutdown().then(() => 'done', (e: unknown) => e);
+      }
+    });
+    try {
+      const peer = await nodeClient(s.port);
+      const err = await onlyOutcome(s);
+      assert.ok(isBoom(boom)(err), String(err));
+      assert.match((err as Error).message, /keylog callback threw/);
+      assert.ok(calls >= 1);
+      assert.ok(after instanceof StateError, String(after));
+      assert.is(shutdown, 'done');
+      assert.is(peer.data, '');
+    } finally {
+      await s.close();
+    }
+  });
+}
+
+owner('a descriptor client whose keylog callback throws: connect() rejects with HandshakeError, cause the thrown error', async () => {
+  const boom = new Error('client keylog broken');
+  const server = tls.createServer({ key: P.server.key, cert: P.server.cert }, (s) => s.end('hello\n'));
+  server.on('tlsClientError', () => {});
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const sock = await connected((server.address() as net.AddressInfo).port);
+  try {
+    const ctx = new TLSClientContext();
+    ctx.set_verify_locations(P.file('ca', 'crt'));
+    ctx.set_keylog_callback(() => {
+      throw boom;
+    });
+    const ssl = new SSL(ctx);
+    try {
+      ssl.set_fd(fdOf(sock));
+      ssl.set_host('localhost');
+      const err = await withTimeout(ssl.connect().then(() => undefined, (e: unknown) => e), 10_000, 'connect');
+      assert.ok(isBoom(boom)(err), String(err));
+    } finally {
+      ssl.free();
+    }
+  } finally {
+    sock.destroy();
+    await new Promise((r) => server.close(r));
+  }
+});
+
+owner('an SSLBIO over a ConnectBIO whose SSL\'s keylog callback throws: do_connect() rejects with its error as cause; the SSL refuses to go on', async () => {
+  const boom = new Error('bio keylog broken');
+  const server = tls.createServer({ key: P.server.key, cert: P.server.cert }, (s) => s.end('hello\n'));
+  server.on('tlsClientError', () => {});
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const ctx = new TLSClientContext();
+  ctx.set_verify_locations(P.file('ca', 'crt'));
+  ctx.set_keylog_callback(() => {
+    throw boom;
+  });
+  const ssl = new SSL(ctx);
+  ssl.set_connect_state();
+  const bio = new SSLBIO();
+  const conn = new ConnectBIO();
+  try {
+    bio.set_ssl(ssl, BIO_NOCLOSE);
+    conn.set_conn_hostname('localhost');
+    conn.set_conn_port((server.address() as net.AddressInfo).port);
+    bio.push(conn);
+    const err = await withTimeout(bio.do_connect().then(() => undefined, (e: unknown) => e), 10_000, 'do_connect');
+    assert.ok(isBoom(boom)(err), String(err));
+    const after = await ssl.read_bytes().then(() => 'read', (e: unknown) => e);
+    assert.ok(after instanceof StateError, String(after));
+  } finally {
+    if (!bio.is_freed) bio.free_all();
+    if (!conn.is_freed) conn.free();
+    if (!ssl.is_freed) ssl.free();
+    await new Promise((r) => server.close(r));
+  }
+});
+
+owner('SNI switches context, then a ticket resumes: tickets use the keys of the context the SSL was made from', async () => {
+  const ctx = serverContext();
+  ctx.set_ticket_keys(generateTicketKeys());
+  // The context SNI switches to has no ticket keys of its own: a ticket
+  // sealed or opened with its (absent) keys would fail the handshake.
+  const other = new TLSServerContext();
+  other.load_certs(P.otherHost.cert, P.otherHost.key);
+  let asked = 0;
+  ctx.set_servername_callback((name) => {
+    asked++;
+    return name === 'other.example' ? other : undefined;
+  });
+  const reused: boolean[] = [];
+  const s = await fdServer(ctx, async (ssl) => {
+    await ssl.accept();
+    reused.push(ssl.session_reused());
+    assert.is(ssl.info().servername, 'other.example');
+    await ssl.write('hi\n');
+    await ssl.shutdown();
+  });
+  try {
+    const connectOnce = async (session?: Buffer) => {
+      const c = tls.connect({ host: '127.0.0.1', port: s.port, ca: P.ca.cert, servername: 'other.example', session });
+      let got: Buffer | undefined;
+      c.on('session', (sess: Buffer) => (got = sess));
+      c.on('data', () => {});
+      const closed = new Promise<void>((r, j) => {
+        c.once('close', () => r());
+        c.once('error', j);
+      });
+      closed.catch(() => {});
+      try {
+        await withTimeout(new Promise<void>((r, j) => {
+          c.once('secureConnect', r);
+          c.once('error', j);
+        }), 10_000, 'secureConnect');
+        const wasReused = c.isSessionReused();
+        await withTimeout(closed, 10_000, 'close');
+        return { session: got, reused: wasReused };
+      } finally {
+        c.destroy();
+      }
+    };
+    const first = await connectOnce();
+    assert.ok(first.session, 'the server sent a ticket');
+    assert.is(first.reused, false);
+    const second = await connectOnce(first.session);
+    assert.is(second.reused, true, 'the ticket resumed');
+    for (const o of s.outcomes) assert.is(await withTimeout(o, 10_000, 'server'), undefined);
+    assert.equal(reused, [false, true]);
+    assert.is(asked, 2);
+  } finally {
+    await s.close();
+  }
+});
+
+owner.run();

@@ -143,6 +143,10 @@ export class Utf8Reads {
  * (`ERR_TLS_CLOSED`); driving this or any other SSL or BIO from there
  * (`accept`, `read`, `write`, `shutdown`, `set_fd`, …) is refused with
  * StateError (`ERR_TLS_STATE`).
+ * A callback that throws fails the call that ran it with HandshakeError
+ * (ProtocolError after the handshake) whose `cause` is the thrown value; the
+ * SSL then refuses `accept`/`connect`/`read`/`write` (StateError) and
+ * `shutdown` sends nothing: `free()` it.
  *
  * A client verifies the server's certificate (against the context's trust)
  * and that it names the host: the name given to `set_host` (extension), or
@@ -374,7 +378,7 @@ export class SSL {
     return new Pointer('SSL', this[kNative].pointer());
   }
 
-  /** Extension: protocol, cipher, verify result, shutdown state. */
+  /** Extension: protocol, cipher, key exchange group, ALPN, verify result, resumption, role, shutdown state. */
   info(): FdSslInfo {
     return this[kNative].info();
   }

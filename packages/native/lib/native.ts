@@ -224,20 +224,12 @@ export const WaitFor = {
   Writable: 2,
 } as const;
 
-/** The state of an SSL running on a socket descriptor or a BIO chain. */
-export interface FdSslInfo {
+/** The state of an SSL running on a socket descriptor or a BIO chain: the memory session's record, and the role. */
+export interface FdSslInfo extends SessionInfo {
   /** In accept state (set_accept_state, accept(), or a server context). */
   isServer: boolean;
   /** In connect state. Neither before a role is set. */
   isClient: boolean;
-  handshakeComplete: boolean;
-  protocol: string | null;
-  cipher: string | null;
-  verifyResult: number;
-  verifyMessage: string;
-  servername: string | null;
-  sentShutdown: boolean;
-  receivedShutdown: boolean;
 }
 
 /**

@@ -258,7 +258,8 @@ void Bio::Release(napi_env env) {
     // (below) would leave the SSL without a transport, so send it now.
     SSL* ssl = nullptr;
     BIO_get_ssl(bio_, &ssl);
-    if (ssl != nullptr && SSL_get_rbio(ssl) != nullptr && SSL_is_init_finished(ssl) &&
+    bool failed = ssl_wrap_ != nullptr && ssl_wrap_->failed();  // as after a fatal alert: no close_notify
+    if (ssl != nullptr && !failed && SSL_get_rbio(ssl) != nullptr && SSL_is_init_finished(ssl) &&
         (SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN) == 0)
       SSL_shutdown(ssl);
   }
@@ -418,6 +419,7 @@ Napi::Value Bio::Pop(const Napi::CallbackInfo& info) {
 void Bio::ReadySsl(Napi::Env env, const char* op) {
   if (kind_ != Kind::kSsl) return;
   if (ssl_wrap_ == nullptr) ThrowError(env, kErrState, std::string(op) + "() on an SSL BIO before set_ssl()");
+  ssl_wrap_->CheckNotFailed(env, op);
   SSL* ssl = nullptr;
   BIO_get_ssl(bio_, &ssl);
   if (ssl == nullptr) ThrowError(env, kErrClosed, "the BIO's SSL is gone");
@@ -497,6 +499,8 @@ Napi::Value Bio::Read(const Napi::CallbackInfo& info) {
   errno = 0;
   int ok = BIO_read_ex(bio_, scratch.data(), n, &got);
   CheckNotFreedDuring(env, "read");
+  // A callback the SSL ran that threw is this call's failure (its error as cause).
+  if (ssl_wrap_ != nullptr) ssl_wrap_->AfterBioCall(env);
   if (ok == 1 && got > 0) {
     last_error_ = 0;
     Napi::Buffer<char> out = Napi::Buffer<char>::Copy(env, scratch.data(), got);
@@ -532,6 +536,8 @@ Napi::Value Bio::Write(const Napi::CallbackInfo& info) {
   errno = 0;
   int ok = BIO_write_ex(bio_, data, b.size, &written);
   CheckNotFreedDuring(env, "write");
+  // A callback the SSL ran that threw is this call's failure (its error as cause).
+  if (ssl_wrap_ != nullptr) ssl_wrap_->AfterBioCall(env);
   if (ok == 1 && written > 0) {
     last_error_ = 0;
     return Napi::Number::New(env, static_cast<double>(written));
@@ -554,6 +560,8 @@ Napi::Value Bio::DoHandshake(const Napi::CallbackInfo& info) {
   errno = 0;
   long done = BIO_do_handshake(bio_);
   CheckNotFreedDuring(env, "do_handshake");
+  // A callback the SSL ran that threw is this call's failure (its error as cause).
+  if (ssl_wrap_ != nullptr) ssl_wrap_->AfterBioCall(env);
   if (done > 0) {
     last_error_ = 0;
     if (kind_ == Kind::kAccept) {

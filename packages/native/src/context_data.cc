@@ -45,8 +45,8 @@ bool NameMatches(const std::string& pattern, const std::string& name) {
 
 // Calls a JS callback from inside an OpenSSL callback. OpenSSL's C frames
 // must never see a C++ exception: an exception thrown by the user's callback
-// is recorded on the session (reported by cycle() as the handshake's error)
-// and false is returned so the caller can abort the handshake.
+// is recorded on the SSL's owner (which reports it as the failure of the call
+// that ran OpenSSL) and false is returned so the caller can abort the handshake.
 bool CallJs(SSL* ssl, const Napi::FunctionReference& ref, const std::vector<napi_value>& args, Napi::Value* result,
             const char* what) {
   Napi::Env env = ref.Env();

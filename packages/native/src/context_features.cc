@@ -9,7 +9,7 @@
 
 #include "context.h"
 #include "context_data.h"
-#include "session.h"
+#include "ssl_owner.h"
 #include "util/addon_data.h"
 #include "util/args.h"
 #include "util/errors.h"
@@ -52,7 +52,7 @@ void Context::ApplyFeatureDefaults(Napi::Env env) {
     // the session that a (new) ticket arrived.
     long mode = role_ == Role::kClient ? SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE : SSL_SESS_CACHE_BOTH;
     SSL_CTX_set_session_cache_mode(ctx_, mode);
-    SSL_CTX_sess_set_new_cb(ctx_, Session::OnNewSession);
+    SSL_CTX_sess_set_new_cb(ctx_, SslOwner::OnNewSession);
   }
   // SSLKEYLOGFILE, as browsers and curl honour it: every context made while
   // it is set appends its connections' secrets there.

@@ -19,13 +19,13 @@
 #include "fd_busy.h"
 #include "session_der.h"
 #include "ssl_failure.h"
+#include "ssl_queries.h"
 #include "util/addon_data.h"
 #include "util/args.h"
 #include "util/counters.h"
 #include "util/errors.h"
 #include "util/host_name.h"
 #include "util/socket_fd.h"
-#include "x509.h"
 
 namespace rxtls {
 namespace {
@@ -99,6 +99,13 @@ FdSsl::FdSsl(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FdSsl>(info) {
   ERR_clear_error();
   ssl_ = SSL_new(ctx);
   if (ssl_ == nullptr) ThrowOpenSSLError(env, kErrCrypto, "could not create SSL");
+  // The context's callbacks find this object through the SSL (and the
+  // context the SSL was made from: its ticket keys, whatever SNI chooses).
+  if (!AttachTo(ssl_)) {
+    SSL_free(ssl_);  // a constructor that throws runs no destructor
+    ssl_ = nullptr;
+    ThrowOpenSSLError(env, kErrCrypto, "could not attach the SSL to its owner");
+  }
   // A write that OpenSSL could only partly send reports what it sent, and
   // the retry may come from another buffer (the TS side re-slices).
   SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
@@ -117,7 +124,28 @@ FdSsl::FdSsl(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FdSsl>(info) {
 
 FdSsl::~FdSsl() {
   CounterAdd("FdSsl", -1);
-  if (ssl_ != nullptr) SSL_free(ssl_);
+  if (ssl_ == nullptr) return;
+  DetachFrom(ssl_);  // a BIO may still hold the SSL
+  SSL_free(ssl_);
+}
+
+void FdSsl::CheckNotFailed(Napi::Env env, const char* op) const {
+  if (failed_) ThrowError(env, kErrState, std::string(op) + "() after a callback failure ended this SSL; free it");
+}
+
+void FdSsl::AfterCall(Napi::Env env) {
+  if (has_callback_error()) {
+    // The thrown error is the reason, whatever OpenSSL made of it; and the
+    // SSL must not go on as if the callback had done its work.
+    failed_ = true;
+    last_error_ = SSL_ERROR_SSL;
+    throw TakeCallbackFailure(env, handshake_done_);
+  }
+  if (SSL_is_init_finished(ssl_)) handshake_done_ = true;
+}
+
+void FdSsl::AfterBioCall(Napi::Env env) {
+  if (ssl_ != nullptr) AfterCall(env);
 }
 
 SSL* FdSsl::Get(Napi::Env env) const {
@@ -215,6 +243,7 @@ void FdSsl::PrepareClient(Napi::Env env, SSL* ssl, const std::string& host) {
 
 void FdSsl::Ready(Napi::Env env, Mode wanted, const char* op) {
   SSL* ssl = Get(env);
+  CheckNotFailed(env, op);
   if (SSL_get_rbio(ssl) == nullptr)
     ThrowError(env, kErrState, std::string(op) + "() before set_fd(): the SSL has no socket");
   if (wanted != Mode::kUnset && mode_ != wanted && mode_ != Mode::kUnset)
@@ -265,6 +294,7 @@ Napi::Value FdSsl::Handshake(Napi::Env env, Mode wanted, const char* op) {
   errno = 0;
   int r = SSL_do_handshake(ssl_);
   CheckNotFreedDuring(env, op);
+  AfterCall(env);
   if (r == 1) {
     last_error_ = SSL_ERROR_NONE;
     return Napi::Number::New(env, 1);
@@ -295,6 +325,7 @@ Napi::Value FdSsl::Read(const Napi::CallbackInfo& info) {
   errno = 0;
   int ok = SSL_read_ex(ssl_, scratch.data(), n, &got);
   CheckNotFreedDuring(env, "read");
+  AfterCall(env);
   if (ok == 1) {
     last_error_ = SSL_ERROR_NONE;
     Napi::Buffer<char> out = Napi::Buffer<char>::Copy(env, scratch.data(), got);
@@ -329,6 +360,7 @@ Napi::Value FdSsl::Write(const Napi::CallbackInfo& info) {
   errno = 0;
   int ok = SSL_write_ex(ssl_, data, b.size, &written);
   CheckNotFreedDuring(env, "write");
+  AfterCall(env);
   if (ok == 1) {
     last_error_ = SSL_ERROR_NONE;
     return Napi::Number::New(env, static_cast<double>(written));
@@ -345,7 +377,8 @@ Napi::Value FdSsl::Shutdown(const Napi::CallbackInfo& info) {
   SSL* ssl = Get(env);
   FdRefuseWhileBusy(env, "shutdown");
   FdCall call;
-  if (SSL_get_rbio(ssl) == nullptr || !SSL_is_init_finished(ssl)) return Napi::Number::New(env, 1);
+  // A callback failure ended the SSL: no close_notify, as after a fatal alert.
+  if (failed_ || SSL_get_rbio(ssl) == nullptr || !SSL_is_init_finished(ssl)) return Napi::Number::New(env, 1);
   ERR_clear_error();
   errno = 0;
   int r = SSL_shutdown(ssl);
@@ -382,22 +415,8 @@ Napi::Value FdSsl::Wait(const Napi::CallbackInfo& info) {
 Napi::Value FdSsl::Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SSL* ssl = Get(env);
-  Napi::Object o = Napi::Object::New(env);
-  bool done = SSL_is_init_finished(ssl);
-  o.Set("isServer", Napi::Boolean::New(env, mode_ == Mode::kServer));
+  Napi::Object o = SslInfo(env, ssl, mode_ == Mode::kServer, SSL_is_init_finished(ssl));
   o.Set("isClient", Napi::Boolean::New(env, mode_ == Mode::kClient));
-  o.Set("handshakeComplete", Napi::Boolean::New(env, done));
-  o.Set("protocol", done ? Napi::Value(Napi::String::New(env, SSL_get_version(ssl))) : env.Null());
-  const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
-  o.Set("cipher", cipher ? Napi::Value(Napi::String::New(env, SSL_CIPHER_get_name(cipher))) : env.Null());
-  long verify = SSL_get_verify_result(ssl);
-  o.Set("verifyResult", Napi::Number::New(env, static_cast<double>(verify)));
-  o.Set("verifyMessage", Napi::String::New(env, X509_verify_cert_error_string(verify)));
-  const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-  o.Set("servername", sni ? Napi::Value(Napi::String::New(env, sni)) : env.Null());
-  int shut = SSL_get_shutdown(ssl);
-  o.Set("sentShutdown", Napi::Boolean::New(env, (shut & SSL_SENT_SHUTDOWN) != 0));
-  o.Set("receivedShutdown", Napi::Boolean::New(env, (shut & SSL_RECEIVED_SHUTDOWN) != 0));
   return o;
 }
 
@@ -405,6 +424,8 @@ void FdSsl::ReleaseNow(const char* why) {
   if (ssl_ == nullptr) return;
   SSL* ssl = ssl_;
   ssl_ = nullptr;
+  DetachFrom(ssl);
+  ClearCallbackError();
   try {
     waiter_.Close(Napi::Env(env_), kErrClosed, why);
   } catch (...) {
@@ -495,20 +516,13 @@ Napi::Value FdSsl::SetAlpnProtocols(const Napi::CallbackInfo& info) {
 // alpnProtocol(): the protocol both sides agreed on, or null.
 Napi::Value FdSsl::AlpnProtocol(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const unsigned char* alpn = nullptr;
-  unsigned int len = 0;
-  SSL_get0_alpn_selected(Get(env), &alpn, &len);
-  if (len == 0) return env.Null();
-  return Napi::String::New(env, reinterpret_cast<const char*>(alpn), len);
+  return SslAlpnProtocol(env, Get(env));
 }
 
 // peerCertificate(): the summary of the peer's certificate, or null.
 Napi::Value FdSsl::PeerCertificate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  // get0: the SSL keeps it alive while the summary is built.
-  X509* cert = SSL_get0_peer_certificate(Get(env));
-  if (cert == nullptr) return env.Null();
-  return CertificateSummary(env, cert);
+  return SslPeerCertificate(env, Get(env));
 }
 
 }  // namespace rxtls

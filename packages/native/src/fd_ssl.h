@@ -9,6 +9,11 @@
 // Re-entrancy (fd_busy.h): OpenSSL may run JS (SNI, keylog callbacks) inside
 // a handshake, read or write. free() from there is deferred until that call
 // returns, which then throws ERR_TLS_CLOSED; driving calls are refused.
+//
+// As an SslOwner (ssl_owner.h) it is what the context's callbacks reach: a
+// callback that throws becomes the failure of the call that ran it (its
+// error as `cause`), and the SSL refuses to go on after; tickets use the
+// keys of the context it was made from, whatever SNI chose.
 #pragma once
 
 #include <napi.h>
@@ -17,12 +22,13 @@
 #include <string>
 
 #include "poll.h"
+#include "ssl_owner.h"
 
 namespace rxtls {
 
 class Context;
 
-class FdSsl : public Napi::ObjectWrap<FdSsl> {
+class FdSsl : public Napi::ObjectWrap<FdSsl>, public SslOwner {
  public:
   static Napi::Function Init(Napi::Env env);
   explicit FdSsl(const Napi::CallbackInfo& info);
@@ -46,6 +52,15 @@ class FdSsl : public Napi::ObjectWrap<FdSsl> {
   void ReleasedByBio(Napi::Env env);
   // True after free(), including one deferred until the running call returns.
   bool freed() const { return ssl_ == nullptr || free_pending_; }
+  // A BIO drove this SSL: throws the error a callback threw meanwhile, if
+  // one did (then the SSL refuses to go on, as after its own calls).
+  void AfterBioCall(Napi::Env env);
+  // Throws ERR_TLS_STATE after a callback failure ended this SSL.
+  void CheckNotFailed(Napi::Env env, const char* op) const;
+  bool failed() const { return failed_; }
+  // getSession() reads the newest session on demand and there is no session
+  // event to raise: nothing to note.
+  void NewSession(SSL* ssl, SSL_SESSION* session) override {}
 
  private:
   Napi::Value SetConnectState(const Napi::CallbackInfo& info);
@@ -82,6 +97,9 @@ class FdSsl : public Napi::ObjectWrap<FdSsl> {
   // Throws ERR_TLS_STATE unless this SSL may still be set up as a client
   // (no server role, handshake not started).
   void CheckClientSetup(Napi::Env env, SSL* ssl, const char* op) const;
+  // After an SSL_* call that may have run JS: throws the error a callback
+  // threw (the SSL is failed from then on); else notes a finished handshake.
+  void AfterCall(Napi::Env env);
   // Maps a failed SSL_* call: a negative wait mask for want-read/want-write,
   // 0 for a clean close; otherwise throws the error with OpenSSL's reason.
   int Fail(Napi::Env env, int ret, const char* during);
@@ -102,6 +120,8 @@ class FdSsl : public Napi::ObjectWrap<FdSsl> {
   bool context_server_ = false;
   std::string host_;  // set_host: SNI and the name to verify
   int last_error_ = SSL_ERROR_NONE;
+  bool handshake_done_ = false;  // a handshake completed with no callback failure
+  bool failed_ = false;          // a callback threw: the SSL goes no further
   bool free_pending_ = false;  // free() came while a call of the family ran
   napi_env env_ = nullptr;
   FdWaiter waiter_;

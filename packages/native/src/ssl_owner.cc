@@ -20,6 +20,10 @@ bool SslOwner::AttachTo(SSL* ssl) {
   return OwnerIndex() >= 0 && SSL_set_ex_data(ssl, OwnerIndex(), this) == 1;
 }
 
+void SslOwner::DetachFrom(SSL* ssl) {
+  if (ssl != nullptr && FromSSL(ssl) == this) SSL_set_ex_data(ssl, OwnerIndex(), nullptr);
+}
+
 int SslOwner::OnNewSession(SSL* ssl, SSL_SESSION* session) {
   if (SslOwner* owner = FromSSL(ssl)) owner->NewSession(ssl, session);
   return 0;  // OpenSSL keeps its reference; getSession() serialises on demand

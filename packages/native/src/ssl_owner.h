@@ -1,7 +1,8 @@
 // The one seam between an SSL and the native object that owns it (the memory
-// Session, a native-transport connection): stored in the SSL's ex_data, so
-// the context's OpenSSL callbacks (SNI, keylog, tickets, new session) reach
-// their owner without knowing which kind it is.
+// Session, a native-transport connection TcpConn, a descriptor SSL FdSsl):
+// stored in the SSL's ex_data, so the context's OpenSSL callbacks (SNI,
+// keylog, tickets, new session) reach their owner without knowing which kind
+// it is.
 #pragma once
 
 #include <napi.h>
@@ -17,7 +18,7 @@ class SslOwner {
  public:
   virtual ~SslOwner() = default;
 
-  // The owner of `ssl`, or nullptr if it has none (a descriptor SSL).
+  // The owner of `ssl`, or nullptr if it has none (its owner let go of it).
   static SslOwner* FromSSL(const SSL* ssl);
   // SSL_CTX_sess_set_new_cb: tells the owner a new resumable session arrived.
   static int OnNewSession(SSL* ssl, SSL_SESSION* session);
@@ -48,6 +49,9 @@ class SslOwner {
  protected:
   // Links `ssl` to this owner; false when OpenSSL refuses.
   bool AttachTo(SSL* ssl);
+  // Unlinks `ssl` from this owner, for an SSL that may outlive it (another
+  // holder keeps a reference): its callbacks then find no owner.
+  void DetachFrom(SSL* ssl);
   bool new_session_ = false;  // set by OnNewSession during a call into OpenSSL
   SSL_CTX* initial_ctx_ = nullptr;  // not owned: the SSL holds it as its session context
 
