@@ -67,8 +67,7 @@ export class NativeTlsConnection implements SecureConnection {
   onerror: ((err: TlsError) => void) | undefined = undefined;
   onclose: ((error: TlsError | undefined) => void) | undefined = undefined;
   ondrain: (() => void) | undefined = undefined;
-  /** After `end()`: everything written, close_notify and the FIN included, was handed to the kernel. */
-  onfinish: (() => void) | undefined = undefined;
+  private onfinish_: (() => void) | undefined = undefined;
   onsession: ((session: Buffer) => void) | undefined = undefined;
   /** Server: the client answered `verifyClientPostHandshake()`; its certificate, or null if it sent none. */
   onpeercertificate: ((certificate: CertificateSummary | null) => void) | undefined = undefined;
@@ -111,9 +110,20 @@ export class NativeTlsConnection implements SecureConnection {
     return this.closed_;
   }
 
-  /** After `end()`: close_notify and the FIN were handed to the kernel (`onfinish` fired). */
+  /** After `end()`: close_notify and the FIN were handed to the kernel. */
   get finished(): boolean {
-    return this.finished_;
+    return this.finished_ || (this.native_ !== undefined && !this.closed_ && this.native_.isFinished());
+  }
+
+  /** After `end()`: everything written, close_notify and the FIN included, was handed to the kernel. */
+  get onfinish(): (() => void) | undefined {
+    return this.onfinish_;
+  }
+
+  set onfinish(fn: (() => void) | undefined) {
+    this.onfinish_ = fn;
+    // Only a connection with a listener pays the call.
+    if (fn !== undefined && this.native_ !== undefined && !this.closed_) this.native_.watchFinish();
   }
 
   get error(): TlsError | undefined {
@@ -277,6 +287,7 @@ export class NativeTlsConnection implements SecureConnection {
   /** @internal The client's connection started: replay what waited for it. */
   _attach(native: NativeTcpConnection): void {
     this.native_ = native;
+    if (this.onfinish_ !== undefined) native.watchFinish();
     if (this.paused_) native.pause();
     // Held until the server's identity was accepted (_secure).
     if (this.identity_ === undefined) this.sendQueued_();
@@ -318,7 +329,7 @@ export class NativeTlsConnection implements SecureConnection {
   /** @internal */
   _finish(): void {
     this.finished_ = true;
-    this.onfinish?.();
+    this.onfinish_?.();
   }
 
   /** @internal */

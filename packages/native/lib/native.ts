@@ -383,6 +383,10 @@ export interface NativeTcpConnection {
   ref(): void;
   unref(): void;
   isClosed(): boolean;
+  /** Call `finish` once the FIN is out (not called unless asked). */
+  watchFinish(): void;
+  /** The FIN after `end()` was handed to the kernel. */
+  isFinished(): boolean;
   /**
    * Server: the session store's answer to the lookup `sessionLookup` asked
    * for (a DER session, or null). True when it is that ID's session; the

@@ -229,6 +229,8 @@ Napi::Function TcpConnection::Init(Napi::Env env) {
                          InstanceMethod("ref", &TcpConnection::Ref),
                          InstanceMethod("unref", &TcpConnection::Unref),
                          InstanceMethod("isClosed", &TcpConnection::IsClosed),
+                         InstanceMethod("watchFinish", &TcpConnection::WatchFinish),
+                         InstanceMethod("isFinished", &TcpConnection::IsFinished),
                          InstanceMethod("sessionStoreAnswer", &TcpConnection::SessionStoreAnswer),
                          InstanceMethod("takeStoreSessions", &TcpConnection::TakeStoreSessions),
                          InstanceMethod("verifyClientPostHandshake", &TcpConnection::VerifyClientPostHandshake),
@@ -487,6 +489,16 @@ Napi::Value TcpConnection::Ref(const Napi::CallbackInfo& info) {
 Napi::Value TcpConnection::Unref(const Napi::CallbackInfo& info) {
   if (core_ != nullptr && !core_->closing_) uv_unref(reinterpret_cast<uv_handle_t*>(&core_->tcp_));
   return info.Env().Undefined();
+}
+
+Napi::Value TcpConnection::WatchFinish(const Napi::CallbackInfo& info) {
+  // Asked for, not by default: the call would cost every connection's close a JS call.
+  if (core_ != nullptr) core_->want_finish_ = true;
+  return info.Env().Undefined();
+}
+
+Napi::Value TcpConnection::IsFinished(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), core_ != nullptr && core_->fin_sent_);
 }
 
 Napi::Value TcpConnection::IsClosed(const Napi::CallbackInfo& info) {

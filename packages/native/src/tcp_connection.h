@@ -186,6 +186,7 @@ class TcpConn final : public TcpHandle, public SslOwner {
   bool ended_ = false;        // our close_notify is queued
   bool end_pending_ = false;  // end() before the handshake completed
   bool fin_sent_ = false;
+  bool want_finish_ = false;  // JS set onfinish: call it once the FIN is out
   bool shutting_ = false;     // uv_shutdown in flight
   bool closing_ = false;
   bool failed_ = false;
@@ -238,6 +239,8 @@ class TcpConnection : public Napi::ObjectWrap<TcpConnection> {
   Napi::Value Ref(const Napi::CallbackInfo& info);
   Napi::Value Unref(const Napi::CallbackInfo& info);
   Napi::Value IsClosed(const Napi::CallbackInfo& info);
+  Napi::Value WatchFinish(const Napi::CallbackInfo& info);
+  Napi::Value IsFinished(const Napi::CallbackInfo& info);
   // tcp_session_store.cc, tcp_pha.cc.
   Napi::Value SessionStoreAnswer(const Napi::CallbackInfo& info);
   Napi::Value TakeStoreSessions(const Napi::CallbackInfo& info);

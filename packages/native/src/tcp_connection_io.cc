@@ -393,7 +393,7 @@ void TcpConn::OnShutdown(uv_shutdown_t* req, int status) {
     c->shutting_ = false;
     if (status == UV_ECANCELED || c->closing_) return;
     c->fin_sent_ = true;
-    if (status >= 0 && !c->owner_.IsEmpty()) {
+    if (status >= 0 && c->want_finish_ && !c->owner_.IsEmpty()) {
       // Everything written, close_notify and FIN included, is the kernel's (net.Socket's 'finish').
       Napi::Env env(c->loop_->env());
       Napi::HandleScope scope(env);
