@@ -6,6 +6,52 @@
 #include <new>
 
 namespace rxtls {
+namespace {
+
+// Drained blocks kept for reuse, per thread (the loop's and each pool
+// thread's), at most kSpareBlocks (16 × 16.5 KiB): a process-wide cost, not a
+// per-connection one. None under AddressSanitizer, which must see every free.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr size_t kSpareBlocks = 0;
+#else
+constexpr size_t kSpareBlocks = 16;
+#endif
+
+struct Spares {
+  void* head = nullptr;  // a BufferChain::Block list, linked through `next`
+  size_t count = 0;
+  ~Spares();
+};
+thread_local Spares spares;
+
+}  // namespace
+
+Spares::~Spares() {
+  while (head != nullptr) {
+    void* next = *static_cast<void**>(head);  // `next` is a Block's first member
+    std::free(head);
+    head = next;
+  }
+  count = kSpareBlocks;  // a chain freed after this (process exit) frees its blocks itself
+}
+
+BufferChain::Block* BufferChain::TakeBlock() {
+  if (spares.head == nullptr) return static_cast<Block*>(std::malloc(sizeof(Block)));
+  Block* b = static_cast<Block*>(spares.head);
+  spares.head = b->next;
+  --spares.count;
+  return b;
+}
+
+void BufferChain::GiveBack(Block* b) {
+  if (spares.count >= kSpareBlocks) {
+    std::free(b);
+    return;
+  }
+  b->next = static_cast<Block*>(spares.head);
+  spares.head = b;
+  ++spares.count;
+}
 
 BufferChain::~BufferChain() { Clear(); }
 
@@ -16,7 +62,7 @@ void BufferChain::Clear() {
 
 BufferChain::Block* BufferChain::NewTail() {
   // Not `new`: the data area needs no initialisation.
-  Block* b = static_cast<Block*>(std::malloc(sizeof(Block)));
+  Block* b = TakeBlock();
   if (b == nullptr) throw std::bad_alloc();
   b->next = nullptr;
   b->start = b->end = 0;
@@ -30,7 +76,7 @@ void BufferChain::PopHead() {
   Block* b = head_;
   head_ = b->next;
   if (head_ == nullptr) tail_ = nullptr;
-  std::free(b);
+  GiveBack(b);
 }
 
 void BufferChain::Append(const char* data, size_t len) {
@@ -76,7 +122,7 @@ void BufferChain::Commit(size_t n) {
   }
   Block* prev = head_;
   while (prev->next != tail_) prev = prev->next;
-  std::free(tail_);
+  GiveBack(tail_);
   prev->next = nullptr;
   tail_ = prev;
 }

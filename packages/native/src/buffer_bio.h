@@ -1,6 +1,8 @@
 // A BIO over a chain of fixed-size blocks, the buffers between a socket and
-// an SSL on the native transport. Blocks are freed as soon as they are
-// drained, so an idle connection holds no buffer at all. The socket reads
+// an SSL on the native transport. Blocks leave a chain as soon as they are
+// drained, so an idle connection holds no buffer at all (a few drained blocks
+// wait per thread for the next chain that needs one: no malloc/free pair per
+// record on a busy loop). The socket reads
 // straight into the tail (Reserve/Commit) and writes straight from the head
 // (Peek/Consume): no copy between the kernel and OpenSSL.
 #pragma once
@@ -45,6 +47,8 @@ class BufferChain {
   };
   Block* NewTail();
   void PopHead();
+  static Block* TakeBlock();
+  static void GiveBack(Block* b);
 
   Block* head_ = nullptr;
   Block* tail_ = nullptr;
