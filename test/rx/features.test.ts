@@ -2,8 +2,7 @@
 // TlsConnection: ALPN, resumption (with ticket keys shared by two servers),
 // client certificates, SNI, keylog, exported keying material and
 // post-handshake authentication. Peers: openssl s_client, node:tls, rx itself.
-// On each transport; post-handshake authentication is asked for by a JS
-// transport server (the native one refuses it, as tested here too).
+// On each transport.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as tls from 'node:tls';
@@ -313,39 +312,36 @@ for (const transport of TRANSPORTS) {
     assert.throws(() => conn.exportKeyingMaterial(32, 'EXPORTER-rxtls-test'), (e: TlsError) => e.code === 'ERR_TLS_CLOSED');
   });
 
-  // The server side of post-handshake authentication runs on the JS transport only.
-  if (transport === 'js') {
-    features('post-handshake auth: rx listen asks openssl s_client -enable_pha for its certificate', async (ctx) => {
-      const srv = await serve({ context: phaContext() }, phaHandler);
-      ctx.srv.push(srv);
-      const proc = spawn(
-        'openssl',
-        ['s_client', '-connect', `127.0.0.1:${srv.port}`, '-CAfile', p.file('ca', 'crt'), '-tls1_3', '-enable_pha', '-cert', p.file('client', 'crt'), '-key', p.file('client', 'key')],
-        { stdio: ['pipe', 'pipe', 'pipe'] },
-      );
-      let out = '';
-      proc.stdout.on('data', (d) => (out += d));
-      proc.stderr.on('data', (d) => (out += d));
-      proc.stdin.on('error', () => {});
-      const exited = new Promise((resolve) => proc.once('close', resolve));
-      try {
-        const server = await withTimeout(srv.next(), 10_000, 'connection');
-        assert.is(server.peerCertificate, null);
-        proc.stdin.write('auth\n');
-        await until(() => /after=/.test(out), 's_client answered');
-        assert.match(out, /before=none[\s\S]*after=rxtls test client now=rxtls test client/, out);
-        assert.is(server.peerCertificate?.subject.CN, 'rxtls test client');
-        // Stdin's end makes s_client send close_notify and exit.
-        proc.stdin.end();
-        await withTimeout(exited, 10_000, 's_client exit');
-      } finally {
-        proc.kill('SIGKILL');
-      }
-    });
-  }
+  features('post-handshake auth: rx listen asks openssl s_client -enable_pha for its certificate', async (ctx) => {
+    const srv = await serve({ context: phaContext() }, phaHandler);
+    ctx.srv.push(srv);
+    const proc = spawn(
+      'openssl',
+      ['s_client', '-connect', `127.0.0.1:${srv.port}`, '-CAfile', p.file('ca', 'crt'), '-tls1_3', '-enable_pha', '-cert', p.file('client', 'crt'), '-key', p.file('client', 'key')],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    proc.stdout.on('data', (d) => (out += d));
+    proc.stderr.on('data', (d) => (out += d));
+    proc.stdin.on('error', () => {});
+    const exited = new Promise((resolve) => proc.once('close', resolve));
+    try {
+      const server = await withTimeout(srv.next(), 10_000, 'connection');
+      assert.is(server.peerCertificate, null);
+      proc.stdin.write('auth\n');
+      await until(() => /after=/.test(out), 's_client answered');
+      assert.match(out, /before=none[\s\S]*after=rxtls test client now=rxtls test client/, out);
+      assert.is(server.peerCertificate?.subject.CN, 'rxtls test client');
+      // Stdin's end makes s_client send close_notify and exit.
+      proc.stdin.end();
+      await withTimeout(exited, 10_000, 's_client exit');
+    } finally {
+      proc.kill('SIGKILL');
+    }
+  });
 
-  features('post-handshake auth: rx connect with a certificate answers a JS transport server; a client cannot ask', async (ctx) => {
-    const srv = await serveWith({ context: phaContext(), transport: 'js' }, phaHandler);
+  features('post-handshake auth: rx connect with a certificate answers the server; a client cannot ask', async (ctx) => {
+    const srv = await serve({ context: phaContext() }, phaHandler);
     ctx.srv.push(srv);
     const conn = await client(srv.port, { cert: p.client.cert, key: p.client.key });
     const err = await conn.verifyClientPostHandshake().catch((e: TlsError) => e);
@@ -372,54 +368,34 @@ for (const transport of TRANSPORTS) {
     assert.is(text, 'before=none\nafter=rxtls test client now=rxtls test client\n');
   });
 
-  if (transport === 'js') {
-    features('post-handshake auth: answered with no reader attached; a client without a certificate rejects it', async (ctx) => {
-      const context = phaContext();
-      context.set_verify(SSL_VERIFY_PEER | SSL_VERIFY_POST_HANDSHAKE | SSL_VERIFY_FAIL_IF_NO_PEER_CERT);
-      const outcomes: string[] = [];
-      // No read(c): the connection is paused, yet must see the client's answer.
-      const askAtOnce = (c: TlsConnection) => {
-        const answer = c.verifyClientPostHandshake();
-        // Watched here: a failure also errors write(c), which then drops `answer`.
-        answer.then(
-          (cert) => outcomes.push(`ok ${cert?.subject.CN}`),
-          (err: TlsError) => outcomes.push(`error ${err.code}`),
-        );
-        return from(answer).pipe(
-          map((cert) => `after=${cert?.subject.CN}\n`),
-          write(c),
-        );
-      };
-      const srv = await serve({ context }, askAtOnce);
-      ctx.srv.push(srv);
-      const sc = (extra: string[]) => withTimeout(runSClient(srv.port, ['-CAfile', p.file('ca', 'crt'), '-tls1_3', '-enable_pha', '-ign_eof', ...extra]), 20_000, 's_client');
-      const good = await sc(['-cert', p.file('client', 'crt'), '-key', p.file('client', 'key')]);
-      assert.match(good.stdout, /after=rxtls test client/, good.stdout + good.stderr);
-      const bad = await sc([]);
-      assert.not.match(bad.stdout, /after=/);
-      await until(() => outcomes.length === 2, 'both outcomes');
-      assert.is(outcomes[0], 'ok rxtls test client');
-      assert.match(outcomes[1]!, /^error ERR_TLS_(HANDSHAKE|PROTOCOL|CERTIFICATE)$/);
-    });
-  }
-
-  if (transport === 'native') {
-    features('post-handshake auth: the native transport refuses to ask, with a StateError that names the JS transport', async (ctx) => {
-      const outcome: TlsError[] = [];
-      const srv = await serve({ context: phaContext() }, (c) =>
-        defer(() => c.verifyClientPostHandshake()).pipe(
-          catchError((err: TlsError) => (outcome.push(err), of('refused\n'))),
-          map(String),
-          write(c),
-        ),
+  features('post-handshake auth: answered with no reader attached; a client without a certificate rejects it', async (ctx) => {
+    const context = phaContext();
+    context.set_verify(SSL_VERIFY_PEER | SSL_VERIFY_POST_HANDSHAKE | SSL_VERIFY_FAIL_IF_NO_PEER_CERT);
+    const outcomes: string[] = [];
+    // No read(c): the connection is paused, yet must see the client's answer.
+    const askAtOnce = (c: TlsConnection) => {
+      const answer = c.verifyClientPostHandshake();
+      // Watched here: a failure also errors write(c), which then drops `answer`.
+      answer.then(
+        (cert) => outcomes.push(`ok ${cert?.subject.CN}`),
+        (err: TlsError) => outcomes.push(`error ${err.code}`),
       );
-      ctx.srv.push(srv);
-      const conn = await client(srv.port, { cert: p.client.cert, key: p.client.key });
-      assert.is(await talk(conn), 'refused\n');
-      assert.is(outcome[0]?.code, 'ERR_TLS_STATE');
-      assert.match(outcome[0]!.message, /transport: 'js'/);
-    });
-  }
+      return from(answer).pipe(
+        map((cert) => `after=${cert?.subject.CN}\n`),
+        write(c),
+      );
+    };
+    const srv = await serve({ context }, askAtOnce);
+    ctx.srv.push(srv);
+    const sc = (extra: string[]) => withTimeout(runSClient(srv.port, ['-CAfile', p.file('ca', 'crt'), '-tls1_3', '-enable_pha', '-ign_eof', ...extra]), 20_000, 's_client');
+    const good = await sc(['-cert', p.file('client', 'crt'), '-key', p.file('client', 'key')]);
+    assert.match(good.stdout, /after=rxtls test client/, good.stdout + good.stderr);
+    const bad = await sc([]);
+    assert.not.match(bad.stdout, /after=/);
+    await until(() => outcomes.length === 2, 'both outcomes');
+    assert.is(outcomes[0], 'ok rxtls test client');
+    assert.match(outcomes[1]!, /^error ERR_TLS_(HANDSHAKE|PROTOCOL|CERTIFICATE)$/);
+  });
 
   features('fleet: two rx listen servers with one ticketSecret resume each other’s sessions', async (ctx) => {
     const ticketSecret = randomBytes(32);
@@ -448,11 +424,7 @@ for (const transport of TRANSPORTS) {
       error: (err: TlsError) => (failed = err),
     });
     try {
-      // Until the native transport reads PROXY headers, core refuses the option there, and says so.
-      if (transport === 'native' && failed?.code === 'ERR_TLS_CONFIG') {
-        assert.match(failed.message, /proxyProtocol/);
-        return;
-      }
+      assert.is(failed, undefined, 'the server itself did not fail');
       await withTimeout(until(() => port > 0, 'bound'), 5000, 'bound');
       const direct = tls.connect({ host: '127.0.0.1', port, ca: p.ca.cert, servername: 'localhost' });
       direct.on('error', () => {});

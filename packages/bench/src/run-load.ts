@@ -280,9 +280,13 @@ class LoadRun {
 
   private async timed(): Promise<void> {
     const o = this.o;
+    // No warm-up: the window opens before the first connection (a handshake may beat a 0 ms timer).
+    if (o.warmup === 0) this.startMeasure();
     for (let i = 0; i < o.connections; i++) this.startWorker();
-    await sleep(o.warmup * 1000);
-    this.startMeasure();
+    if (o.warmup > 0) {
+      await sleep(o.warmup * 1000);
+      this.startMeasure();
+    }
     await this.waitMeasured(o.duration * 1000);
     this.endMeasure();
   }

@@ -218,9 +218,8 @@ export class TlsConnection {
    * the answer.
    * @returns The client's certificate, or null.
    * @throws (rejects) StateError on a client, under TLS 1.2, when the client
-   *   did not offer it, while another one runs, or on the native transport
-   *   (which cannot ask yet: listen with `transport: 'js'`); the
-   *   connection's error if it fails meanwhile; ClosedError once it has closed.
+   *   did not offer it, or while another one runs; the connection's error if
+   *   it fails meanwhile; ClosedError once it has closed.
    * @example
    * const cert = await conn.verifyClientPostHandshake();
    * console.log(cert?.subject.CN ?? 'no certificate');
@@ -229,10 +228,7 @@ export class TlsConnection {
     const st = states.get(this)!;
     if (!this.isServer) throw new StateError('only a server asks for a certificate after the handshake');
     if (st.pha) throw new StateError('a post-handshake authentication is already running');
-    const link = liveLink(this);
-    if (!(link instanceof TlsEngine))
-      throw new StateError("post-handshake authentication is not available on the native transport yet: listen with transport: 'js'");
-    link.verifyClientPostHandshake();
+    liveLink(this).verifyClientPostHandshake();
     return new Promise<CertificateSummary | null>((resolve, reject) => {
       st.pha = { resolve, reject };
       updatePause(st);
@@ -394,16 +390,15 @@ export function createConnection(link: Link): TlsConnection {
     st.session = session;
     previousOnSession?.(session);
   };
-  if (link instanceof TlsEngine)
-    link.onpeercertificate = (certificate) => {
-      st.peerCertificate = certificate;
-      st.verify = link.info();
-      st.authorizationError = undefined;
-      const pha = st.pha;
-      st.pha = undefined;
-      updatePause(st);
-      pha?.resolve(certificate);
-    };
+  link.onpeercertificate = (certificate) => {
+    st.peerCertificate = certificate;
+    st.verify = link.info();
+    st.authorizationError = undefined;
+    const pha = st.pha;
+    st.pha = undefined;
+    updatePause(st);
+    pha?.resolve(certificate);
+  };
   // Paused at the end of this turn unless a reader attached meanwhile (the
   // usual `mergeMap((c) => read(c)…)`), which so costs no pause and resume.
   // Data that arrives first pauses it at once (ondata above).
