@@ -6,10 +6,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as tls from 'node:tls';
 
+import type { SecureConnection } from '@rxtls/core';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { startNative } from '../helpers/native-transport.js';
+import { connectNativeTls, secure, startNative } from '../helpers/native-transport.js';
 import { withTimeout } from '../helpers/net.js';
 import { pki } from '../helpers/pki.js';
 
@@ -178,6 +179,55 @@ DataPath('pause() inside ondata in the middle of a burst: the rest arrives after
     s.destroy();
   } finally {
     received = [];
+    await srv.close();
+  }
+});
+
+DataPath('full duplex in chunks far above the high-water mark, each end waiting for drain: no deadlock', async () => {
+  // Each write leaves more than 4 high-water marks unsent; a transport that
+  // stopped reading for that would stop both ends at once.
+  const SIZE = 24 * 1024 * 1024;
+  const CHUNK = 2 * 1024 * 1024;
+  const up = randomBytes(SIZE);
+  const down = randomBytes(SIZE);
+  const pump = (c: SecureConnection, data: Buffer) =>
+    new Promise<void>((resolve) => {
+      let offset = 0;
+      const next = () => {
+        while (offset < data.length) {
+          const more = c.write(data.subarray(offset, offset + CHUNK));
+          offset += CHUNK;
+          if (!more) return void (c.ondrain = next);
+        }
+        resolve();
+      };
+      next();
+    });
+  const collect = (c: SecureConnection) =>
+    new Promise<string>((resolve) => {
+      const h = createHash('sha256');
+      let got = 0;
+      c.ondata = (d) => {
+        h.update(d);
+        got += d.length;
+        if (got === SIZE) resolve(h.digest('hex'));
+      };
+    });
+  let serverGot: Promise<string> | undefined;
+  let serverSent: Promise<void> | undefined;
+  const srv = await startNative({ ...p.server, highWaterMark: 16 * 1024 }, (c) => {
+    serverGot = collect(c);
+    serverSent = pump(c, down);
+  });
+  try {
+    const client = await secure(connectNativeTls({ host: '127.0.0.1', port: srv.port, servername: 'localhost', ca: p.ca.cert, highWaterMark: 16 * 1024 }));
+    const clientGot = collect(client);
+    await withTimeout(pump(client, up), 30_000, 'client sent');
+    assert.is(await withTimeout(serverGot!, 30_000, 'server received'), sha(up));
+    await withTimeout(serverSent!, 30_000, 'server sent');
+    assert.is(await withTimeout(clientGot, 30_000, 'client received'), sha(down));
+    client.destroy();
+  } finally {
     await srv.close();
   }
 });

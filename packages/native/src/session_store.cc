@@ -215,15 +215,20 @@ Napi::Value Session::TakeStoreSessions(const Napi::CallbackInfo& info) {
   std::vector<StoredSession> fresh;
   fresh.swap(store_.fresh);
   auto busy = Busy();
-  Napi::Array out = Napi::Array::New(env, fresh.size());
-  for (size_t i = 0; i < fresh.size(); ++i) {
+  return StoredSessionsToJs(env, fresh);
+}
+
+Napi::Array StoredSessionsToJs(Napi::Env env, const std::vector<StoredSession>& sessions) {
+  Napi::Array out = Napi::Array::New(env, sessions.size());
+  for (size_t i = 0; i < sessions.size(); ++i) {
+    const StoredSession& s = sessions[i];
     Napi::Object entry = Napi::Object::New(env);
+    // Defined, not set: a setter on Object.prototype must not run here.
     entry.DefineProperties({
-        Napi::PropertyDescriptor::Value("id", Napi::Buffer<char>::Copy(env, fresh[i].id.data(), fresh[i].id.size()),
+        Napi::PropertyDescriptor::Value("id", Napi::Buffer<char>::Copy(env, s.id.data(), s.id.size()), napi_enumerable),
+        Napi::PropertyDescriptor::Value("session", Napi::Buffer<char>::Copy(env, s.der.data(), s.der.size()),
                                         napi_enumerable),
-        Napi::PropertyDescriptor::Value(
-            "session", Napi::Buffer<char>::Copy(env, fresh[i].der.data(), fresh[i].der.size()), napi_enumerable),
-        Napi::PropertyDescriptor::Value("ttl", Napi::Number::New(env, static_cast<double>(fresh[i].ttl_seconds)),
+        Napi::PropertyDescriptor::Value("ttl", Napi::Number::New(env, static_cast<double>(s.ttl_seconds)),
                                         napi_enumerable),
     });
     out.Set(static_cast<uint32_t>(i), entry);

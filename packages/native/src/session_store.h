@@ -60,4 +60,7 @@ void KeepForStore(SSL* ssl, SSL_CTX* session_ctx, SSL_SESSION* session, SessionS
 // The caller has checked that a lookup is pending.
 bool AnswerStoreLookup(SessionStoreState* state, const unsigned char* der, size_t size);
 
+// takeStoreSessions()'s result for both owners: [{ id, session, ttl }].
+Napi::Array StoredSessionsToJs(Napi::Env env, const std::vector<StoredSession>& sessions);
+
 }  // namespace rxtls

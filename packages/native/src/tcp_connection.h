@@ -181,6 +181,7 @@ class TcpConn final : public TcpHandle, public SslOwner {
   bool paused_ = false;       // JS paused
   bool auto_paused_ = false;  // too much unsent ciphertext: reading waits for drain
   bool need_drain_ = false;
+  bool overrun_ = false;      // written to after write() said false, before the drain
   bool peer_ended_ = false;   // close_notify arrived
   bool tcp_eof_ = false;
   bool ended_ = false;        // our close_notify is queued

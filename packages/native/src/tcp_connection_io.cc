@@ -14,10 +14,13 @@ namespace rxtls {
 namespace {
 
 constexpr size_t kMaxWriteBufs = 32;
-// A record's worth of room is kept free in the scratch for each SSL_read.
+// A record's worth of room is kept free in the slab for each SSL_read.
 constexpr size_t kReadRoom = 16384;
 // Reading stops while this many high-water marks of ciphertext wait for the
-// kernel (a handler that ignores write()'s false): memory stays bounded.
+// kernel and the handler kept writing after write() said false: memory stays
+// bounded. Not for a writer that waits for drain, however large its chunks:
+// both ends of a full-duplex transfer would stop reading, and each wait for
+// the other's drain forever.
 constexpr size_t kReadStopFactor = 4;
 
 void NoRelease() {}
@@ -68,7 +71,7 @@ void TcpConn::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
       c->last_activity_ = uv_now(c->loop_->loop());
     }
     c->Process(env);
-    if (!c->closing_ && c->reading_ && c->Buffered() >= kReadStopFactor * c->settings_.high_water) {
+    if (!c->closing_ && c->reading_ && c->overrun_ && c->Buffered() >= kReadStopFactor * c->settings_.high_water) {
       c->auto_paused_ = true;
       c->StopReading();
     }
@@ -134,7 +137,7 @@ size_t TcpConn::Decrypt(Napi::Env env, Napi::Error* error, bool* more) {
   for (;;) {
     // A record's plaintext must fit; the rest waits for the next batch.
     if (slab.room() < kReadRoom) {
-      *more = true;
+      *more = in_->size() > 0 || SSL_has_pending(ssl_) == 1;
       break;
     }
     size_t n = 0;
@@ -217,6 +220,7 @@ bool TcpConn::DeliverData(Napi::Env env) {
   // write() said false while batching, but the kernel took it all at once: no OnWrite will say so.
   if (need_drain_ && writing_ == 0 && Buffered() < settings_.high_water) {
     need_drain_ = false;
+    overrun_ = false;
     if (!Call(env, owner_.Value(), loop_->on_drain, {})) return false;
   }
   return true;
@@ -255,6 +259,7 @@ void TcpConn::OnSecure(Napi::Env env) {
   // Early writes that filled the buffer may all have gone at once: no OnWrite will say so.
   if (need_drain_ && !closing_ && writing_ == 0 && Buffered() < settings_.high_water) {
     need_drain_ = false;
+    overrun_ = false;
     Call(env, owner_.Value(), loop_->on_drain, {});
   }
 }
@@ -290,6 +295,8 @@ bool TcpConn::Write(Napi::Env env, const std::vector<Bytes>& chunks) {
     if (!ok) need_drain_ = true;
     return ok;
   }
+  // Written past a false without waiting for drain: reading may stop (OnRead).
+  if (need_drain_) overrun_ = true;
   for (const Bytes& b : chunks)
     if (!SslWrite(env, b.data, b.size)) return false;
   last_activity_ = uv_now(loop_->loop());
@@ -371,6 +378,7 @@ void TcpConn::OnWrite(uv_write_t* req, int status) {
     }
     if (c->need_drain_) {
       c->need_drain_ = false;
+      c->overrun_ = false;
       c->Call(env, c->owner_.Value(), c->loop_->on_drain, {});
     }
   });

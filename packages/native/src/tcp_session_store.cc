@@ -80,20 +80,7 @@ Napi::Value TcpConnection::TakeStoreSessions(const Napi::CallbackInfo& info) {
   // Taken out first: nothing below can reach this connection's list again.
   std::vector<StoredSession> fresh;
   fresh.swap(c->store_.fresh);
-  Napi::Array out = Napi::Array::New(env, fresh.size());
-  for (size_t i = 0; i < fresh.size(); ++i) {
-    Napi::Object entry = Napi::Object::New(env);
-    entry.DefineProperties({
-        Napi::PropertyDescriptor::Value("id", Napi::Buffer<char>::Copy(env, fresh[i].id.data(), fresh[i].id.size()),
-                                        napi_enumerable),
-        Napi::PropertyDescriptor::Value(
-            "session", Napi::Buffer<char>::Copy(env, fresh[i].der.data(), fresh[i].der.size()), napi_enumerable),
-        Napi::PropertyDescriptor::Value("ttl", Napi::Number::New(env, static_cast<double>(fresh[i].ttl_seconds)),
-                                        napi_enumerable),
-    });
-    out.Set(static_cast<uint32_t>(i), entry);
-  }
-  return out;
+  return StoredSessionsToJs(env, fresh);
 }
 
 }  // namespace rxtls
