@@ -7,7 +7,7 @@ import { SSL_VERIFY_FAIL_IF_NO_PEER_CERT, SSL_VERIFY_PEER } from './constants.js
 import { setVerifyUnverified } from './context-features.js';
 import { applyContextOptions, type ContextOptions } from './context-options.js';
 import { TlsEngine, checkIdleTimeout, type TlsEngineOptions } from './engine.js';
-import { ConfigError, InvalidArgumentError } from './errors.js';
+import { InvalidArgumentError } from './errors.js';
 import { applyFleetOptions, startTicketRotation, type FleetOptions } from './fleet-options.js';
 import { nativeProxySettings } from './proxy-listener.js';
 import { checkSessionStore, checkSessionStoreTimeout, DEFAULT_SESSION_STORE_TIMEOUT, enableSessionStore } from './session-store.js';
@@ -40,9 +40,8 @@ export interface ClientOptions extends Omit<TlsEngineOptions, 'isServer'>, Conte
   keylog?: (line: string) => void;
   /**
    * `'native'` (default): the socket lives in the addon (NativeTlsConnection).
-   * `'js'`: a TlsEngine over a net.Socket (TLS over any transport; also the
-   * one for the options the native transport refuses, with a ConfigError
-   * that names them).
+   * `'js'`: a TlsEngine over a net.Socket (TLS over any transport). Every
+   * option works on both.
    */
   transport?: Transport;
 }
