@@ -3,6 +3,7 @@ import type { EventEmitter } from 'node:events';
 
 import {
   createTlsServer,
+  NativeTlsServer,
   TlsEngine,
   type NativeTlsConnection,
   type NativeTransportOptions,
@@ -58,7 +59,9 @@ export async function startServer(
     close: () =>
       new Promise<void>((resolve) => {
         for (const e of engines) e.destroy();
-        server.close(() => resolve());
+        // Native: handshakes still under way (a store lookup, a PROXY header) are closed too.
+        if (server instanceof NativeTlsServer) void server.shutdown(0).then(() => resolve());
+        else server.close(() => resolve());
       }),
   };
 }
@@ -95,35 +98,6 @@ export async function startServerOn(
   options: ServerOptions,
   onConnection?: (c: ServerConnection) => void,
 ): Promise<RunningServerOn> {
-  if (transport === 'js') {
-    const s = await startServer({ ...options, transport: 'js' }, onConnection as ((c: SecureConnection) => void) | undefined);
-    return { ...s, transport, engines: s.engines as ServerConnection[] };
-  }
-  const engines: NativeTlsConnection[] = [];
-  const errors: Error[] = [];
-  const server = createTlsServer({ ...options, transport: 'native' }, (c) => {
-    engines.push(c);
-    c.onerror = (err) => errors.push(err);
-    if (onConnection) return onConnection(c);
-    c.onsecure = () => {
-      const info = c.info();
-      c.write(`hello ${info.alpnProtocol ?? '-'} ${info.servername ?? '-'} ${info.resumed ? 'resumed' : 'full'}\n`);
-    };
-    c.ondata = (d) => c.write(d);
-  });
-  server.on('tlsClientError', (err: Error) => errors.push(err));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  return {
-    port: server.address()!.port,
-    server,
-    transport,
-    engines,
-    errors,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const e of engines) e.destroy();
-        // Handshakes still under way (a store lookup, a PROXY header) are closed too.
-        void server.shutdown(0).then(() => resolve());
-      }),
-  };
+  const s = await startServer({ ...options, transport }, onConnection as ((c: SecureConnection) => void) | undefined);
+  return { ...s, transport, engines: s.engines as ServerConnection[] };
 }
