@@ -1,5 +1,6 @@
 export * from './constants.js';
 export * from './errors.js';
+export { authorizationErrorOf, type AuthorizationFacts } from './authorization.js';
 export { Pointer } from './pointer.js';
 export {
   SSLContext,

@@ -5,6 +5,7 @@
 import { inspect } from 'node:util';
 
 import {
+  authorizationErrorOf,
   ClosedError,
   InvalidArgumentError,
   StateError,
@@ -15,7 +16,7 @@ import {
   type TlsError,
 } from '@rxtls/core';
 
-import { authorizationErrorOf, endpointsOf, whenFlushed, type Link, type VerifyOutcome } from './link.js';
+import { endpointsOf, whenFlushed, type Link, type VerifyOutcome } from './link.js';
 
 /** Receives what read() delivers. */
 export interface ReaderSink {
@@ -265,7 +266,8 @@ export class TlsConnection {
 
 /** Made when first asked for: most connections never are, and an error costs its stack trace. */
 function authorizationOf(st: ConnectionState): CertificateError | null {
-  return (st.authorizationError ??= authorizationErrorOf(st.peerCertificate, st.verify));
+  // Core's rule over what was kept while the session was alive.
+  return (st.authorizationError ??= authorizationErrorOf({ info: () => st.verify, peerCertificate: () => st.peerCertificate }));
 }
 
 /** The link of an open connection; its native session is freed once the socket closed. */

@@ -1,7 +1,7 @@
 // The core connection under a TlsConnection, on either transport: a
 // TlsEngine over a net.Socket ('js') or a NativeTlsConnection ('native').
 // Both are a SecureConnection; what still differs between them is here.
-import { CertificateError, TlsEngine, type CertificateSummary, type NativeTlsConnection } from '@rxtls/core';
+import { TlsEngine, type NativeTlsConnection } from '@rxtls/core';
 
 /** @internal What a TlsConnection runs on. */
 export type Link = TlsEngine | NativeTlsConnection;
@@ -25,17 +25,6 @@ export function endpointsOf(link: Link): Endpoints {
 export interface VerifyOutcome {
   readonly verifyResult: number;
   readonly verifyMessage: string;
-}
-
-/**
- * @internal Why the peer is not authorized, or null: core's rule (TlsEngine's
- * `authorizationError`), from facts read while the session was alive. Not
- * authorized: no certificate at all, or one that failed verification.
- */
-export function authorizationErrorOf(peerCertificate: CertificateSummary | null, v: VerifyOutcome): CertificateError | null {
-  if (peerCertificate === null) return new CertificateError('the peer sent no certificate');
-  if (v.verifyResult === 0) return null;
-  return new CertificateError(`certificate verification failed (${v.verifyMessage})`, { verifyCode: v.verifyResult, verifyMessage: v.verifyMessage });
 }
 
 /**
