@@ -69,10 +69,12 @@ if [ ${#filters[@]} -eq 0 ]; then
   # ssl-reentry, verify-host and data-before-error call back into sessions
   # and fd objects mid-call; ssl-wait times their waits out;
   # test/core/native-transport* the native transport (tcp_*.cc, buffer_bio.cc);
-  # handshake-offload its steps on the thread pool (and the memory Session's).
+  # handshake-offload its steps on the thread pool (and the memory Session's);
+  # test/core/tls-socket* the documented TLSSocket, whose Socket's connection
+  # the native transport takes over (tcp_adopt.cc).
   filters=(test/native/ test/core/interop test/core/failures test/core/ssl.test test/core/bio.test test/hostile/sockets test/hostile/misuse
     test/core/reentry test/core/ssl-reentry test/core/ssl-wait test/core/verify-host test/core/data-before-error test/core/native-transport
-    test/core/handshake-offload)
+    test/core/handshake-offload test/core/tls-socket)
 fi
 
 status=0

@@ -36,6 +36,7 @@
         "src/tcp_server.cc",
         "src/tcp_connection.cc",
         "src/tcp_connection_io.cc",
+        "src/tcp_adopt.cc",
         "src/tcp_proxy_header.cc",
         "src/tcp_proxy.cc",
         "src/tcp_session_store.cc",

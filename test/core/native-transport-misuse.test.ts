@@ -3,6 +3,7 @@
 // context run before the context is used; wrappers that outlive their
 // connection answer ERR_TLS_CLOSED; servers and connections dropped by JS
 // while open keep working (held natively) and are collected after close.
+import { closeSync, openSync, readdirSync } from 'node:fs';
 import * as net from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -66,6 +67,64 @@ misuse('an option getter that frees the context runs before the context is used:
   };
   const b = nativeBinding as unknown as Record<string, (...a: unknown[]) => unknown>;
   assert.is(code(() => b.tcpConnect!(nativeOf(ctx), '127.0.0.1', 1, opts, {})), 'ERR_TLS_CLOSED');
+});
+
+misuse('tcpAdopt validates every argument, and a descriptor that is no TCP socket', async () => {
+  const b = nativeBinding as unknown as Record<string, (...a: unknown[]) => unknown>;
+  const client = nativeOf(new TLSClientContext());
+  const server = new TLSServerContext();
+  server.load_certs(p.server.cert, p.server.key);
+  const owner = {};
+  const fdsBefore = readdirSync('/proc/self/fd').length;
+  assert.is(code(() => b.tcpAdopt!({}, 0, false, {}, owner)), 'ERR_TLS_INVALID_ARGUMENT');
+  assert.is(code(() => b.tcpAdopt!(client, -1, false, {}, owner)), 'ERR_TLS_INVALID_ARGUMENT');
+  assert.is(code(() => b.tcpAdopt!(client, 1.5, false, {}, owner)), 'ERR_TLS_INVALID_ARGUMENT');
+  assert.is(code(() => b.tcpAdopt!(client, 0, 'yes', {}, owner)), 'ERR_TLS_INVALID_ARGUMENT');
+  assert.is(code(() => b.tcpAdopt!(client, 0, false, null, owner)), 'ERR_TLS_INVALID_ARGUMENT');
+  assert.is(code(() => b.tcpAdopt!(client, 0, false, { initial: 'text' }, owner)), 'ERR_TLS_INVALID_ARGUMENT');
+  assert.is(code(() => b.tcpAdopt!(client, 0, false, {}, 'not an object')), 'ERR_TLS_INVALID_ARGUMENT');
+  assert.is(code(() => b.tcpAdopt!(nativeOf(server), 0, false, {}, owner)), 'ERR_TLS_STATE');
+  assert.is(code(() => b.tcpAdopt!(client, 0, true, {}, owner)), 'ERR_TLS_STATE');
+  // A descriptor that is a file, a pipe or no descriptor at all: refused before anything is made.
+  const file = openSync(process.execPath, 'r');
+  try {
+    assert.is(code(() => b.tcpAdopt!(client, file, false, {}, owner)), 'ERR_TLS_INVALID_ARGUMENT');
+  } finally {
+    closeSync(file);
+  }
+  assert.is(code(() => b.tcpAdopt!(client, 1_000_000, false, {}, owner)), 'ERR_TLS_INVALID_ARGUMENT');
+  // A listening socket is a TCP descriptor but no connection: the connection fails, reported once.
+  const listener = net.createServer();
+  await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
+  try {
+    const fd = (listener as unknown as { _handle: { fd: number } })._handle.fd;
+    // The owner gets the close (as a NativeTlsConnection would, through its _close).
+    const closed = new Promise<unknown>((resolve) => {
+      const c = b.tcpAdopt!(client, fd, false, {}, { _close: resolve }) as { destroy(): void };
+      setTimeout(() => c.destroy(), 2_000).unref();
+    });
+    const err = await withTimeout(closed, 5_000, 'adopted listener');
+    assert.ok(err instanceof Error, String(err));
+    assert.type((err as TlsError).code, 'string');
+  } finally {
+    await new Promise<void>((r) => listener.close(() => r()));
+  }
+  await sleep(50);
+  assert.is(readdirSync('/proc/self/fd').length, fdsBefore, 'no descriptor left behind');
+});
+
+misuse('a tcpAdopt option getter that frees the context: ERR_TLS_CLOSED, no descriptor duplicated', () => {
+  const ctx = new TLSClientContext();
+  const fdsBefore = readdirSync('/proc/self/fd').length;
+  const opts = {
+    get initial() {
+      ctx.free();
+      return undefined;
+    },
+  };
+  const b = nativeBinding as unknown as Record<string, (...a: unknown[]) => unknown>;
+  assert.is(code(() => b.tcpAdopt!(nativeOf(ctx), 0, false, opts, {})), 'ERR_TLS_CLOSED');
+  assert.is(readdirSync('/proc/self/fd').length, fdsBefore);
 });
 
 misuse('the wrapper classes cannot be made from JS', async () => {

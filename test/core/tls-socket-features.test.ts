@@ -23,6 +23,7 @@ import * as assert from 'uvu/assert';
 import { withTimeout } from '../helpers/net.js';
 import { runSClient, startSServer, type OpensslServer } from '../helpers/openssl.js';
 import { pki } from '../helpers/pki.js';
+import { TLS_SOCKET_TRANSPORT, tlsSocket } from '../helpers/tls-socket.js';
 
 const P = pki();
 
@@ -43,7 +44,7 @@ const www = (...args: string[]) => startSServer([...args, '-www', '-cert', P.fil
 
 /** A listening TLSSocket on 127.0.0.1 with `ctx`. */
 async function listen(ctx: SSLContext): Promise<TLSSocket> {
-  const server = new TLSSocket(null, ctx);
+  const server = tlsSocket(null, ctx);
   await server.bind(0, '127.0.0.1');
   await server.listen();
   return server;
@@ -54,7 +55,7 @@ async function connectClient(
   port: number,
   opts: { session?: Buffer | null; alpn?: string[]; host?: string; ctx?: SSLContext } = {},
 ): Promise<TLSSocket> {
-  const client = new TLSSocket(null, opts.ctx ?? clientCtx());
+  const client = tlsSocket(null, opts.ctx ?? clientCtx());
   if (opts.session) client.set_session(opts.session);
   if (opts.alpn) client.set_alpn_protocols(opts.alpn);
   await withTimeout(client.connect(opts.host ?? '127.0.0.1', port, 10_000), 15_000, 'connect');
@@ -76,7 +77,7 @@ async function greetOnce(server: TLSSocket, opts: { session?: Buffer | null; ctx
 
 // --- Resumption --------------------------------------------------------------
 
-const resume = suite<{ s?: OpensslServer; server?: TLSSocket; other?: TLSSocket }>('TLSSocket resumption');
+const resume = suite<{ s?: OpensslServer; server?: TLSSocket; other?: TLSSocket }>(`TLSSocket resumption [${TLS_SOCKET_TRANSPORT}]`);
 resume.after.each(async (ctx) => {
   await ctx.s?.stop();
   ctx.server?.close();
@@ -137,7 +138,7 @@ resume('accepted sockets use the context ticket keys: two servers resume each ot
 });
 
 resume('set_session checks its argument and the state', async (ctx) => {
-  const sock = new TLSSocket(null, clientCtx());
+  const sock = tlsSocket(null, clientCtx());
   assert.throws(() => sock.set_session('nope' as unknown as Buffer), (e: TlsError) => e.code === 'ERR_TLS_INVALID_ARGUMENT');
   // A session that does not decode fails the connect, with the reason.
   ctx.server = await listen(serverCtx());
@@ -170,7 +171,7 @@ resume.run();
 
 // --- ALPN and the context features of accepted sockets -----------------------
 
-const alpn = suite<{ s?: OpensslServer; server?: TLSSocket }>('TLSSocket ALPN, SNI, keylog');
+const alpn = suite<{ s?: OpensslServer; server?: TLSSocket }>(`TLSSocket ALPN, SNI, keylog [${TLS_SOCKET_TRANSPORT}]`);
 alpn.after.each(async (ctx) => {
   await ctx.s?.stop();
   ctx.server?.close();
@@ -185,7 +186,7 @@ alpn('set_alpn_protocols/get_alpn_protocol against openssl s_server -alpn', asyn
   const none = await connectClient(ctx.s.port);
   assert.is(none.get_alpn_protocol(), null);
   none.close();
-  assert.throws(() => new TLSSocket().set_alpn_protocols(['']), (e: TlsError) => e.code === 'ERR_TLS_INVALID_ARGUMENT');
+  assert.throws(() => tlsSocket().set_alpn_protocols(['']), (e: TlsError) => e.code === 'ERR_TLS_INVALID_ARGUMENT');
 });
 
 alpn('an accepted socket selects from the context list: openssl s_client -alpn', async (ctx) => {
@@ -213,7 +214,7 @@ alpn('accepted sockets use the context SNI map and keylog callback', async (ctx)
     // The TCP connection goes to 127.0.0.1; the TLS handshake names `name`.
     const tcp = new Socket();
     await tcp.connect('127.0.0.1', ctx.server.port);
-    const client = new TLSSocket(tcp, clientCtx());
+    const client = tlsSocket(tcp, clientCtx());
     await withTimeout(client.connect(name, ctx.server.port, 10_000), 15_000, 'connect');
     const peer = await accepted;
     assert.is(client.get_peer_certificate()?.subject.CN, cn);
@@ -228,7 +229,7 @@ alpn.run();
 
 // --- Certificate chain, keying material, post-handshake auth -----------------
 
-const details = suite<{ node?: tls.Server; server?: TLSSocket }>('TLSSocket details');
+const details = suite<{ node?: tls.Server; server?: TLSSocket }>(`TLSSocket details [${TLS_SOCKET_TRANSPORT}]`);
 details.after.each(async (ctx) => {
   if (ctx.node) await new Promise((r) => ctx.node!.close(r));
   ctx.server?.close();

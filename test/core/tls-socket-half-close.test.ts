@@ -12,6 +12,7 @@ import * as assert from 'uvu/assert';
 import { withTimeout } from '../helpers/net.js';
 import { runSClient } from '../helpers/openssl.js';
 import { pki } from '../helpers/pki.js';
+import { TLS_SOCKET_TRANSPORT, tlsSocket } from '../helpers/tls-socket.js';
 
 const P = pki();
 const VERSIONS = [
@@ -22,7 +23,7 @@ const VERSIONS = [
 async function listen(): Promise<TLSSocket> {
   const ctx = new TLSServerContext();
   ctx.load_certs(P.server.cert, P.server.key);
-  const server = new TLSSocket(null, ctx);
+  const server = tlsSocket(null, ctx);
   await server.bind(0, '127.0.0.1');
   await server.listen();
   return server;
@@ -39,7 +40,7 @@ async function receiveAll(peer: TLSSocket): Promise<string> {
 }
 
 for (const v of VERSIONS) {
-  const Half = suite<{ server?: TLSSocket }>(`TLSSocket half-close ${v.name}`);
+  const Half = suite<{ server?: TLSSocket }>(`TLSSocket half-close ${v.name} [${TLS_SOCKET_TRANSPORT}]`);
   Half.after.each((ctx) => {
     ctx.server?.close();
   });
@@ -92,7 +93,7 @@ for (const v of VERSIONS) {
   Half.run();
 }
 
-const Reported = suite('a write after the peer ended');
+const Reported = suite(`a write after the peer ended [${TLS_SOCKET_TRANSPORT}]`);
 
 Reported('is a ClosedError naming the peer, not "cannot write after end()"; the writer’s own end() is a StateError', async () => {
   const seen: TlsError[] = [];

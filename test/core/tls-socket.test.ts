@@ -43,6 +43,7 @@ import { assertAllClosed } from '../helpers/assert.js';
 import { freePort, sleep, withTimeout } from '../helpers/net.js';
 import { runSClient, startSServer } from '../helpers/openssl.js';
 import { pki } from '../helpers/pki.js';
+import { TLS_SOCKET_TRANSPORT, tlsSocket } from '../helpers/tls-socket.js';
 
 const P = pki();
 const is = (Class: new (...a: never[]) => unknown, code?: string) => (e: unknown) =>
@@ -62,7 +63,7 @@ function clientCtx(): SSLContext {
 }
 
 async function rxServer(ctx: SSLContext = serverCtx()): Promise<TLSSocket> {
-  const server = new TLSSocket(new Socket(), ctx);
+  const server = tlsSocket(new Socket(), ctx);
   await server.bind(0, '127.0.0.1');
   await server.listen();
   return server;
@@ -72,7 +73,7 @@ async function rxServer(ctx: SSLContext = serverCtx()): Promise<TLSSocket> {
 async function rxPair() {
   const server = await rxServer();
   const accepted = server.accept();
-  const client = new TLSSocket(new Socket(), clientCtx());
+  const client = tlsSocket(new Socket(), clientCtx());
   await withTimeout(client.connect('localhost', server.port), 10_000, 'connect');
   const peer = await withTimeout(accepted, 10_000, 'accept');
   return {
@@ -106,10 +107,10 @@ async function nodeServer(onConnection: (s: tls.TLSSocket) => void, options: tls
 }
 
 // ---------------------------------------------------------------------------
-const Props = suite('TLSSocket: the documented properties through its life');
+const Props = suite(`TLSSocket: the documented properties through its life [${TLS_SOCKET_TRANSPORT}]`);
 
 Props('a new socket: defaults, get_socket, get_context, printable', () => {
-  const s = new TLSSocket();
+  const s = tlsSocket();
   assert.is(s.host, 'localhost');
   assert.is(s.port, 0);
   assert.is(s.family, AF_INET);
@@ -130,7 +131,7 @@ Props('a new socket: defaults, get_socket, get_context, printable', () => {
   assert.is(inspect(s), String(s));
   const sock = new Socket();
   const ctx = new TLSClientContext();
-  const t = new TLSSocket(sock, ctx);
+  const t = tlsSocket(sock, ctx);
   assert.is(t.get_socket(), sock);
   assert.is(t.get_context(), ctx);
 });
@@ -139,15 +140,15 @@ Props('an ssl argument gives its context', () => {
   const ctx = serverCtx();
   const SSLClass = (core as unknown as { SSL?: new (c: SSLContext) => { context: SSLContext } }).SSL;
   const ssl = SSLClass ? new SSLClass(ctx) : { context: ctx };
-  const t = new TLSSocket(new Socket(), new TLSClientContext(), ssl);
+  const t = tlsSocket(new Socket(), new TLSClientContext(), ssl);
   assert.is(t.get_context(), ctx);
-  assert.throws(() => new TLSSocket({} as never), is(InvalidArgumentError));
-  assert.throws(() => new TLSSocket(new Socket(), {} as never), is(InvalidArgumentError));
-  assert.throws(() => new TLSSocket(new Socket(), ctx, {} as never), is(InvalidArgumentError));
+  assert.throws(() => tlsSocket({} as never), is(InvalidArgumentError));
+  assert.throws(() => tlsSocket(new Socket(), {} as never), is(InvalidArgumentError));
+  assert.throws(() => tlsSocket(new Socket(), ctx, {} as never), is(InvalidArgumentError));
 });
 
 Props('server, client and accepted peer: every flag true to the state at each step', async () => {
-  const server = new TLSSocket(new Socket(), serverCtx());
+  const server = tlsSocket(new Socket(), serverCtx());
   assert.is(await server.bind(0, '127.0.0.1'), true);
   assert.ok(server.port > 0, 'port is the real port after bind(0)');
   assert.is((server.info() as { port: number }).port, server.port);
@@ -157,7 +158,7 @@ Props('server, client and accepted peer: every flag true to the state at each st
   assert.is(server.id, server.get_socket().id);
 
   const accepted = server.accept();
-  const client = new TLSSocket(new Socket(), clientCtx());
+  const client = tlsSocket(new Socket(), clientCtx());
   const connecting = client.connect('localhost', server.port);
   assert.is(client.is_connected, false);
   assert.is(await connecting, true);
@@ -192,12 +193,12 @@ Props('server, client and accepted peer: every flag true to the state at each st
 Props.run();
 
 // ---------------------------------------------------------------------------
-const Peers = suite('TLSSocket: real peers');
+const Peers = suite(`TLSSocket: real peers [${TLS_SOCKET_TRANSPORT}]`);
 
 Peers('fetches a page from openssl s_server -www (default verification, CA from set_verify_locations)', async () => {
   const s = await startSServer(['-cert', P.file('server', 'crt'), '-key', P.file('server', 'key'), '-www']);
   try {
-    const client = new TLSSocket(new Socket(), clientCtx());
+    const client = tlsSocket(new Socket(), clientCtx());
     assert.ok(await client.connect('localhost', s.port));
     assert.is(await client.send('GET / HTTP/1.0\r\n\r\n'), 18);
     const page = await client.read(-1);
@@ -212,7 +213,7 @@ Peers('fetches a page from openssl s_server -www (default verification, CA from 
 Peers('a default client refuses a self-signed openssl s_server, with the reason', async () => {
   const s = await startSServer(['-cert', P.file('selfSigned', 'crt'), '-key', P.file('selfSigned', 'key'), '-www']);
   try {
-    const client = new TLSSocket();
+    const client = tlsSocket();
     const err = await client.connect('localhost', s.port).catch((e: TlsError) => e);
     assert.ok(is(CertificateError, 'ERR_TLS_CERT_VERIFY')(err));
     assert.is((err as CertificateError).verifyMessage, 'self-signed certificate');
@@ -244,7 +245,7 @@ Peers('openssl s_client talks to accept()', async () => {
 Peers('node:tls server and client interoperate', async () => {
   const echo = await nodeServer((s) => s.pipe(s));
   try {
-    const client = new TLSSocket(new Socket(), clientCtx());
+    const client = tlsSocket(new Socket(), clientCtx());
     await client.connect('localhost', echo.port);
     await client.send('echo me');
     assert.is(await client.read(7), 'echo me');
@@ -302,7 +303,7 @@ Peers('send(file) streams an open file from disk', async () => {
     s.on('end', () => resolveHash(h.digest('hex')));
   });
   try {
-    const client = new TLSSocket(new Socket(), clientCtx());
+    const client = tlsSocket(new Socket(), clientCtx());
     await client.connect('localhost', sink.port);
     const fh = await open(file);
     assert.is(await client.send(fh), content.length);
@@ -340,7 +341,7 @@ Peers('TLS over an already connected Socket (STARTTLS): connect() runs only the 
     assert.is(await sock.receive(), 'READY\n');
     await sock.send('STARTTLS\n');
     assert.is(await sock.receive(), 'GO\n');
-    const secure = new TLSSocket(sock, clientCtx());
+    const secure = tlsSocket(sock, clientCtx());
     assert.ok(await secure.connect('localhost', port));
     assert.ok(is(StateError)(await sock.receive().catch((e) => e)), 'the plain socket is now TLS-owned');
     await secure.send('inside TLS');
@@ -354,7 +355,7 @@ Peers('TLS over an already connected Socket (STARTTLS): connect() runs only the 
 Peers.run();
 
 // ---------------------------------------------------------------------------
-const Reads = suite('TLSSocket: receive, read, clean close and truncation');
+const Reads = suite(`TLSSocket: receive, read, clean close and truncation [${TLS_SOCKET_TRANSPORT}]`);
 
 Reads('receive() gives what is there, receive(n) waits for n, read() reads 1024 by default, UTF-8 stays whole', async () => {
   const { client, peer, close } = await rxPair();
@@ -406,7 +407,7 @@ Reads('after close_notify reads drain and then give ""; after a cut connection t
 Reads('a killed openssl s_server is a truncation, not a clean end', async () => {
   const s = await startSServer(['-cert', P.file('server', 'crt'), '-key', P.file('server', 'key')]);
   try {
-    const client = new TLSSocket(new Socket(), clientCtx());
+    const client = tlsSocket(new Socket(), clientCtx());
     await client.connect('localhost', s.port);
     const reading = client.read(-1).catch((e: TlsError) => e);
     // Kill it only once it has read our whole handshake: a process killed
@@ -473,7 +474,7 @@ Reads('buffered plaintext is bounded: a peer that does not read stops being read
 Reads.run();
 
 // ---------------------------------------------------------------------------
-const Fail = suite('TLSSocket: timeouts and failures');
+const Fail = suite(`TLSSocket: timeouts and failures [${TLS_SOCKET_TRANSPORT}]`);
 
 Fail('send_timeout: a send that cannot drain rejects with TimeoutError and closes the socket', async () => {
   const { client, close } = await rxPair();
@@ -489,7 +490,7 @@ Fail('send_timeout: a send that cannot drain rejects with TimeoutError and close
 });
 
 Fail('connect: refused port, a server that never answers TLS (timeout)', async () => {
-  const refused = new TLSSocket();
+  const refused = tlsSocket();
   const err = await refused.connect('127.0.0.1', await freePort()).catch((e: TlsError) => e);
   assert.ok(is(SocketError)(err));
   assert.is((err as SocketError).syscallCode, 'ECONNREFUSED');
@@ -498,7 +499,7 @@ Fail('connect: refused port, a server that never answers TLS (timeout)', async (
   const silent = net.createServer((s) => s.on('error', () => {}));
   await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
   try {
-    const client = new TLSSocket(new Socket(), clientCtx());
+    const client = tlsSocket(new Socket(), clientCtx());
     const timeout = await client.connect('localhost', (silent.address() as net.AddressInfo).port, 200).catch((e: TlsError) => e);
     assert.ok(is(TimeoutError, 'ERR_TLS_TIMEOUT')(timeout));
     assert.ok(client.is_closed);
@@ -519,7 +520,7 @@ Fail('accept: a failed handshake rejects and the server keeps accepting; EAGAIN 
     assert.ok(server.is_listening);
 
     const good = server.accept();
-    const client = new TLSSocket(new Socket(), clientCtx());
+    const client = tlsSocket(new Socket(), clientCtx());
     await client.connect('localhost', server.port);
     const peer = await good;
     assert.ok(peer.is_connected);
@@ -539,7 +540,7 @@ Fail('accept: a failed handshake rejects and the server keeps accepting; EAGAIN 
 });
 
 Fail('methods that need a connection say so', async () => {
-  const s = new TLSSocket();
+  const s = tlsSocket();
   assert.ok(is(StateError)(await s.send('x').catch((e) => e)));
   assert.ok(is(StateError)(await s.receive().catch((e) => e)));
   assert.ok(is(StateError)(await s.read().catch((e) => e)));
@@ -553,7 +554,7 @@ Fail('methods that need a connection say so', async () => {
 Fail.run();
 
 // ---------------------------------------------------------------------------
-const End = suite('TLSSocket: shutdown, close, options, info');
+const End = suite(`TLSSocket: shutdown, close, options, info [${TLS_SOCKET_TRANSPORT}]`);
 
 End('shutdown() sends close_notify; the peer may still send (TLS half-close) until its own close_notify', async () => {
   const server = await nodeServer(
@@ -564,7 +565,7 @@ End('shutdown() sends close_notify; the peer may still send (TLS half-close) unt
     { allowHalfOpen: true },
   );
   try {
-    const client = new TLSSocket(new Socket(), clientCtx());
+    const client = tlsSocket(new Socket(), clientCtx());
     await client.connect('localhost', server.port);
     await client.shutdown();
     assert.ok(client.is_shutdown);
@@ -647,4 +648,5 @@ Example('runs, echoes every line, and exits by itself', async () => {
   assert.match(out, '<TLSSocket closed: true, listening: false, connected: false, bound: false>');
 });
 
-Example.run();
+// The example runs on the default transport: once is enough.
+if (TLS_SOCKET_TRANSPORT === 'native') Example.run();

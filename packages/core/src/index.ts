@@ -15,7 +15,7 @@ export {
 export { SSL } from './ssl.js';
 export { BIO, SSLBIO, ConnectBIO, AcceptedBIO } from './bio.js';
 export { Socket, type SocketInfo } from './socket.js';
-export { TLSSocket, TLS_SOCKET_HIGH_WATER_MARK, type SSLLike } from './tls-socket.js';
+export { TLSSocket, TLS_SOCKET_HIGH_WATER_MARK, type SSLLike, type TLSSocketTransport } from './tls-socket.js';
 export { checkPort, type SendMessage } from './socket-args.js';
 export { TlsEngine, DEFAULT_HANDSHAKE_TIMEOUT, MAX_HELD_DURING_STEP, type TlsEngineOptions } from './engine.js';
 export {

@@ -20,6 +20,7 @@ import {
   type NativeTcpServer,
   type SessionInfo,
   type TransportAddress,
+  type TransportAdoptOptions,
   type TransportConnectOptions,
   type TransportSettings,
 } from './native.js';
@@ -637,10 +638,8 @@ binding.setTransportCallbacks({
   },
 });
 
-/** Client settings of `connectTls` on the native transport (resolved from ClientOptions). */
-export interface NativeConnectParams extends NativeTransportOptions {
-  host: string;
-  port: number;
+/** A client's session options on the native transport (what `connectNative` and `adoptNative` share). */
+export interface NativeClientParams extends NativeTransportOptions {
   context: SSLContext;
   servername?: string;
   verifyHost?: string;
@@ -648,29 +647,41 @@ export interface NativeConnectParams extends NativeTransportOptions {
   alpnProtocols?: ReadonlyArray<string> | Uint8Array;
   session?: Uint8Array;
   postHandshakeAuth?: boolean;
+  /** Handshake steps on the thread pool (ClientOptions.handshakeOffload). */
+  handshakeOffload?: boolean;
+}
+
+/** Client settings of `connectTls` on the native transport (resolved from ClientOptions). */
+export interface NativeConnectParams extends NativeClientParams {
+  host: string;
+  port: number;
   localAddress?: string;
   /** Run once secure, before anything written is sent: an Error (returned or thrown) fails the connection. */
   checkServerIdentity?: IdentityCheck;
-  /** Handshake steps on the thread pool (ClientOptions.handshakeOffload). */
-  handshakeOffload?: boolean;
 }
 
 /** A client's own check of the server's certificate (as TlsEngineOptions.checkServerIdentity). */
 export type IdentityCheck = (host: string, certificate: CertificateSummary | null) => Error | undefined | void;
 
-/** Starts a native client connection; the host name is looked up first (all addresses, in order). */
-export function connectNative(p: NativeConnectParams): NativeTlsConnection {
-  const options: TransportConnectOptions = { ...settingsOf(p) };
+/** The native options of a client: the settings and the session options that were given. */
+function clientOptionsOf(p: NativeClientParams): TransportAdoptOptions {
+  const options: TransportAdoptOptions = { ...settingsOf(p) };
   if (p.servername !== undefined) options.servername = p.servername;
   if (p.verifyHost !== undefined) options.verifyHost = p.verifyHost;
   if (p.verifyPeer !== undefined) options.verifyPeer = p.verifyPeer;
   if (p.alpnProtocols !== undefined) options.alpnProtocols = encodeAlpn(p.alpnProtocols);
   if (p.session !== undefined) options.session = p.session;
   if (p.postHandshakeAuth !== undefined) options.postHandshakeAuth = p.postHandshakeAuth;
+  if (p.handshakeOffload !== undefined) options.handshakeOffload = p.handshakeOffload;
+  return options;
+}
+
+/** Starts a native client connection; the host name is looked up first (all addresses, in order). */
+export function connectNative(p: NativeConnectParams): NativeTlsConnection {
+  const options: TransportConnectOptions = clientOptionsOf(p);
   if (p.localAddress !== undefined) options.localAddress = p.localAddress;
   if (p.checkServerIdentity !== undefined && typeof p.checkServerIdentity !== 'function')
     throw new InvalidArgumentError('Expected "checkServerIdentity" to be a function');
-  if (p.handshakeOffload !== undefined) options.handshakeOffload = p.handshakeOffload;
   const connection = new NativeTlsConnection(undefined, false);
   if (p.checkServerIdentity !== undefined) connection._checkIdentity(p.verifyHost || p.servername || '', p.checkServerIdentity);
   const native = p.context[kNative];
@@ -693,5 +704,31 @@ export function connectNative(p: NativeConnectParams): NativeTlsConnection {
       connection.destroy(err as TlsError);
     }
   });
+  return connection;
+}
+
+/** TLS over a connected TCP descriptor that JS holds (`adoptNative`). */
+export interface NativeAdoptParams extends NativeClientParams {
+  /** The descriptor; it is duplicated, see `adoptNative`. */
+  fd: number;
+  isServer: boolean;
+  /** Ciphertext already read from the descriptor: the peer's first TLS bytes. */
+  initial?: Buffer;
+}
+
+/**
+ * Runs TLS on the native transport over a TCP connection JS already made
+ * (the documented TLSSocket over its Socket). The addon duplicates `fd` and
+ * does all I/O on its copy: the caller must not read from or write to its
+ * own handle any more, and closes it after `onclose` (the kernel ends the
+ * TCP connection once both are closed). A server's session options are the
+ * context's; `servername` and the rest apply to a client.
+ */
+export function adoptNative(p: NativeAdoptParams): NativeTlsConnection {
+  const options: TransportAdoptOptions = p.isServer ? settingsOf(p) : clientOptionsOf(p);
+  if (p.isServer && p.handshakeOffload !== undefined) options.handshakeOffload = p.handshakeOffload;
+  if (p.initial !== undefined && p.initial.length > 0) options.initial = p.initial;
+  const connection = new NativeTlsConnection(undefined, false);
+  connection._attach(binding.tcpAdopt(p.context[kNative], p.fd, p.isServer, options, connection));
   return connection;
 }

@@ -18,6 +18,7 @@ export type {
   SessionOptions,
   SessionOut,
   TransportAddress,
+  TransportAdoptOptions,
   TransportConnectOptions,
   TransportSettings,
   ListenSettings,

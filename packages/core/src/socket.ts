@@ -56,8 +56,8 @@ export const kAttach = Symbol('rxtls.socket.attach');
 /** Connections accepted by the OS but not yet by `accept()`, at most this many (the rest are refused). */
 const kMaxPendingConnections = SOMAXCONN;
 
-/** Closing waits this long at most for queued data to flush before the descriptor is released. */
-const kCloseFlushTimeout = 30_000;
+/** @internal Closing waits this long at most for queued data to flush before the descriptor is released. */
+export const CLOSE_FLUSH_TIMEOUT = 30_000;
 
 interface AcceptWaiter {
   resolve: (socket: net.Socket) => void;
@@ -425,7 +425,7 @@ export class Socket {
     const sock = this.#net;
     if (sock && !sock.destroyed) {
       sock.destroySoon();
-      setTimeout(() => sock.destroy(), kCloseFlushTimeout).unref();
+      setTimeout(() => sock.destroy(), CLOSE_FLUSH_TIMEOUT).unref();
     }
     return true;
   }

@@ -1,20 +1,24 @@
-// TLSSocket: the documented TLS socket, a TlsEngine over the net.Socket of a
-// Socket. The event loop drives the connection (handshake, reads,
-// close_notify) as bytes arrive; the methods take what is ready or wait.
+// TLSSocket: the documented TLS socket over the TCP connection of a Socket.
+// By default the native transport takes the connection over (tcpAdopt: the
+// addon reads and writes a duplicate of its descriptor); `set_transport('js')`
+// runs a TlsEngine over the Socket's net.Socket instead. Either way the event
+// loop drives the connection (handshake, reads, close_notify) as bytes
+// arrive; the methods take what is ready or wait.
 import { isIP } from 'node:net';
 import type * as net from 'node:net';
 import { inspect } from 'node:util';
 
 import { SHUT_WR } from './constants.js';
 import { encodeAlpn } from './context-features.js';
-import { DEFAULT_HANDSHAKE_TIMEOUT, TlsEngine, type TlsEngineOptions } from './engine.js';
-import { ClosedError, InvalidArgumentError, StateError } from './errors.js';
+import { DEFAULT_HANDSHAKE_TIMEOUT, TlsEngine } from './engine.js';
+import { ClosedError, InvalidArgumentError, StateError, type TlsError } from './errors.js';
 import type { CertificateSummary, SessionInfo } from './native.js';
+import { NativeTlsConnection, adoptNative } from './native-transport.js';
 import { startReading, stopReading } from './net-handle.js';
 import { ReadBuffer } from './read-buffer.js';
 import { sendMessage } from './send-message.js';
 import { checkFlags, checkLength, checkMessage, checkTimeout, type SendMessage } from './socket-args.js';
-import { Socket, kAttach, type SocketInfo } from './socket.js';
+import { CLOSE_FLUSH_TIMEOUT, Socket, kAttach, type SocketInfo } from './socket.js';
 import { SSLContext, TLSContext } from './ssl-context.js';
 
 /**
@@ -28,6 +32,31 @@ export const TLS_SOCKET_HIGH_WATER_MARK = 256 * 1024;
 /** What a TLSSocket needs of an `SSL`: its context (the role comes from connect/accept). */
 export interface SSLLike {
   readonly context: SSLContext;
+}
+
+/**
+ * How a TLSSocket moves its ciphertext: `'native'` (the default: the addon
+ * takes the TCP connection over and the ciphertext never enters JS) or
+ * `'js'` (a TlsEngine over the Socket's `net.Socket`).
+ */
+export type TLSSocketTransport = 'native' | 'js';
+
+/** The connection a TLSSocket runs: the same members on both transports. */
+type Connection = TlsEngine | NativeTlsConnection;
+
+/** What a handshake needs, whichever transport runs it. */
+interface HandshakeOptions {
+  isServer: boolean;
+  handshakeTimeout: number;
+  servername?: string;
+  verifyHost?: string;
+  alpnProtocols?: ReadonlyArray<string>;
+  session?: Uint8Array;
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (err: TlsError) => void;
 }
 
 /**
@@ -62,8 +91,15 @@ export interface SSLLike {
 export class TLSSocket {
   readonly #socket: Socket;
   readonly #context: SSLContext;
-  #engine: TlsEngine | undefined = undefined;
+  #engine: Connection | undefined = undefined;
+  #transport: TLSSocketTransport = 'native';
+  // The JS transport's socket (reading is switched on it); undefined on native.
   #net: net.Socket | undefined = undefined;
+  // The native transport's reading is paused (the plaintext buffer is full).
+  #paused = false;
+  // Sends waiting for ondrain, and shutdown()s waiting for the FIN to be handed to the kernel.
+  #drainWaiters: Waiter[] = [];
+  #finishWaiters: Array<() => void> = [];
   #isClient = false;
   #userClosed = false;
   #isShutdown = false;
@@ -248,6 +284,7 @@ export class TLSSocket {
     this.#checkOpen();
     const socket = await this.#socket.accept();
     const peer = new TLSSocket(socket, this.#context);
+    peer.#transport = this.#transport;
     const timeout = this.receive_timeout > 0 ? this.receive_timeout : DEFAULT_HANDSHAKE_TIMEOUT;
     await peer.#handshake({ isServer: true, handshakeTimeout: timeout });
     return peer;
@@ -268,7 +305,7 @@ export class TLSSocket {
     if (this.#isShutdown) throw new StateError('cannot send after shutdown()');
     return sendMessage(
       message,
-      { write: (c) => engine.write(c), copies: true, whenDrained: () => engine.whenDrained() },
+      { write: (c) => engine.write(c), copies: true, whenDrained: () => this.#whenDrained() },
       this.send_timeout,
       () => this.close(),
     );
@@ -326,10 +363,18 @@ export class TLSSocket {
     this.#buffer.abort(new ClosedError('socket is closed'));
     const e = this.#engine;
     if (e && !e.closed) {
-      if (e.secure && e.error === undefined) e.end();
-      else e.destroy();
+      if (e.secure && e.error === undefined) {
+        e.end();
+        // As Socket.close(): the connection closes once flushed (onfinish), or after the flush timeout.
+        if (e instanceof NativeTlsConnection) {
+          if (e.finished) e.destroy();
+          else setTimeout(() => e.destroy(), CLOSE_FLUSH_TIMEOUT).unref();
+        }
+      } else e.destroy();
     }
-    this.#socket.close();
+    // On the native transport the Socket's own descriptor closes after the
+    // addon's (onclose): a FIN on it could overtake the queued data.
+    if (!(e instanceof NativeTlsConnection) || e.closed) this.#socket.close();
     return true;
   }
 
@@ -343,14 +388,8 @@ export class TLSSocket {
     const engine = this.#connected();
     this.#isShutdown = true;
     this.#shutdownReason = SHUT_WR;
-    const sock = engine.socket;
     engine.end();
-    if (!sock.writableFinished && !sock.destroyed) {
-      await new Promise<void>((resolve) => {
-        sock.once('finish', () => resolve());
-        sock.once('close', () => resolve());
-      });
-    }
+    if (!engine.finished && !engine.closed) await new Promise<void>((resolve) => this.#finishWaiters.push(resolve));
     return true;
   }
 
@@ -425,6 +464,25 @@ export class TLSSocket {
       throw new InvalidArgumentError('Expected "session" to be a Buffer from get_session(), or null');
     this.#checkUnconnected('set_session');
     this.#offerSession = session === null || session.length === 0 ? undefined : session;
+  }
+
+  /**
+   * Extension (before `connect`/`accept`): `'native'` (default) hands the TCP
+   * connection to the addon, so the ciphertext never enters JS; `'js'` runs
+   * the TLS engine over the Socket's `net.Socket`. Sockets `accept` returns
+   * use the listening socket's transport. The Socket keeps its addresses and
+   * options either way; with `'native'` it must not be read or written.
+   * @throws InvalidArgumentError for another value; StateError once connected.
+   */
+  set_transport(transport: TLSSocketTransport): void {
+    if (transport !== 'native' && transport !== 'js') throw new InvalidArgumentError('Expected "transport" to be "native" or "js"');
+    this.#checkUnconnected('set_transport');
+    this.#transport = transport;
+  }
+
+  /** Extension: the transport the connection runs (or will run) on. */
+  get_transport(): TLSSocketTransport {
+    return this.#transport;
   }
 
   /** Extension: true when the handshake resumed a session (abbreviated handshake). */
@@ -515,8 +573,8 @@ export class TLSSocket {
     if (this.#userClosed) throw new ClosedError('socket is closed');
   }
 
-  /** The engine while its native session exists and the socket is not closed. */
-  #live(): TlsEngine | undefined {
+  /** The connection while its native session exists and the socket is not closed. */
+  #live(): Connection | undefined {
     const e = this.#engine;
     return e && !e.closed && !this.is_closed ? e : undefined;
   }
@@ -533,7 +591,7 @@ export class TLSSocket {
     pha?.reject(err);
   }
 
-  #connected(): TlsEngine {
+  #connected(): Connection {
     this.#checkOpen();
     const e = this.#engine;
     if (!e) throw new StateError('socket is not connected');
@@ -542,48 +600,71 @@ export class TLSSocket {
     return e;
   }
 
-  /** Starts the engine over the socket's transport and waits for the handshake. */
-  async #handshake(options: TlsEngineOptions): Promise<void> {
-    let transport;
-    let engine: TlsEngine;
+  /** Starts the connection on the chosen transport and waits for the handshake. */
+  async #handshake(options: HandshakeOptions): Promise<void> {
+    let engine: Connection;
+    let buffered: Buffer;
     try {
-      transport = this.#socket[kAttach]((n, buf) => {
-        this.#engine?.feed(buf, n);
-        return this.#wantsData();
-      });
-      // Half-open: after the peer's close_notify this side may still send
-      // until it calls shutdown()/close() itself (receive, send, close).
-      engine = new TlsEngine(transport.net, this.#context, { ...options, allowHalfOpen: true }, false);
+      if (this.#transport === 'native') {
+        // The Socket stops reading for good; the addon reads its descriptor.
+        buffered = this.#socket[kAttach](() => false).buffered;
+        engine = adoptNative({ ...options, context: this.#context, fd: this.#socket.id, initial: buffered, allowHalfOpen: true });
+        buffered = Buffer.alloc(0);
+      } else {
+        const transport = this.#socket[kAttach]((n, buf) => {
+          (this.#engine as TlsEngine | undefined)?.feed(buf, n);
+          return this.#wantsData();
+        });
+        // Half-open: after the peer's close_notify this side may still send
+        // until it calls shutdown()/close() itself (receive, send, close).
+        engine = new TlsEngine(transport.net, this.#context, { ...options, allowHalfOpen: true }, false);
+        this.#net = transport.net;
+        buffered = transport.buffered;
+      }
     } catch (err) {
       this.close();
       throw err;
     }
     this.#engine = engine;
-    this.#net = transport.net;
     const secure = new Promise<void>((resolve, reject) => {
       engine.onsecure = () => {
-        this.#reused = engine.info().resumed;
+        this.#reused = engine.resumed;
         resolve();
       };
       engine.onerror = (err) => {
         this.#buffer.end(err);
         this.#failPha(err);
+        this.#failWaits(err);
         reject(err);
       };
       engine.onclose = (err) => {
         const closed = err ?? new ClosedError('connection closed during the handshake');
         this.#buffer.end(err);
         this.#failPha(err ?? new ClosedError('connection closed'));
+        this.#failWaits(err ?? new ClosedError('the connection is closed'));
+        // The native transport's connection is gone: the Socket's descriptor goes too.
+        this.#socket.close();
         reject(closed);
       };
     });
     engine.onsession = (session) => {
       this.#session = session;
     };
-    engine.ondata = (chunk) => this.#buffer.push(chunk);
+    engine.ondata = (chunk) => {
+      this.#buffer.push(chunk);
+      if (this.#net === undefined) this.#updateReading();
+    };
     engine.onend = () => this.#buffer.end();
+    engine.ondrain = () => {
+      for (const w of this.#drainWaiters.splice(0)) w.resolve();
+    };
+    engine.onfinish = () => {
+      for (const resolve of this.#finishWaiters.splice(0)) resolve();
+      // close() waited for this: the native transport's flush is done.
+      if (this.#userClosed && engine instanceof NativeTlsConnection) engine.destroy();
+    };
     // Bytes the plain socket had already read belong to the handshake.
-    if (transport.buffered.length > 0) engine.feed(transport.buffered, transport.buffered.length);
+    if (buffered.length > 0) (engine as TlsEngine).feed(buffered, buffered.length);
     this.#updateReading();
     try {
       await secure;
@@ -591,6 +672,17 @@ export class TLSSocket {
       this.close();
       throw err;
     }
+  }
+
+  /** A send waits here after `write` returned false. */
+  #whenDrained(): Promise<void> {
+    return new Promise<void>((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
+  }
+
+  /** The connection failed or closed: waiting sends reject, waiting shutdowns resolve. */
+  #failWaits(err: TlsError): void {
+    for (const w of this.#drainWaiters.splice(0)) w.reject(err);
+    for (const resolve of this.#finishWaiters.splice(0)) resolve();
   }
 
   /**
@@ -606,10 +698,18 @@ export class TLSSocket {
 
   /** The loop reads while the plaintext buffer is below the high-water mark. */
   #updateReading(): void {
+    const engine = this.#engine;
+    if (!engine) return;
+    const want = this.#wantsData();
     const sock = this.#net;
-    if (!sock) return;
-    if (this.#wantsData()) startReading(sock);
-    else if (!this.#buffer.ended) stopReading(sock);
+    if (sock) {
+      if (want) startReading(sock);
+      else if (!this.#buffer.ended) stopReading(sock);
+    } else if (want === this.#paused && !engine.closed) {
+      this.#paused = !want;
+      if (want) engine.resume();
+      else engine.pause();
+    }
   }
 
   #readRequest(length: number, flags: unknown): number {

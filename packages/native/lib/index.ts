@@ -15,6 +15,7 @@ export type {
   NativeTcpServer,
   TransportAddress,
   TransportCallbacks,
+  TransportAdoptOptions,
   TransportConnectOptions,
   TransportSettings,
   ListenSettings,

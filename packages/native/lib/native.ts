@@ -348,6 +348,15 @@ export interface TransportConnectOptions extends SessionOptions, TransportSettin
   localAddress?: string;
 }
 
+/**
+ * Options of `tcpAdopt`: the settings, a client's session options, and the
+ * ciphertext already read from the descriptor.
+ */
+export interface TransportAdoptOptions extends SessionOptions, TransportSettings {
+  /** Bytes the caller read from the descriptor before handing it over: the peer's first TLS bytes. */
+  initial?: Uint8Array;
+}
+
 /** The local and remote ends of a native connection; fields unknown after close are absent. */
 export interface TransportAddress {
   localAddress?: string;
@@ -522,6 +531,13 @@ export interface Binding {
   ): NativeTcpServer;
   /** Starts a client connection to an IP address. */
   tcpConnect(context: NativeContext, ip: string, port: number, options: TransportConnectOptions, owner: object): NativeTcpConnection;
+  /**
+   * Runs TLS natively over a connected TCP descriptor JS holds. The
+   * descriptor is duplicated: the caller stops using its own handle for I/O
+   * and closes it once this connection closed (the kernel ends the TCP
+   * connection when both are closed). The first step runs from the loop.
+   */
+  tcpAdopt(context: NativeContext, fd: number, isServer: boolean, options: TransportAdoptOptions, owner: object): NativeTcpConnection;
   /**
    * The native listener's PROXY protocol parser (for tests): `{ header,
    * length }`, or null while `buffer` is a valid beginning; a refused header

@@ -56,6 +56,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setTransportCallbacks", Napi::Function::New(env, TcpLoop::SetCallbacks, "setTransportCallbacks"));
   exports.Set("tcpListen", Napi::Function::New(env, TcpServer::Listen, "tcpListen"));
   exports.Set("tcpConnect", Napi::Function::New(env, TcpConnection::Connect, "tcpConnect"));
+  exports.Set("tcpAdopt", Napi::Function::New(env, TcpConnection::Adopt, "tcpAdopt"));
   exports.Set("parseProxyHeader", Napi::Function::New(env, ParseProxyHeaderJs, "parseProxyHeader"));
   // The version string of the OpenSSL this addon runs on; it must be Node's own.
   exports.Set("opensslVersion", Napi::String::New(env, OpenSSL_version(OPENSSL_VERSION_STRING)));

@@ -87,16 +87,17 @@ void TcpConn::Accept(TcpServerCore* server) {
   c->Start();
 }
 
-void TcpConn::Start() {
+void TcpConn::Start(bool defer) {
   if (settings_.no_delay) uv_tcp_nodelay(&tcp_, 1);
   if (settings_.keep_alive) uv_tcp_keepalive(&tcp_, 1, settings_.keep_alive_delay_s);
   uint64_t now = uv_now(loop_->loop());
   last_activity_ = now;
   if (settings_.handshake_timeout_ms > 0 && handshake_deadline_ == 0)
     handshake_deadline_ = now + settings_.handshake_timeout_ms;
+  deferred_ = defer;
   ArmTimer();
   StartReading();
-  if (!is_server_) {
+  if (!is_server_ && !defer) {
     // A client speaks first.
     Napi::Env env(loop_->env());
     Napi::HandleScope scope(env);

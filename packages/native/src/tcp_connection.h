@@ -88,7 +88,9 @@ class TcpConn final : public TcpHandle, public SslOwner {
 
   bool InitHandles();
   bool InitSsl(SSL_CTX* ctx, bool server);
-  void Start();  // connected or accepted: read, and (client) speak first
+  // Connected or accepted: read, and (client) speak first; `defer`: the
+  // first step runs from the loop (the caller is a JS call).
+  void Start(bool defer = false);
   void StartReading();
   void StopReading();
 
@@ -212,6 +214,8 @@ class TcpConnection : public Napi::ObjectWrap<TcpConnection> {
   static Napi::Function Init(Napi::Env env);
   // connect(context, ip, port, options, owner): a client connection (TcpConnection).
   static Napi::Value Connect(const Napi::CallbackInfo& info);
+  // adopt(context, fd, isServer, options, owner): a connection JS holds (tcp_adopt.cc).
+  static Napi::Value Adopt(const Napi::CallbackInfo& info);
   explicit TcpConnection(const Napi::CallbackInfo& info);
   ~TcpConnection() override;
   void Detach() { core_ = nullptr; }
