@@ -14,6 +14,7 @@ import {
   InvalidArgumentError,
   Socket,
   StateError,
+  TCP_NODELAY,
   TLSClientContext,
   TLSServerContext,
   TLSSocket,
@@ -86,6 +87,9 @@ T('the default is native: the addon holds the connection; js runs none natively'
       await s.send('ping');
       assert.is(await withTimeout(s.read(4), 5_000, 'echo'), 'ping');
       assert.ok(s.id >= 0, 'the Socket keeps its descriptor (options, addresses)');
+      assert.is(s.get_option(TCP_NODELAY), false, 'the transport leaves the socket options as they were');
+      s.set_option(TCP_NODELAY, true);
+      assert.is(s.get_option(TCP_NODELAY), true);
       assert.is(s.info().port, s.get_socket().info().port);
       s.close();
       await until(() => nativeConnections() === before, `${transport}: the native connection closed`);

@@ -727,6 +727,8 @@ export interface NativeAdoptParams extends NativeClientParams {
 export function adoptNative(p: NativeAdoptParams): NativeTlsConnection {
   const options: TransportAdoptOptions = p.isServer ? settingsOf(p) : clientOptionsOf(p);
   if (p.isServer && p.handshakeOffload !== undefined) options.handshakeOffload = p.handshakeOffload;
+  // The socket keeps the options its owner set (TCP_NODELAY is left as it is; keep-alive too unless asked).
+  options.noDelay = false;
   if (p.initial !== undefined && p.initial.length > 0) options.initial = p.initial;
   const connection = new NativeTlsConnection(undefined, false);
   connection._attach(binding.tcpAdopt(p.context[kNative], p.fd, p.isServer, options, connection));

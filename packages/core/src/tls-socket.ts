@@ -475,8 +475,8 @@ export class TLSSocket {
    * @throws InvalidArgumentError for another value; StateError once connected.
    */
   set_transport(transport: TLSSocketTransport): void {
-    if (transport !== 'native' && transport !== 'js') throw new InvalidArgumentError('Expected "transport" to be "native" or "js"');
     this.#checkUnconnected('set_transport');
+    if (transport !== 'native' && transport !== 'js') throw new InvalidArgumentError('Expected "transport" to be "native" or "js"');
     this.#transport = transport;
   }
 
