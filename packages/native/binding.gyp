@@ -6,6 +6,7 @@
         "src/addon.cc",
         "src/util/errors.cc",
         "src/util/counters.cc",
+        "src/util/property_keys.cc",
         "src/util/socket_fd.cc",
         "src/context.cc",
         "src/default_trust.cc",

@@ -5,6 +5,7 @@
 #include <openssl/objects.h>
 
 #include "util/errors.h"
+#include "util/property_keys.h"
 #include "x509.h"
 
 namespace rxtls {
@@ -50,25 +51,25 @@ std::string SignatureScheme(SSL* ssl) {
 
 Napi::Object SslInfo(Napi::Env env, SSL* ssl, bool is_server, bool done) {
   Napi::Object o = Napi::Object::New(env);
-  o.Set("isServer", Napi::Boolean::New(env, is_server));
-  o.Set("handshakeComplete", Napi::Boolean::New(env, done));
-  o.Set("protocol", done ? Napi::Value(Napi::String::New(env, SSL_get_version(ssl))) : env.Null());
+  SetKey(o, Key::kIsServer, Napi::Boolean::New(env, is_server));
+  SetKey(o, Key::kHandshakeComplete, Napi::Boolean::New(env, done));
+  SetKey(o, Key::kProtocol, done ? Napi::Value(Napi::String::New(env, SSL_get_version(ssl))) : env.Null());
   const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
-  o.Set("cipher", cipher ? Napi::Value(Napi::String::New(env, SSL_CIPHER_get_name(cipher))) : env.Null());
-  o.Set("cipherStandardName", cipher ? StringOrNull(env, SSL_CIPHER_standard_name(cipher)) : env.Null());
+  SetKey(o, Key::kCipher, cipher ? Napi::Value(Napi::String::New(env, SSL_CIPHER_get_name(cipher))) : env.Null());
+  SetKey(o, Key::kCipherStandardName, cipher ? StringOrNull(env, SSL_CIPHER_standard_name(cipher)) : env.Null());
   long verify = SSL_get_verify_result(ssl);
-  o.Set("verifyResult", Napi::Number::New(env, static_cast<double>(verify)));
-  o.Set("verifyMessage", Napi::String::New(env, X509_verify_cert_error_string(verify)));
-  o.Set("servername", StringOrNull(env, SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)));
-  o.Set("resumed", Napi::Boolean::New(env, SSL_session_reused(ssl) == 1));
+  SetKey(o, Key::kVerifyResult, Napi::Number::New(env, static_cast<double>(verify)));
+  SetKey(o, Key::kVerifyMessage, Napi::String::New(env, X509_verify_cert_error_string(verify)));
+  SetKey(o, Key::kServername, StringOrNull(env, SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)));
+  SetKey(o, Key::kResumed, Napi::Boolean::New(env, SSL_session_reused(ssl) == 1));
   int group = done ? SSL_get_negotiated_group(ssl) : 0;
-  o.Set("group", StringOrNull(env, group != 0 ? SSL_group_to_name(ssl, group) : nullptr));
-  o.Set("alpnProtocol", SslAlpnProtocol(env, ssl));
+  SetKey(o, Key::kGroup, StringOrNull(env, group != 0 ? SSL_group_to_name(ssl, group) : nullptr));
+  SetKey(o, Key::kAlpnProtocol, SslAlpnProtocol(env, ssl));
   std::string scheme = done ? SignatureScheme(ssl) : std::string();
-  o.Set("signatureScheme", scheme.empty() ? env.Null() : Napi::Value(Napi::String::New(env, scheme)));
+  SetKey(o, Key::kSignatureScheme, scheme.empty() ? env.Null() : Napi::Value(Napi::String::New(env, scheme)));
   int shut = SSL_get_shutdown(ssl);
-  o.Set("sentShutdown", Napi::Boolean::New(env, (shut & SSL_SENT_SHUTDOWN) != 0));
-  o.Set("receivedShutdown", Napi::Boolean::New(env, (shut & SSL_RECEIVED_SHUTDOWN) != 0));
+  SetKey(o, Key::kSentShutdown, Napi::Boolean::New(env, (shut & SSL_SENT_SHUTDOWN) != 0));
+  SetKey(o, Key::kReceivedShutdown, Napi::Boolean::New(env, (shut & SSL_RECEIVED_SHUTDOWN) != 0));
   return o;
 }
 

@@ -15,6 +15,7 @@
 #include "util/args.h"
 #include "util/counters.h"
 #include "util/errors.h"
+#include "util/property_keys.h"
 
 namespace rxtls {
 
@@ -444,20 +445,20 @@ Napi::Value TcpConnection::Address(const Napi::CallbackInfo& info) {
   std::string address;
   int port = 0, family = 0;
   if (uv_tcp_getsockname(&c->tcp_, reinterpret_cast<sockaddr*>(&ss), &len) == 0 && SockaddrToJs(ss, &address, &port, &family)) {
-    o.Set("localAddress", address);
-    o.Set("localPort", port);
+    SetKey(o, Key::kLocalAddress, Napi::String::New(env, address));
+    SetKey(o, Key::kLocalPort, Napi::Number::New(env, port));
   }
   len = sizeof(ss);
   if (uv_tcp_getpeername(&c->tcp_, reinterpret_cast<sockaddr*>(&ss), &len) == 0 && SockaddrToJs(ss, &address, &port, &family)) {
-    o.Set("remoteAddress", address);
-    o.Set("remotePort", port);
-    o.Set("remoteFamily", family == 4 ? "IPv4" : "IPv6");
+    SetKey(o, Key::kRemoteAddress, Napi::String::New(env, address));
+    SetKey(o, Key::kRemotePort, Napi::Number::New(env, port));
+    SetKey(o, Key::kRemoteFamily, Napi::String::New(env, family == 4 ? "IPv4" : "IPv6"));
   }
   if (c->proxy_family_ != 0) {
     // proxyProtocol: the client the balancer's header named (tcp_proxy.cc).
-    o.Set("remoteAddress", c->proxy_address_);
-    o.Set("remotePort", c->proxy_port_);
-    o.Set("remoteFamily", c->proxy_family_ == 4 ? "IPv4" : "IPv6");
+    SetKey(o, Key::kRemoteAddress, Napi::String::New(env, c->proxy_address_));
+    SetKey(o, Key::kRemotePort, Napi::Number::New(env, c->proxy_port_));
+    SetKey(o, Key::kRemoteFamily, Napi::String::New(env, c->proxy_family_ == 4 ? "IPv4" : "IPv6"));
   }
   return o;
 }

@@ -1,7 +1,8 @@
 // TlsConnection: what a pipeline sees of one handshaken connection. The
 // core connection under it (a TlsEngine or a NativeTlsConnection, see
-// link.ts) stays behind a module-private WeakMap, reached by read() and
-// write() through stateOf(); nothing in the public surface hands it out.
+// link.ts) stays in a private field, reached by read() and write() through
+// stateOf(); nothing in the public surface hands it out. (A private field,
+// not a WeakMap: an ephemeron per connection cost the GC measurably.)
 import { inspect } from 'node:util';
 
 import {
@@ -46,8 +47,8 @@ export interface ConnectionState {
   paused: boolean;
   /** The writer waiting for the link's `ondrain` (one writer per connection: one slot). Cleared before it is called. */
   onDrain: (() => void) | undefined;
-  /** Told once when the connection fails or closes (write() waits on this). */
-  readonly closeListeners: Set<(error: TlsError | undefined) => void>;
+  /** Told once when the connection fails or closes (write() waits on this); one per writer. */
+  readonly closeListeners: Array<(error: TlsError | undefined) => void>;
   /** Client: the latest resumable session (the link's `onsession`). */
   session: Buffer | null;
   /** The peer's certificate; a post-handshake authentication replaces it. */
@@ -60,8 +61,9 @@ export interface ConnectionState {
   pha: { resolve(cert: CertificateSummary | null): void; reject(err: Error): void } | undefined;
 }
 
-const states = new WeakMap<TlsConnection, ConnectionState>();
 const kCreate = Symbol('TlsConnection.create');
+// Set by TlsConnection's static block: the module reads the private field through it.
+let stateField: (conn: TlsConnection) => ConnectionState | undefined;
 
 /**
  * One TLS connection whose handshake is done, as emitted by `listen()` and
@@ -102,10 +104,16 @@ export class TlsConnection {
   readonly alpnProtocol: string | null;
   /** True when the handshake resumed an earlier session (a ticket or the server's cache) instead of a full one. */
   readonly resumed: boolean;
+  readonly #state: ConnectionState;
+
+  static {
+    stateField = (conn) => (#state in conn ? conn.#state : undefined);
+  }
 
   /** @internal Made by listen() and connect() only. */
-  constructor(token: typeof kCreate, link: Link, info: SessionInfo) {
+  constructor(token: typeof kCreate, link: Link, info: SessionInfo, state: ConnectionState) {
     if (token !== kCreate) throw new InvalidArgumentError('TlsConnection is made by listen() and connect()');
+    this.#state = state;
     const ends = endpointsOf(link);
     this.remoteAddress = ends.remoteAddress;
     this.remotePort = ends.remotePort;
@@ -121,7 +129,7 @@ export class TlsConnection {
 
   /** True once the connection has closed (cleanly or not). */
   get closed(): boolean {
-    return states.get(this)!.closed;
+    return this.#state.closed;
   }
 
   /**
@@ -129,7 +137,7 @@ export class TlsConnection {
    * On a server, a completed `verifyClientPostHandshake()` sets it.
    */
   get peerCertificate(): CertificateSummary | null {
-    return states.get(this)!.peerCertificate;
+    return this.#state.peerCertificate;
   }
 
   /**
@@ -139,7 +147,7 @@ export class TlsConnection {
    * Readable after close; a post-handshake authentication updates it.
    */
   get authorized(): boolean {
-    return authorizationOf(states.get(this)!) === null;
+    return authorizationOf(this.#state) === null;
   }
 
   /**
@@ -148,7 +156,7 @@ export class TlsConnection {
    * certificate), or without `verifyCode` when the peer sent no certificate.
    */
   get authorizationError(): CertificateError | null {
-    return authorizationOf(states.get(this)!);
+    return authorizationOf(this.#state);
   }
 
   /**
@@ -171,7 +179,7 @@ export class TlsConnection {
    * again.resumed; // true
    */
   get session(): Buffer | null {
-    return states.get(this)!.session;
+    return this.#state.session;
   }
 
   /**
@@ -226,7 +234,7 @@ export class TlsConnection {
    * console.log(cert?.subject.CN ?? 'no certificate');
    */
   async verifyClientPostHandshake(): Promise<CertificateSummary | null> {
-    const st = states.get(this)!;
+    const st = this.#state;
     if (!this.isServer) throw new StateError('only a server asks for a certificate after the handshake');
     if (st.pha) throw new StateError('a post-handshake authentication is already running');
     liveLink(this).verifyClientPostHandshake();
@@ -242,7 +250,7 @@ export class TlsConnection {
    * `read()` completes. Idempotent.
    */
   close(): void {
-    const st = states.get(this)!;
+    const st = this.#state;
     if (st.closed) return;
     st.localClose = true;
     const { link } = st;
@@ -253,7 +261,7 @@ export class TlsConnection {
 
   /** Closes at once, without close_notify (the peer sees a truncated stream). Idempotent. */
   destroy(): void {
-    const st = states.get(this)!;
+    const st = this.#state;
     if (st.closed) return;
     st.localClose = true;
     st.link.destroy();
@@ -272,7 +280,7 @@ function authorizationOf(st: ConnectionState): CertificateError | null {
 
 /** The link of an open connection; its native session is freed once the socket closed. */
 function liveLink(conn: TlsConnection): Link {
-  const st = states.get(conn)!;
+  const st = stateField(conn)!;
   if (st.error) throw st.error;
   if (st.closed || st.link.closed) throw new ClosedError('the connection is closed');
   return st.link;
@@ -288,7 +296,7 @@ export function checkOptions(options: unknown): void {
 
 /** @internal The state behind a connection; throws for anything else. */
 export function stateOf(conn: TlsConnection): ConnectionState {
-  const st = conn instanceof TlsConnection ? states.get(conn) : undefined;
+  const st = conn instanceof TlsConnection ? stateField(conn) : undefined;
   if (!st) throw new InvalidArgumentError('Expected "conn" to be a TlsConnection from listen() or connect()');
   return st;
 }
@@ -308,13 +316,20 @@ export function updatePause(st: ConnectionState): void {
   else st.link.resume();
 }
 
+/** @internal Calls `listener` once when the connection fails or closes; returns its remover. */
+export function listenClose(st: ConnectionState, listener: (error: TlsError | undefined) => void): () => void {
+  st.closeListeners.push(listener);
+  return () => {
+    const i = st.closeListeners.indexOf(listener);
+    if (i >= 0) st.closeListeners.splice(i, 1);
+  };
+}
+
 function notifyClose(st: ConnectionState, error: TlsError | undefined): void {
   const pha = st.pha;
   st.pha = undefined;
   pha?.reject(error ?? new ClosedError('the connection closed during post-handshake authentication'));
-  const listeners = [...st.closeListeners];
-  st.closeListeners.clear();
-  for (const l of listeners) l(error);
+  for (const l of st.closeListeners.splice(0)) l(error);
 }
 
 /** Ends the reader once its buffered chunks are out. */
@@ -331,7 +346,6 @@ function endReader(st: ConnectionState): void {
  */
 export function createConnection(link: Link): TlsConnection {
   const info = link.info();
-  const conn = new TlsConnection(kCreate, link, info);
   const st: ConnectionState = {
     link,
     chunks: [],
@@ -345,16 +359,16 @@ export function createConnection(link: Link): TlsConnection {
     demandPauses: 0,
     paused: false,
     onDrain: undefined,
-    closeListeners: new Set(),
+    closeListeners: [],
     // Under TLS 1.2 the session is resumable from the handshake on.
-    session: conn.isServer ? null : link.getSession(),
+    session: info.isServer ? null : link.getSession(),
     // Read now: the native session is freed when the socket closes.
     peerCertificate: link.peerCertificate(),
     verify: info,
     authorizationError: undefined,
     pha: undefined,
   };
-  states.set(conn, st);
+  const conn = new TlsConnection(kCreate, link, info, st);
   link.ondata = (chunk) => {
     if (st.reader && st.chunks.length === 0) st.reader.next(chunk);
     else {

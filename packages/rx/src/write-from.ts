@@ -3,7 +3,7 @@
 import type { TlsError } from '@rxtls/core';
 import { Observable } from 'rxjs';
 
-import { stateOf, type TlsConnection } from './connection.js';
+import { listenClose, stateOf, type TlsConnection } from './connection.js';
 import { chunkBytes, claimWriter, endWriter, writeChunk, writerClosed, type Chunk } from './write.js';
 
 /**
@@ -39,12 +39,12 @@ export function writeFrom(conn: TlsConnection, source: AsyncIterable<Chunk> | It
       wake?.();
       writerClosed(st, ending, error, subscriber, finish);
     };
-    st.closeListeners.add(onClose);
+    const stopListening = listenClose(st, onClose);
     subscriber.add(() => {
       stopped = true;
       wake?.();
       if (st.onDrain === wake) st.onDrain = undefined;
-      st.closeListeners.delete(onClose);
+      stopListening();
       stopFinish?.();
       if (!finished && !st.closed) {
         st.localClose = true;

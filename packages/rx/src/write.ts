@@ -2,7 +2,7 @@
 import { ClosedError, InvalidArgumentError, StateError, type TlsError } from '@rxtls/core';
 import { Observable, type OperatorFunction, type Subscriber } from 'rxjs';
 
-import { stateOf, type ConnectionState, type TlsConnection } from './connection.js';
+import { listenClose, stateOf, type ConnectionState, type TlsConnection } from './connection.js';
 import { FlowController, withFlow } from './flow.js';
 import { whenFlushed } from './link.js';
 
@@ -102,11 +102,11 @@ export function write(conn: TlsConnection): OperatorFunction<Chunk, number> {
         subscriber.complete();
       };
       const onClose = (error: TlsError | undefined) => writerClosed(st, ending, error, subscriber, finish);
-      st.closeListeners.add(onClose);
+      const stopListening = listenClose(st, onClose);
       // Registered first: the source may complete inside subscribe(), and
       // then this teardown runs at once (the tRPC edge).
       subscriber.add(() => {
-        st.closeListeners.delete(onClose);
+        stopListening();
         if (st.onDrain === onDrain) st.onDrain = undefined;
         stopFinish?.();
         flow.dispose();

@@ -10,6 +10,7 @@ struct AddonData {
   Napi::FunctionReference context_ctor;   // to tell a real Context from any object
   Napi::FunctionReference fd_ssl_ctor;    // likewise FdSsl
   Napi::FunctionReference bio_ctor;       // likewise Bio (and to make wrappers for BIOs OpenSSL hands out)
+  Napi::ObjectReference keys;  // the names of property_keys.h, as an array
 };
 
 // Creates the data on first use.
