@@ -603,13 +603,14 @@ export class TLSSocket {
   /** Starts the connection on the chosen transport and waits for the handshake. */
   async #handshake(options: HandshakeOptions): Promise<void> {
     let engine: Connection;
-    let buffered: Buffer;
+    // JS transport: bytes the Socket read before, fed once the handlers are set.
+    let buffered: Buffer | undefined;
     try {
       if (this.#transport === 'native') {
-        // The Socket stops reading for good; the addon reads its descriptor.
-        buffered = this.#socket[kAttach](() => false).buffered;
-        engine = adoptNative({ ...options, context: this.#context, fd: this.#socket.id, initial: buffered, allowHalfOpen: true });
-        buffered = Buffer.alloc(0);
+        // The Socket stops reading for good; the addon reads its descriptor
+        // and takes what the Socket had read as its first input.
+        const initial = this.#socket[kAttach](() => false).buffered;
+        engine = adoptNative({ ...options, context: this.#context, fd: this.#socket.id, initial, allowHalfOpen: true });
       } else {
         const transport = this.#socket[kAttach]((n, buf) => {
           (this.#engine as TlsEngine | undefined)?.feed(buf, n);
@@ -664,7 +665,7 @@ export class TLSSocket {
       if (this.#userClosed && engine instanceof NativeTlsConnection) engine.destroy();
     };
     // Bytes the plain socket had already read belong to the handshake.
-    if (buffered.length > 0) (engine as TlsEngine).feed(buffered, buffered.length);
+    if (buffered !== undefined && buffered.length > 0) (engine as TlsEngine).feed(buffered, buffered.length);
     this.#updateReading();
     try {
       await secure;

@@ -2,7 +2,8 @@
 // core connection under it (a TlsEngine or a NativeTlsConnection, see
 // link.ts) stays in a private field, reached by read() and write() through
 // stateOf(); nothing in the public surface hands it out. (A private field,
-// not a WeakMap: an ephemeron per connection cost the GC measurably.)
+// not a WeakMap: the WeakMap's per-connection entry showed in handshake
+// profiles as ephemeron write barriers and inserts.)
 import { inspect } from 'node:util';
 
 import {
