@@ -95,7 +95,7 @@ void TcpConn::Start(bool defer) {
   last_activity_ = now;
   if (settings_.handshake_timeout_ms > 0 && handshake_deadline_ == 0)
     handshake_deadline_ = now + settings_.handshake_timeout_ms;
-  deferred_ = defer;
+  if (defer) deferred_ = true;
   ArmTimer();
   StartReading();
   if (!is_server_ && !defer) {
