@@ -93,7 +93,7 @@ misuse('tcpAdopt validates every argument, and a descriptor that is no TCP socke
     closeSync(file);
   }
   assert.is(code(() => b.tcpAdopt!(client, 1_000_000, false, {}, owner)), 'ERR_TLS_INVALID_ARGUMENT');
-  // A listening socket is a TCP descriptor but no connection: the connection fails, reported once.
+  // A listening socket is a TCP descriptor but no connection: the connection fails, and its close carries the error.
   const listener = net.createServer();
   await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
   try {

@@ -19,6 +19,7 @@ import {
   type ListenSettings,
   type NativeTcpServer,
   type SessionInfo,
+  type SessionOptions,
   type TransportAddress,
   type TransportAdoptOptions,
   type TransportConnectOptions,
@@ -664,8 +665,8 @@ export interface NativeConnectParams extends NativeClientParams {
 export type IdentityCheck = (host: string, certificate: CertificateSummary | null) => Error | undefined | void;
 
 /** The native options of a client: the settings and the session options that were given. */
-function clientOptionsOf(p: NativeClientParams): TransportAdoptOptions {
-  const options: TransportAdoptOptions = { ...settingsOf(p) };
+function clientOptionsOf(p: NativeClientParams): SessionOptions & TransportSettings {
+  const options: SessionOptions & TransportSettings = { ...settingsOf(p) };
   if (p.servername !== undefined) options.servername = p.servername;
   if (p.verifyHost !== undefined) options.verifyHost = p.verifyHost;
   if (p.verifyPeer !== undefined) options.verifyPeer = p.verifyPeer;
@@ -707,8 +708,8 @@ export function connectNative(p: NativeConnectParams): NativeTlsConnection {
   return connection;
 }
 
-/** TLS over a connected TCP descriptor that JS holds (`adoptNative`). */
-export interface NativeAdoptParams extends NativeClientParams {
+/** TLS over a connected TCP descriptor that JS holds (`adoptNative`); its handshake runs on the loop thread. */
+export interface NativeAdoptParams extends Omit<NativeClientParams, 'handshakeOffload'> {
   /** The descriptor; it is duplicated, see `adoptNative`. */
   fd: number;
   isServer: boolean;
@@ -726,7 +727,6 @@ export interface NativeAdoptParams extends NativeClientParams {
  */
 export function adoptNative(p: NativeAdoptParams): NativeTlsConnection {
   const options: TransportAdoptOptions = p.isServer ? settingsOf(p) : clientOptionsOf(p);
-  if (p.isServer && p.handshakeOffload !== undefined) options.handshakeOffload = p.handshakeOffload;
   // The socket keeps the options its owner set (TCP_NODELAY is left as it is; keep-alive too unless asked).
   options.noDelay = false;
   if (p.initial !== undefined && p.initial.length > 0) options.initial = p.initial;

@@ -1,13 +1,12 @@
 // tcpAdopt: the native transport takes over a TCP connection that JS already
 // holds (the documented TLSSocket over a Socket, whose net.Socket made the
-// connection). The descriptor is duplicated, so the two handles close
-// independently: the caller keeps its net.Socket (addresses, options) but
-// must not read from or write to it, and closes it once this connection
-// closed, because the kernel ends the TCP connection only when both are.
-#include <fcntl.h>
+// connection). The descriptor is duplicated (util/socket_fd.h, as FdSsl's
+// and Bio's are), so the two handles close independently: the caller keeps
+// its net.Socket (addresses, options) but must not read from or write to
+// it, and closes it once this connection closed, because the kernel ends
+// the TCP connection only when both are.
 #include <unistd.h>
 
-#include <cerrno>
 #include <climits>
 
 #include "buffer_bio.h"
@@ -17,6 +16,7 @@
 #include "util/addon_data.h"
 #include "util/args.h"
 #include "util/errors.h"
+#include "util/socket_fd.h"
 
 namespace rxtls {
 
@@ -44,43 +44,26 @@ Napi::Value TcpConnection::Adopt(const Napi::CallbackInfo& info) {
   Napi::Object owner = info[4].As<Napi::Object>();
   // Every argument is read: now the context (a getter could have freed it).
   SSL_CTX* ctx = context->Get(env);
-  if (server && context->role() == Role::kClient)
-    ThrowError(env, kErrState, "a server needs a server or generic context, not a client context");
-  if (!server && context->role() == Role::kServer)
-    ThrowError(env, kErrState, "a client needs a client or generic context, not a server context");
+  CheckTransportRole(env, *context, server);
   if (uv_guess_handle(fd) != UV_TCP) ThrowError(env, kErrInvalidArgument, "Expected \"fd\" to be a TCP socket descriptor");
   TcpLoop* loop = TcpLoop::Get(env);
 
-  int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (own < 0) throw UvError(env, -errno, "dup");
-  auto* c = new TcpConn(loop, settings);
-  c->failed_ = true;  // until it is fully made: a close reports nothing
-  if (!c->InitHandles() || !c->InitSsl(ctx, server)) {
+  int own = DupNonBlockingSocket(env, fd);
+  TcpConn* c;
+  try {
+    c = TcpConn::Create(env, loop, settings, ctx, server, context->verify_explicit(), server ? nullptr : &client);
+  } catch (...) {
     close(own);
-    c->Close();
-    ThrowOpenSSLError(env, kErrCrypto, "could not create the connection");
-  }
-  if (!server) {
-    try {
-      ApplyClientSslOptions(env, c->ssl_, context->verify_explicit(), client);
-    } catch (...) {
-      close(own);
-      c->Close();
-      throw;
-    }
+    throw;
   }
   int r = uv_tcp_open(&c->tcp_, own);
   if (r != 0) {
-    close(own);
+    close(own);  // uv_tcp_open did not take it
     c->Close();
     throw UvError(env, r, "adopt");
   }
   if (!head.empty()) c->in_->Append(head.data(), head.size());
-  c->failed_ = false;
-  if (napi_async_init(env, owner, Napi::String::New(env, "rxtls.TlsConnection"), &c->async_) != napi_ok)
-    c->async_ = nullptr;
-  c->owner_ = Napi::Persistent(owner);
-  Napi::Object wrapper = c->MakeWrapper(env);
+  Napi::Object wrapper = c->Own(env, owner);
   // The first handshake step runs from the loop, not inside this call.
   c->Start(true);
   return wrapper;

@@ -260,6 +260,31 @@ Napi::Object TcpConn::MakeWrapper(Napi::Env env) {
   return wrapper;
 }
 
+TcpConn* TcpConn::Create(Napi::Env env, TcpLoop* loop, const ConnectionSettings& settings, SSL_CTX* ctx, bool server,
+                         bool verify_explicit, const ClientSslOptions* client) {
+  auto* c = new TcpConn(loop, settings);
+  c->failed_ = true;  // until Own(): a close reports nothing
+  if (!c->InitHandles() || !c->InitSsl(ctx, server)) {
+    c->Close();
+    ThrowOpenSSLError(env, kErrCrypto, "could not create the connection");
+  }
+  if (client == nullptr) return c;
+  try {
+    ApplyClientSslOptions(env, c->ssl_, verify_explicit, *client);
+  } catch (...) {
+    c->Close();
+    throw;
+  }
+  return c;
+}
+
+Napi::Object TcpConn::Own(Napi::Env env, Napi::Object owner) {
+  failed_ = false;
+  if (napi_async_init(env, owner, Napi::String::New(env, "rxtls.TlsConnection"), &async_) != napi_ok) async_ = nullptr;
+  owner_ = Napi::Persistent(owner);
+  return MakeWrapper(env);
+}
+
 // tcpConnect(context, ip, port, options, owner): options are the client
 // session options (servername, verifyHost, verifyPeer, alpnProtocols,
 // session, postHandshakeAuth), the connection settings (handshakeTimeout, …)
@@ -288,21 +313,10 @@ Napi::Value TcpConnection::Connect(const Napi::CallbackInfo& info) {
   if (!local.empty() && !ParseSockaddr(local, 0, &local_addr)) ThrowExpected(env, "localAddress", "an IP address");
   // Every argument is read: now the context (a getter could have freed it).
   SSL_CTX* ctx = context->Get(env);
-  if (context->role() == Role::kServer) ThrowError(env, kErrState, "a client needs a client or generic context, not a server context");
+  CheckTransportRole(env, *context, false);
   TcpLoop* loop = TcpLoop::Get(env);
 
-  auto* c = new TcpConn(loop, settings);
-  c->failed_ = true;  // until it is fully made: a close reports nothing
-  if (!c->InitHandles() || !c->InitSsl(ctx, false)) {
-    c->Close();
-    ThrowOpenSSLError(env, kErrCrypto, "could not create the connection");
-  }
-  try {
-    ApplyClientSslOptions(env, c->ssl_, context->verify_explicit(), client);
-  } catch (...) {
-    c->Close();
-    throw;
-  }
+  TcpConn* c = TcpConn::Create(env, loop, settings, ctx, false, context->verify_explicit(), &client);
   int r = local.empty() ? 0 : uv_tcp_bind(&c->tcp_, reinterpret_cast<const sockaddr*>(&local_addr), 0);
   if (r == 0) r = uv_tcp_connect(&c->connect_req_, &c->tcp_, reinterpret_cast<const sockaddr*>(&addr), TcpConn::OnConnect);
   if (r != 0) {
@@ -310,12 +324,7 @@ Napi::Value TcpConnection::Connect(const Napi::CallbackInfo& info) {
     throw UvError(env, r, "connect " + ip + ":" + std::to_string(port));
   }
   c->connecting_ = true;
-  c->failed_ = false;
-  // Made inside this JS call: AsyncLocalStorage around connect reaches every callback.
-  if (napi_async_init(env, owner, Napi::String::New(env, "rxtls.TlsConnection"), &c->async_) != napi_ok)
-    c->async_ = nullptr;
-  c->owner_ = Napi::Persistent(owner);
-  Napi::Object wrapper = c->MakeWrapper(env);
+  Napi::Object wrapper = c->Own(env, owner);
   if (settings.handshake_timeout_ms > 0) {
     c->handshake_deadline_ = uv_now(loop->loop()) + settings.handshake_timeout_ms;
     c->ArmTimer();

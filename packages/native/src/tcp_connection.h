@@ -31,6 +31,7 @@ namespace rxtls {
 
 class BufferChain;
 class TcpConnection;
+struct ClientSslOptions;
 
 class TcpConn final : public TcpHandle, public SslOwner {
  public:
@@ -88,6 +89,15 @@ class TcpConn final : public TcpHandle, public SslOwner {
 
   bool InitHandles();
   bool InitSsl(SSL_CTX* ctx, bool server);
+  // tcpConnect/tcpAdopt: a connection with its handles and SSL (a client's
+  // with `client` applied), marked failed so that a close reports nothing;
+  // closes it and throws when OpenSSL cannot make it.
+  static TcpConn* Create(Napi::Env env, TcpLoop* loop, const ConnectionSettings& settings, SSL_CTX* ctx, bool server,
+                         bool verify_explicit, const ClientSslOptions* client);
+  // The JS side of a connection Create made, inside the JS call that made it
+  // (so AsyncLocalStorage around it reaches every callback): no longer
+  // failed, its async context, `owner`; returns the wrapper.
+  Napi::Object Own(Napi::Env env, Napi::Object owner);
   // Connected or accepted: read, and (client) speak first; `defer`: the
   // first step runs from the loop (the caller is a JS call).
   void Start(bool defer = false);

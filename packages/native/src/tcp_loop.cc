@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include "context.h"
 #include "tcp_connection.h"
 #include "tcp_server.h"
 #include "util/args.h"
@@ -143,6 +144,13 @@ bool ParseSockaddr(const std::string& ip, int port, sockaddr_storage* out) {
   *out = sockaddr_storage();
   if (uv_ip4_addr(ip.c_str(), port, reinterpret_cast<sockaddr_in*>(out)) == 0) return true;
   return uv_ip6_addr(ip.c_str(), port, reinterpret_cast<sockaddr_in6*>(out)) == 0;
+}
+
+void CheckTransportRole(Napi::Env env, const Context& context, bool server) {
+  if (server && context.role() == Role::kClient)
+    ThrowError(env, kErrState, "a server needs a server or generic context, not a client context");
+  if (!server && context.role() == Role::kServer)
+    ThrowError(env, kErrState, "a client needs a client or generic context, not a server context");
 }
 
 Napi::Error UvError(Napi::Env env, int status, const std::string& what, bool in_loop_callback) {

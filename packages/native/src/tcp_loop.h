@@ -15,6 +15,8 @@
 namespace rxtls {
 
 // A server or connection with libuv handles, tracked so teardown can close it.
+class Context;
+
 class TcpHandle {
  public:
   virtual ~TcpHandle() = default;
@@ -96,5 +98,7 @@ bool SockaddrToJs(const sockaddr_storage& ss, std::string* address, int* port, i
 bool ParseSockaddr(const std::string& ip, int port, sockaddr_storage* out);
 // A SocketError for a libuv failure of `what` ("connect", "read"), with `syscallCode` set.
 Napi::Error UvError(Napi::Env env, int status, const std::string& what, bool in_loop_callback = false);
+// Throws ERR_TLS_STATE unless `context` may serve the role (a server, or a client).
+void CheckTransportRole(Napi::Env env, const Context& context, bool server);
 
 }  // namespace rxtls

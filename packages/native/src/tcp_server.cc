@@ -176,7 +176,7 @@ Napi::Value TcpServer::Listen(const Napi::CallbackInfo& info) {
   if (!ParseSockaddr(host, port, &addr)) ThrowExpected(env, "host", "an IP address");
   // Every argument is read: now the context (a getter could have freed it).
   SSL_CTX* ctx = context->Get(env);
-  if (context->role() == Role::kClient) ThrowError(env, kErrState, "a server needs a server or generic context, not a client context");
+  CheckTransportRole(env, *context, true);
   TcpLoop* loop = TcpLoop::Get(env);
 
   auto* core = new TcpServerCore(loop, ctx, settings);
