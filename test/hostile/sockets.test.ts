@@ -141,6 +141,20 @@ function clientHello(): Buffer {
   return helloCache;
 }
 
+/**
+ * 4 KiB that no TLS parser can read as the start of a record. Raw random bytes
+ * sometimes can: a first byte with the high bit set reads as an SSLv2-format
+ * hello, and a byte followed by 0x03 as a record header, either claiming a
+ * length past 4096, so the server rightly waits for the rest and the verdict
+ * becomes a handshake timeout instead of a parse failure.
+ */
+function garbage(): Buffer {
+  const bytes = randomBytes(4096);
+  bytes[0] = 0x40 | (bytes[0]! & 0x3f); // 0x40–0x7f: neither SSLv2 nor a content type
+  if (bytes[1] === 0x03) bytes[1] = 0x04; // nor a TLS major version
+  return bytes;
+}
+
 type Kind = 'garbage' | 'half-hello' | 'oversized-before' | 'oversized-after' | 'close-mid-record' | 'close-without-notify';
 
 /** One hostile peer of `kind`; resolves with the server's verdict on it. */
@@ -151,7 +165,7 @@ async function hostile(served: Served, kind: Kind): Promise<{ kind: Kind; error:
     const socket = await rawSocket(port);
     const closed = whenClosed(socket);
     const local = socket.localPort!;
-    if (kind === 'garbage') socket.write(randomBytes(4096));
+    if (kind === 'garbage') socket.write(garbage());
     if (kind === 'half-hello') {
       const hello = clientHello();
       socket.end(hello.subarray(0, hello.length >> 1)); // a truncated record, then FIN
