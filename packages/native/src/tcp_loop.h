@@ -14,9 +14,9 @@
 
 namespace rxtls {
 
-// A server or connection with libuv handles, tracked so teardown can close it.
 class Context;
 
+// A server or connection with libuv handles, tracked so teardown can close it.
 class TcpHandle {
  public:
   virtual ~TcpHandle() = default;
