@@ -20,6 +20,7 @@
         "src/context_features.cc",
         "src/context_options.cc",
         "src/ticket_keys.cc",
+        "src/ticket_policy.cc",
         "src/x509.cc",
         "src/poll.cc",
         "src/fd_ssl.cc",

@@ -131,6 +131,59 @@ eachTransport(resumption, 'a session is not resumed by a server that never issue
   }
 });
 
+/** NewSessionTicket messages in `s_client -msg` output (each shows once, as received). */
+const ticketsIn = (stdout: string) => stdout.match(/<<< TLS 1\.[23], Handshake \[length [0-9a-f]+\], NewSessionTicket/g)?.length ?? 0;
+
+eachTransport(resumption, 'openssl s_client: a resumed connection gets no new ticket unless asked (renewTickets)', async (transport, ctx) => {
+  ctx.srv = await resumeServer(transport);
+  const always = await resumeServer(transport, { renewTickets: 'always' });
+  try {
+    for (const [version, full] of [['-tls1_3', 2], ['-tls1_2', 1]] as const) {
+      for (const [srv, expected] of [[ctx.srv, 0], [always, 1]] as const) {
+        const file = join(dir, `renew${version}-${expected}.pem`);
+        const first = await sClient(srv.port, [version, '-msg', '-sess_out', file]);
+        assert.is(ticketsIn(first.stdout), full, `${version}: a full handshake's tickets`);
+        const again = await sClient(srv.port, [version, '-msg', '-sess_in', file]);
+        assert.match(again.stdout, /^Reused, TLSv1\.[23]/m, again.stdout);
+        assert.is(ticketsIn(again.stdout), expected, `${version}, renewal ${expected ? 'always' : 'when stale'}`);
+      }
+    }
+  } finally {
+    await always.close();
+  }
+});
+
+eachTransport(resumption, 'renewTickets: a ticket past half its lifetime, or renewal always, brings a new one that resumes again', async (transport, ctx) => {
+  ctx.srv = await resumeServer(transport, { sessionTimeout: 4 });
+  const always = await resumeServer(transport, { renewTickets: 'always' });
+  try {
+    const opts = { host: 'localhost', port: ctx.srv.port, ca: p.ca.cert };
+    const first = await visit(transport, opts);
+    const fresh = await visit(transport, { ...opts, session: first.session! });
+    assert.is(fresh.answer, 'resumed');
+    assert.is(fresh.session, null, 'a fresh ticket is used again, not replaced');
+    const file = join(dir, 'stale-tls1_2.pem');
+    await sClient(ctx.srv.port, ['-tls1_2', '-sess_out', file]);
+    // The lifetime is 4 s: at 2 s a ticket is stale, and still valid.
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    const stale = await visit(transport, { ...opts, session: first.session! });
+    assert.is(stale.answer, 'resumed');
+    assert.ok(stale.session, 'a stale ticket is replaced');
+    assert.is((await visit(transport, { ...opts, session: stale.session! })).answer, 'resumed');
+    const stale12 = await sClient(ctx.srv.port, ['-tls1_2', '-msg', '-sess_in', file]);
+    assert.match(stale12.stdout, /^Reused, TLSv1\.2/m);
+    assert.is(ticketsIn(stale12.stdout), 1, 'TLS 1.2: a stale ticket is replaced');
+
+    const a = await visit(transport, { ...opts, port: always.port });
+    const b = await visit(transport, { ...opts, port: always.port, session: a.session! });
+    assert.is(b.answer, 'resumed');
+    assert.ok(b.session, "'always': every resumption brings a new ticket");
+    assert.is((await visit(transport, { ...opts, port: always.port, session: b.session! })).answer, 'resumed');
+  } finally {
+    await always.close();
+  }
+});
+
 /** Starts test/helpers/ticket-server.ts in a child process; resolves with its port. */
 async function spawnServer(ctx: { procs: ChildProcess[] }, transport: Transport, keys: Buffer | undefined): Promise<number> {
   const proc = spawn(process.execPath, ['--import', 'tsx', new URL('../helpers/ticket-server.ts', import.meta.url).pathname], {
@@ -205,7 +258,9 @@ resumption('ticket keys and session options: argument checks and round trip', ()
   assert.throws(() => generateTicketKeys(0), invalid);
   assert.throws(() => new TLSClientContext().set_ticket_keys(keys), (e: Error & { code: string }) => e.code === 'ERR_TLS_STATE');
   assert.throws(() => ctx.set_session_options({ timeout: -5 }), invalid);
-  ctx.set_session_options({ tickets: false, cache_size: 100, timeout: 600 });
+  assert.throws(() => ctx.set_session_options({ renew_tickets: 'never' as never }), invalid);
+  assert.throws(() => new TLSClientContext().set_session_options({ renew_tickets: 'always' }), (e: Error & { code: string }) => e.code === 'ERR_TLS_STATE');
+  ctx.set_session_options({ tickets: false, cache_size: 100, timeout: 600, renew_tickets: 'always' });
   // An IP address: the native transport checks the options before its (asynchronous) name lookup otherwise.
   for (const transport of TRANSPORTS)
     assert.throws(() => connectTls({ transport, host: '127.0.0.1', port: 1, ca: p.ca.cert, session: Buffer.from('not a session') }), invalid);

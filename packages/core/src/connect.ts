@@ -4,7 +4,7 @@ import { isIP } from 'node:net';
 import * as net from 'node:net';
 
 import { SSL_VERIFY_FAIL_IF_NO_PEER_CERT, SSL_VERIFY_PEER } from './constants.js';
-import { setVerifyUnverified } from './context-features.js';
+import { setVerifyUnverified, type TicketRenewal } from './context-features.js';
 import { applyContextOptions, type ContextOptions } from './context-options.js';
 import { TlsEngine, checkIdleTimeout, type TlsEngineOptions } from './engine.js';
 import { InvalidArgumentError } from './errors.js';
@@ -101,6 +101,12 @@ export interface ServerOptions extends Omit<TlsEngineOptions, ClientOnly | 'chec
   sessionTickets?: boolean;
   /** Session (and ticket) lifetime in seconds. */
   sessionTimeout?: number;
+  /**
+   * When a resumed connection gets a new ticket: `'stale'` (default) when its
+   * ticket was sealed with an older key or has lived half its lifetime,
+   * `'always'` on every resumption (see `SessionCacheOptions.renew_tickets`).
+   */
+  renewTickets?: TicketRenewal;
   /** Receives the key material of every connection as NSS key log lines. */
   keylog?: (line: string) => void;
   /** `'native'` (default) or `'js'` (see ClientOptions.transport). */
@@ -167,10 +173,11 @@ function applyServerFeatures(ctx: SSLContext, o: ServerOptions): void {
     if (o.sessionStoreTimeout !== undefined) checkSessionStoreTimeout(o.sessionStoreTimeout);
     enableSessionStore(ctx);
   }
-  if (tickets !== undefined || o.sessionTimeout !== undefined)
+  if (tickets !== undefined || o.sessionTimeout !== undefined || o.renewTickets !== undefined)
     ctx.set_session_options({
       ...(tickets !== undefined ? { tickets } : {}),
       ...(o.sessionTimeout !== undefined ? { timeout: o.sessionTimeout } : {}),
+      ...(o.renewTickets !== undefined ? { renew_tickets: o.renewTickets } : {}),
     });
   if (o.keylog) ctx.set_keylog_callback(o.keylog);
 }

@@ -99,11 +99,27 @@ export interface SessionCacheOptions {
   cache_size?: number;
   /** Lifetime of a session (and ticket) in seconds. OpenSSL's default is 7200 (TLS 1.3: 7 days max). */
   timeout?: number;
+  /**
+   * When a resumed connection gets a new ticket. `'stale'` (the default):
+   * when its ticket was sealed with an older key (see `set_ticket_keys`) or
+   * has lived half its lifetime; otherwise the client resumes with it again,
+   * as with node:tls. `'always'`: every resumption, so that a client can use
+   * each ticket once (RFC 8446, appendix C.4), at the cost of sealing one
+   * more ticket per resumed handshake.
+   */
+  renew_tickets?: TicketRenewal;
 }
+
+/** See `SessionCacheOptions.renew_tickets`. */
+export type TicketRenewal = 'stale' | 'always';
 
 export function setSessionOptions(ctx: HasNative, options: SessionCacheOptions): void {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('Expected "options" to be an object');
-  ctx[kNative].setSessionOptions(options.tickets ?? true, options.cache_size ?? -1, options.timeout ?? -1);
+  const renew = options.renew_tickets;
+  if (renew !== undefined && renew !== 'stale' && renew !== 'always')
+    throw new InvalidArgumentError('Expected "renew_tickets" to be \'stale\' or \'always\'');
+  const renewAlways = renew === undefined ? -1 : renew === 'always' ? 1 : 0;
+  ctx[kNative].setSessionOptions(options.tickets ?? true, options.cache_size ?? -1, options.timeout ?? -1, renewAlways);
 }
 
 /** Bytes of one ticket key: 16 name, 32 HMAC, 32 AES. */

@@ -55,7 +55,7 @@ export {
   type ProxyProtocolOptions,
 } from './proxy-listener.js';
 export type { FleetOptions } from './fleet-options.js';
-export { encodeAlpn, TICKET_KEY_LENGTH, type SessionCacheOptions } from './context-features.js';
+export { encodeAlpn, TICKET_KEY_LENGTH, type SessionCacheOptions, type TicketRenewal } from './context-features.js';
 export {
   createSelfSignedCertificate,
   createCertificateAuthority,

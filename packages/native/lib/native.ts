@@ -189,8 +189,11 @@ export interface NativeContext {
   setServernameCallback(callback: ((servername: string) => NativeContext | undefined) | null): void;
   /** Receives each NSS key log line (no newline). Held weakly. */
   setKeylogCallback(callback: ((line: string) => void) | null): void;
-  /** Tickets on/off; server cache size (0 = off, -1 = keep); session lifetime in seconds (-1 = keep). */
-  setSessionOptions(tickets: boolean, cacheSize: number, timeoutSeconds: number): void;
+  /**
+   * Tickets on/off; server cache size (0 = off, -1 = keep); session lifetime in seconds (-1 = keep);
+   * a new ticket on every resumption (1) or only for a stale ticket (0, the default; -1 or absent = keep).
+   */
+  setSessionOptions(tickets: boolean, cacheSize: number, timeoutSeconds: number, renewAlways?: number): void;
   /** Ticket keys: n × 80 bytes (name 16 | HMAC 32 | AES 32); the first seals new tickets. */
   setTicketKeys(keys: Uint8Array): void;
   getTicketKeys(): Buffer | null;

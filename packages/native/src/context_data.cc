@@ -1,9 +1,6 @@
 #include "context_data.h"
 
-#include <openssl/core_names.h>
 #include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include <cctype>
 #include <cstdio>
@@ -93,6 +90,7 @@ bool ValidAlpnWire(const unsigned char* data, size_t size) {
 ContextData::~ContextData() {
   for (auto& entry : sni) SSL_CTX_free(entry.second);
   OPENSSL_cleanse(ticket_keys.data(), ticket_keys.size() * sizeof(TicketKey));
+  OPENSSL_cleanse(&own_ticket_key, sizeof own_ticket_key);
 }
 
 ContextData* GetContextData(SSL_CTX* ctx) { return static_cast<ContextData*>(SSL_CTX_get_ex_data(ctx, DataIndex())); }
@@ -205,48 +203,6 @@ static void LogLine(const SSL* ssl, const char* line) {
     Napi::Env env(data->env);
     CallJs(const_cast<SSL*>(ssl), data->keylog_callback, {Napi::String::New(env, line)}, nullptr, "keylog callback");
   }
-}
-
-int TicketKeyCallback(SSL* ssl, unsigned char key_name[16], unsigned char* iv, EVP_CIPHER_CTX* cctx,
-                      EVP_MAC_CTX* hctx, int enc) {
-  // Tickets are sealed with the keys of the context the connection started
-  // on (OpenSSL's session context), whatever SNI chose later.
-  SslOwner* session = SslOwner::FromSSL(ssl);
-  ContextData* data = GetContextData(session != nullptr ? session->initial_ctx() : SSL_get_SSL_CTX(ssl));
-  if (data == nullptr) return enc ? -1 : 0;
-  // Held to the end: an offloaded handshake runs this on a pool thread while
-  // the loop thread may rotate the keys (setTicketKeys swaps the list).
-  std::lock_guard<std::mutex> lock(data->ticket_keys_mutex);
-  if (data->ticket_keys.empty()) return enc ? -1 : 0;
-  const TicketKey* key = nullptr;
-  bool current = false;
-  if (enc) {
-    key = &data->ticket_keys.front();
-    current = true;
-    std::memcpy(key_name, key->name.data(), key->name.size());
-    if (RAND_bytes(iv, EVP_MAX_IV_LENGTH) != 1) return -1;
-  } else {
-    for (size_t i = 0; i < data->ticket_keys.size(); ++i) {
-      if (std::memcmp(key_name, data->ticket_keys[i].name.data(), 16) == 0) {
-        key = &data->ticket_keys[i];
-        current = i == 0;
-        break;
-      }
-    }
-    if (key == nullptr) return 0;  // unknown (rotated out): a full handshake, then a fresh ticket
-  }
-  char digest[] = "SHA256";
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, const_cast<unsigned char*>(key->hmac.data()), key->hmac.size()),
-      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-      OSSL_PARAM_construct_end(),
-  };
-  if (EVP_MAC_CTX_set_params(hctx, params) != 1) return -1;
-  int ok = enc ? EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), nullptr, key->aes.data(), iv)
-               : EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), nullptr, key->aes.data(), iv);
-  if (ok != 1) return -1;
-  // 2 on decrypt: valid, but sealed with an older key, so issue a new ticket.
-  return enc || current ? 1 : 2;
 }
 
 }  // namespace rxtls

@@ -45,8 +45,14 @@ struct ContextData {
   Napi::FunctionReference keylog_callback;
   // SSLKEYLOGFILE, read when the context was made: lines are appended to it.
   std::string keylog_file;
-  // First key encrypts new tickets; all of them decrypt.
+  // First key encrypts new tickets; all of them decrypt. Empty: `own_ticket_key`.
   std::vector<TicketKey> ticket_keys;
+  // A random key made with a server context, used until setTicketKeys: this
+  // process alone opens its tickets (ticket_policy.cc).
+  TicketKey own_ticket_key{};
+  // Every resumed connection gets a new ticket, not only those whose ticket
+  // is stale (setSessionOptions). Read on pool threads (handshakeOffload).
+  std::atomic<bool> renew_tickets_always{false};
   // Guards ticket_keys between setTicketKeys (a rotation timer may call it
   // while serving) and TicketKeyCallback on a pool thread (handshakeOffload).
   std::mutex ticket_keys_mutex;
@@ -70,7 +76,12 @@ int ServernameCallback(SSL* ssl, int* alert, void* arg);
 int AlpnSelectCallback(SSL* ssl, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
                        unsigned int inlen, void* arg);
 void KeylogCallback(const SSL* ssl, const char* line);
+// Session tickets (ticket_policy.cc): gives a server context its own key and
+// the two callbacks below. Throws on failure.
+void InstallTicketPolicy(Napi::Env env, SSL_CTX* ctx);
 int TicketKeyCallback(SSL* ssl, unsigned char key_name[16], unsigned char* iv, EVP_CIPHER_CTX* cctx,
                       EVP_MAC_CTX* hctx, int enc);
+SSL_TICKET_RETURN DecryptTicketCallback(SSL* ssl, SSL_SESSION* session, const unsigned char* key_name,
+                                        size_t key_name_length, SSL_TICKET_STATUS status, void* arg);
 
 }  // namespace rxtls

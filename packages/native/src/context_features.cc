@@ -43,9 +43,11 @@ Napi::Function OptionalFunction(const Napi::CallbackInfo& info, size_t i, const 
 }  // namespace
 
 void Context::ApplyFeatureDefaults(Napi::Env env) {
-  if (role_ != Role::kClient &&
-      SSL_CTX_set_session_id_context(ctx_, kSessionIdContext, sizeof kSessionIdContext - 1) != 1)
-    ThrowOpenSSLError(env, kErrConfig, "could not set the session id context");
+  if (role_ != Role::kClient) {
+    if (SSL_CTX_set_session_id_context(ctx_, kSessionIdContext, sizeof kSessionIdContext - 1) != 1)
+      ThrowOpenSSLError(env, kErrConfig, "could not set the session id context");
+    InstallTicketPolicy(env, ctx_);
+  }
   if (role_ != Role::kServer) {
     // Clients keep no internal cache: the session leaves through getSession()
     // and comes back through the `session` option. The callback only tells
@@ -151,9 +153,11 @@ Napi::Value Context::SetKeylogCallback(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// setSessionOptions(tickets, cacheSize, timeoutSeconds): tickets false sends
-// none (resumption then uses the server's cache); cacheSize 0 turns the
-// server cache off; -1 keeps a value as it is.
+// setSessionOptions(tickets, cacheSize, timeoutSeconds, renewAlways): tickets
+// false sends none (resumption then uses the server's cache); cacheSize 0
+// turns the server cache off; renewAlways 1 sends a new ticket on every
+// resumption, 0 only when the ticket is stale (ticket_policy.cc); -1 keeps a
+// value as it is.
 Napi::Value Context::SetSessionOptions(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SSL_CTX* ctx = Get(env);
@@ -161,6 +165,7 @@ Napi::Value Context::SetSessionOptions(const Napi::CallbackInfo& info) {
   bool tickets = BoolArg(info, 0, "tickets");
   int64_t size = IntArg(info, 1, "cacheSize", -1, 1 << 24);
   int64_t timeout = IntArg(info, 2, "timeout", -1, 7 * 86400);
+  int64_t renew = IsMissing(Arg(info, 3)) ? -1 : IntArg(info, 3, "renewAlways", -1, 1);
   if (tickets) SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET);
   else SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
   if (size == 0) {
@@ -171,6 +176,10 @@ Napi::Value Context::SetSessionOptions(const Napi::CallbackInfo& info) {
       SSL_CTX_set_session_cache_mode(ctx, SSL_CTX_get_session_cache_mode(ctx) | SSL_SESS_CACHE_SERVER);
   }
   if (timeout >= 0) SSL_CTX_set_timeout(ctx, static_cast<long>(timeout));
+  if (renew >= 0) {
+    if (role_ == Role::kClient) ThrowError(env, kErrState, "ticket renewal belongs to servers, not client contexts");
+    EnsureContextData(env, ctx)->renew_tickets_always.store(renew == 1);
+  }
   return env.Undefined();
 }
 

@@ -43,15 +43,13 @@ Napi::Value Context::SetTicketKeys(const Napi::CallbackInfo& info) {
     std::lock_guard<std::mutex> lock(data->ticket_keys_mutex);
     data->ticket_keys.swap(parsed);
   }
+  // The callbacks that read the list were installed with the context (ticket_policy.cc).
   OPENSSL_cleanse(parsed.data(), parsed.size() * sizeof(TicketKey));  // the old keys
-  ERR_clear_error();
-  if (SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, TicketKeyCallback) != 1)
-    ThrowOpenSSLError(env, kErrConfig, "could not install the ticket key callback");
   return env.Undefined();
 }
 
-// getTicketKeys(): the keys set by setTicketKeys, or null when OpenSSL's own
-// random per-context keys are in use.
+// getTicketKeys(): the keys set by setTicketKeys, or null while the context
+// uses the random key it was made with.
 Napi::Value Context::GetTicketKeys(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SSL_CTX* ctx = Get(env);
