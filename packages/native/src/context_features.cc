@@ -166,6 +166,8 @@ Napi::Value Context::SetSessionOptions(const Napi::CallbackInfo& info) {
   int64_t size = IntArg(info, 1, "cacheSize", -1, 1 << 24);
   int64_t timeout = IntArg(info, 2, "timeout", -1, 7 * 86400);
   int64_t renew = IsMissing(Arg(info, 3)) ? -1 : IntArg(info, 3, "renewAlways", -1, 1);
+  if (renew >= 0 && role_ == Role::kClient)
+    ThrowError(env, kErrState, "ticket renewal belongs to servers, not client contexts");
   if (tickets) SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET);
   else SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
   if (size == 0) {
@@ -176,10 +178,7 @@ Napi::Value Context::SetSessionOptions(const Napi::CallbackInfo& info) {
       SSL_CTX_set_session_cache_mode(ctx, SSL_CTX_get_session_cache_mode(ctx) | SSL_SESS_CACHE_SERVER);
   }
   if (timeout >= 0) SSL_CTX_set_timeout(ctx, static_cast<long>(timeout));
-  if (renew >= 0) {
-    if (role_ == Role::kClient) ThrowError(env, kErrState, "ticket renewal belongs to servers, not client contexts");
-    EnsureContextData(env, ctx)->renew_tickets_always.store(renew == 1);
-  }
+  if (renew >= 0) EnsureContextData(env, ctx)->renew_tickets_always.store(renew == 1);
   return env.Undefined();
 }
 

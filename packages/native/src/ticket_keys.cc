@@ -2,7 +2,6 @@
 // (or machines) behind one address resume each other's sessions: the same
 // keys seal and open the same tickets everywhere.
 #include <openssl/crypto.h>
-#include <openssl/err.h>
 
 #include <cstring>
 #include <mutex>
