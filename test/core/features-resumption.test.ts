@@ -179,6 +179,21 @@ eachTransport(resumption, 'renewTickets: a ticket past half its lifetime, or ren
     assert.is(b.answer, 'resumed');
     assert.ok(b.session, "'always': every resumption brings a new ticket");
     assert.is((await visit(transport, { ...opts, port: always.port, session: b.session! })).answer, 'resumed');
+
+    // TLS 1.2 on an rxtls client: OpenSSL reports no new session on a resumed
+    // handshake, so the renewed ticket is found by the session it replaced.
+    const ctx12 = tls12Client();
+    const plain = { host: 'localhost', context: ctx12 };
+    const a12 = await visit(transport, { ...plain, port: always.port });
+    const b12 = await visit(transport, { ...plain, port: always.port, session: a12.session! });
+    assert.is(b12.answer, 'resumed');
+    assert.ok(b12.session, "TLS 1.2, 'always': the renewed ticket reaches onsession");
+    assert.not.equal(b12.session, a12.session);
+    assert.is((await visit(transport, { ...plain, port: always.port, session: b12.session! })).answer, 'resumed');
+    const c12 = await visit(transport, { ...plain, port: ctx.srv.port });
+    const d12 = await visit(transport, { ...plain, port: ctx.srv.port, session: c12.session! });
+    assert.is(d12.answer, 'resumed');
+    assert.is(d12.session, null, 'TLS 1.2: a fresh ticket is not replaced');
   } finally {
     await always.close();
   }

@@ -192,7 +192,8 @@ export class TlsEngine implements SecureConnection {
   onfinish: (() => void) | undefined = undefined;
   /**
    * Client: a resumable session arrived (in TLS 1.3 the server's ticket comes
-   * after the handshake; it may come twice). Pass it as `session` to a later
+   * after the handshake; it may come twice). A resumed connection gets one
+   * only when the server renewed its ticket. Pass it as `session` to a later
    * connection to resume.
    */
   onsession: ((session: Buffer) => void) | undefined = undefined;

@@ -55,6 +55,7 @@ void Context::ApplyFeatureDefaults(Napi::Env env) {
     long mode = role_ == Role::kClient ? SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE : SSL_SESS_CACHE_BOTH;
     SSL_CTX_set_session_cache_mode(ctx_, mode);
     SSL_CTX_sess_set_new_cb(ctx_, SslOwner::OnNewSession);
+    SSL_CTX_set_info_callback(ctx_, SslOwner::OnInfo);
   }
   // SSLKEYLOGFILE, as browsers and curl honour it: every context made while
   // it is set appends its connections' secrets there.

@@ -29,6 +29,22 @@ int SslOwner::OnNewSession(SSL* ssl, SSL_SESSION* session) {
   return 0;  // OpenSSL keeps its reference; getSession() serialises on demand
 }
 
+void SslOwner::OnInfo(const SSL* ssl, int where, int /*ret*/) {
+  if ((where & (SSL_CB_HANDSHAKE_START | SSL_CB_HANDSHAKE_DONE)) == 0 || SSL_is_server(ssl)) return;
+  SslOwner* owner = FromSSL(ssl);
+  if (owner == nullptr) return;
+  SSL_SESSION* now = SSL_get0_session(ssl);
+  if ((where & SSL_CB_HANDSHAKE_START) != 0) {
+    owner->offered_session_ = now;
+    return;
+  }
+  bool renewed = now != nullptr && now != owner->offered_session_ && SSL_session_reused(ssl) == 1 &&
+                 SSL_version(ssl) < TLS1_3_VERSION && SSL_SESSION_is_resumable(now) == 1;
+  owner->offered_session_ = nullptr;
+  // OnInfo receives a const SSL; NewSession only reads it (KeepForStore is server-side).
+  if (renewed) owner->NewSession(const_cast<SSL*>(ssl), now);
+}
+
 void SslOwner::RecordCallbackError(Napi::Env env, Napi::Value error, const char* what) {
   // The first failure is the cause; later ones are consequences of it.
   if (!callback_error_.IsEmpty()) return;

@@ -22,6 +22,11 @@ class SslOwner {
   static SslOwner* FromSSL(const SSL* ssl);
   // SSL_CTX_sess_set_new_cb: tells the owner a new resumable session arrived.
   static int OnNewSession(SSL* ssl, SSL_SESSION* session);
+  // SSL_CTX_set_info_callback on client contexts: OpenSSL skips the
+  // new-session callback on a resumed TLS 1.2 handshake even when the server
+  // sent a new ticket in it, so the owner notes the session it offered when
+  // the handshake starts and, once it is done, treats a replaced one as new.
+  static void OnInfo(const SSL* ssl, int where, int ret);
   // True for the memory Session (no RTTI in the addon: this tells the kinds apart).
   virtual bool is_memory_session() const { return false; }
   // What the owner does with it; by default it marks `new_session_`.
@@ -54,6 +59,9 @@ class SslOwner {
   void DetachFrom(SSL* ssl);
   bool new_session_ = false;  // set by OnNewSession during a call into OpenSSL
   SSL_CTX* initial_ctx_ = nullptr;  // not owned: the SSL holds it as its session context
+  // The session offered at the handshake's start, compared by address only
+  // (OpenSSL allocates the renewed one while this one is still alive).
+  const SSL_SESSION* offered_session_ = nullptr;
 
  private:
   Napi::Reference<Napi::Value> callback_error_;
