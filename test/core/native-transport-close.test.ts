@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 
-import type { NativeTlsConnection, TlsError } from '@rxtls/core';
+import { SocketError, type NativeTlsConnection, type TlsError } from '@rxtls/core';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
@@ -132,15 +132,28 @@ ends('idle timeout: an established connection with no traffic fails with a Timeo
   assert.is(s.data.toString(), 'ticktickticktick');
 });
 
-ends('peer reset: a SocketError with the syscall code', async (ctx) => {
+ends('peer reset: a SocketError with the syscall code, heard by onerror then onclose', async (ctx) => {
   let server: ReturnType<typeof outcome> | undefined;
-  ctx.srv = await startNative({ ...p.server }, (c) => (server = outcome(c)));
+  const heard: Array<[string, TlsError | undefined]> = [];
+  ctx.srv = await startNative({ ...p.server }, (c) => {
+    server = outcome(c);
+    c.onerror = (e) => heard.push(['error', e]);
+    const onclose = c.onclose!;
+    c.onclose = (e) => {
+      heard.push(['close', e]);
+      onclose(e);
+    };
+  });
   const { raw, sock } = await rawTlsClient(ctx.srv.port);
   await until(() => server !== undefined, 'handler');
   raw.resetAndDestroy();
   const s = await server!;
+  assert.instance(s.error, SocketError);
   assert.is(s.error?.code, 'ERR_TLS_SOCKET');
+  assert.is(s.error?.message, 'read ECONNRESET: connection reset by peer');
   assert.is((s.error as TlsError & { syscallCode?: string }).syscallCode, 'ECONNRESET');
+  assert.equal(heard.map(([what]) => what), ['error', 'close']);
+  assert.is(heard[0]![1], heard[1]![1]);
   sock.destroy();
 });
 

@@ -9,7 +9,7 @@ import { isIP } from 'node:net';
 
 import { authorizationErrorOf } from './authorization.js';
 import { encodeAlpn } from './context-features.js';
-import { CertificateError, HandshakeError, InvalidArgumentError, StateError, type TlsError } from './errors.js';
+import { CertificateError, createError, ErrorCode, HandshakeError, InvalidArgumentError, StateError, type TlsError } from './errors.js';
 import { kNative } from './internal.js';
 import {
   binding,
@@ -617,7 +617,9 @@ binding.setTransportCallbacks({
   end(this: object) {
     (this as NativeTlsConnection)._end();
   },
-  close(this: object, error: Error | undefined) {
+  // A socket failure (reset, broken pipe) comes as its parts, made into the error only here.
+  close(this: object, error: Error | undefined, message?: string, syscallCode?: string) {
+    if (error === undefined && message !== undefined) error = createError(ErrorCode.Socket, message, { syscallCode }, true);
     (this as NativeTlsConnection)._close(error);
   },
   session(this: object) {

@@ -20,6 +20,7 @@
 #include "util/addon_data.h"
 #include "util/args.h"
 #include "util/counters.h"
+#include "util/err_queue.h"
 #include "util/errors.h"
 #include "util/socket_fd.h"
 
@@ -129,7 +130,7 @@ Bio::Bio(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Bio>(info) {
     else if (lossless && addr == AddressOf(BIO_s_connect())) method = BIO_s_connect();
     else if (lossless && addr == AddressOf(BIO_s_accept())) method = BIO_s_accept();
     else ThrowExpected(env, "method", what);
-    ERR_clear_error();
+    ClearErrorQueue();
     bio_ = BIO_new(method);
     if (bio_ == nullptr) ThrowOpenSSLError(env, kErrCrypto, "could not create BIO");
     bool ok = true;
@@ -186,7 +187,7 @@ BIO* Bio::Get(Napi::Env env) const {
 
 void Bio::CheckNotFreedDuring(Napi::Env env, const char* op) const {
   if (!free_pending_) return;
-  ERR_clear_error();
+  ClearErrorQueue();
   ThrowError(env, kErrClosed, std::string("BIO was freed during ") + op + "() (from a callback); it is released now");
 }
 
@@ -269,7 +270,7 @@ void Bio::Release(napi_env env) {
   if (it != g_wrappers.end() && it->second == this) g_wrappers.erase(it);
   BIO_free(bio_);  // with BIO_CLOSE this also frees the BIO's SSL reference
   bio_ = nullptr;
-  ERR_clear_error();
+  ClearErrorQueue();
   if (ssl_hold_ != nullptr) SSL_free(ssl_hold_);
   ssl_hold_ = nullptr;
   if (env != nullptr && ssl_close_ && ssl_wrap_ != nullptr) ssl_wrap_->ReleasedByBio(Napi::Env(env));
@@ -311,7 +312,7 @@ Napi::Value Bio::SetSsl(const Napi::CallbackInfo& info) {
   BIO* next = BIO_next(self);
   if (next != nullptr && SSL_get_rbio(ssl) != nullptr)
     ThrowError(env, kErrState, "set_ssl() after push() with an SSL that already has a socket (set_fd)");
-  ERR_clear_error();
+  ClearErrorQueue();
   SSL_up_ref(ssl);
   if (BIO_set_ssl(self, ssl, close ? BIO_CLOSE : BIO_NOCLOSE) != 1) {
     SSL_free(ssl);
@@ -372,7 +373,7 @@ Napi::Value Bio::SetFd(const Napi::CallbackInfo& info) {
   if (kind_ == Kind::kSsl) ThrowError(env, kErrState, "set_fd() on an SSL BIO: give the SSL a descriptor (ssl.set_fd) or push a BIO under it");
   if (user_fd_ >= 0 || WaitFd() >= 0) ThrowError(env, kErrState, "set_fd() on a BIO that already has a descriptor");
   int dup_fd = DupNonBlockingSocket(env, fd);
-  ERR_clear_error();
+  ClearErrorQueue();
   // BIO_NOCLOSE, and the dup is closed by Release: an accept or connect
   // BIO closing its socket also shutdown()s it, which would end the
   // caller's socket too (shutdown acts on the socket, not the descriptor).
@@ -495,7 +496,7 @@ Napi::Value Bio::Read(const Napi::CallbackInfo& info) {
   thread_local std::vector<char> scratch;
   if (scratch.size() < n) scratch.resize(n);
   size_t got = 0;
-  ERR_clear_error();
+  ClearErrorQueue();
   errno = 0;
   int ok = BIO_read_ex(bio_, scratch.data(), n, &got);
   CheckNotFreedDuring(env, "read");
@@ -532,7 +533,7 @@ Napi::Value Bio::Write(const Napi::CallbackInfo& info) {
     data = reinterpret_cast<const uint8_t*>(copy.data());
   }
   size_t written = 0;
-  ERR_clear_error();
+  ClearErrorQueue();
   errno = 0;
   int ok = BIO_write_ex(bio_, data, b.size, &written);
   CheckNotFreedDuring(env, "write");
@@ -556,7 +557,7 @@ Napi::Value Bio::DoHandshake(const Napi::CallbackInfo& info) {
   if (kind_ == Kind::kSocket) return Napi::Number::New(env, 1);  // already connected
   FdCall call;
   ReadySsl(env, "do_handshake");
-  ERR_clear_error();
+  ClearErrorQueue();
   errno = 0;
   long done = BIO_do_handshake(bio_);
   CheckNotFreedDuring(env, "do_handshake");

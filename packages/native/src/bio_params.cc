@@ -11,6 +11,7 @@
 
 #include "bio.h"
 #include "util/args.h"
+#include "util/err_queue.h"
 #include "util/errors.h"
 
 namespace rxtls {
@@ -73,7 +74,7 @@ Napi::Value Bio::SetConnHostname(const Napi::CallbackInfo& info) {
   BIO* c = FindToSet(env, BIO_TYPE_CONNECT, "set_conn_hostname");
   std::string name = StringArg(info, 0, "name");
   if (name.empty()) ThrowExpected(env, "name", "a non-empty host name");
-  ERR_clear_error();
+  ClearErrorQueue();
   if (BIO_set_conn_hostname(c, Bracketed(name).c_str()) != 1)
     ThrowOpenSSLError(env, kErrInvalidArgument, "could not set host name '" + name + "'");
   return env.Undefined();
@@ -84,7 +85,7 @@ Napi::Value Bio::SetConnAddress(const Napi::CallbackInfo& info) {
   BIO* c = FindToSet(env, BIO_TYPE_CONNECT, "set_conn_address");
   std::string addr = StringArg(info, 0, "address");
   if (!IsIpLiteral(addr)) ThrowExpected(env, "address", "an IPv4 or IPv6 address");
-  ERR_clear_error();
+  ClearErrorQueue();
   if (BIO_set_conn_hostname(c, Bracketed(addr).c_str()) != 1)
     ThrowOpenSSLError(env, kErrInvalidArgument, "could not set address '" + addr + "'");
   return env.Undefined();
@@ -95,7 +96,7 @@ Napi::Value Bio::SetConnPort(const Napi::CallbackInfo& info) {
   BIO* c = FindToSet(env, BIO_TYPE_CONNECT, "set_conn_port");
   std::string port = StringArg(info, 0, "port");
   if (port.empty()) ThrowExpected(env, "port", "a port number or service name");
-  ERR_clear_error();
+  ClearErrorQueue();
   if (BIO_set_conn_port(c, port.c_str()) != 1) ThrowOpenSSLError(env, kErrInvalidArgument, "could not set port '" + port + "'");
   return env.Undefined();
 }
@@ -118,7 +119,7 @@ Napi::Value Bio::SetAcceptName(const Napi::CallbackInfo& info) {
   bool has_port = (name[0] == '[' && name.find("]:") != std::string::npos) ||
                   (!IsIpv6Literal(name) && name[0] != '[' && name.find(':') != std::string::npos);
   std::string spec = has_port ? name : Bracketed(name) + ":" + (accept_port_.empty() ? "0" : accept_port_);
-  ERR_clear_error();
+  ClearErrorQueue();
   if (BIO_set_accept_name(a, spec.c_str()) != 1) ThrowOpenSSLError(env, kErrInvalidArgument, "could not set accept name '" + name + "'");
   if (has_port) {
     size_t colon = name.rfind(':');
@@ -137,7 +138,7 @@ Napi::Value Bio::SetAcceptPort(const Napi::CallbackInfo& info) {
   BIO* a = FindToSet(env, BIO_TYPE_ACCEPT, "set_accept_port");
   std::string port = StringArg(info, 0, "port");
   if (port.empty()) ThrowExpected(env, "port", "a port number or service name");
-  ERR_clear_error();
+  ClearErrorQueue();
   if (BIO_set_accept_port(a, port.c_str()) != 1) ThrowOpenSSLError(env, kErrInvalidArgument, "could not set accept port '" + port + "'");
   accept_port_ = port;
   return env.Undefined();

@@ -11,6 +11,7 @@
 #include "default_trust.h"
 #include "util/args.h"
 #include "util/counters.h"
+#include "util/err_queue.h"
 #include "util/errors.h"
 
 namespace rxtls {
@@ -97,7 +98,7 @@ Context::Context(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Context>(inf
   } else {
     ThrowExpected(env, "method", "a valid SSL method pointer (TLS_method, TLS_client_method or TLS_server_method)");
   }
-  ERR_clear_error();
+  ClearErrorQueue();
   ctx_ = SSL_CTX_new(method);
   if (ctx_ == nullptr) ThrowOpenSSLError(env, kErrConfig, "SSL_CTX_new failed");
   // Secure defaults: TLS 1.2 floor, no renegotiation, no compression, buffers
@@ -122,9 +123,9 @@ Context::Context(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Context>(inf
   // X25519 (no extra round trip to a classical server), set explicitly so an
   // openssl.cnf cannot take it away. OpenSSL before 3.5 (Node 20) rejects the
   // whole list for the unknown group and its `*` syntax: then the classical one.
-  ERR_clear_error();
+  ClearErrorQueue();
   if (SSL_CTX_set1_groups_list(ctx_, "*X25519MLKEM768:*X25519:P-256:X448:P-384:P-521:ffdhe2048:ffdhe3072") != 1) {
-    ERR_clear_error();
+    ClearErrorQueue();
     if (SSL_CTX_set1_groups_list(ctx_, "X25519:P-256:X448:P-384:P-521:ffdhe2048:ffdhe3072") != 1) {
       SSL_CTX_free(ctx_);
       ctx_ = nullptr;
@@ -187,7 +188,7 @@ Napi::Value Context::LoadVerifyLocations(const Napi::CallbackInfo& info) {
   std::string file = IsMissing(Arg(info, 0)) ? std::string() : StringArg(info, 0, "file");
   std::string dir = IsMissing(Arg(info, 1)) ? std::string() : StringArg(info, 1, "directory");
   if (file.empty() && dir.empty()) ThrowExpected(env, "file", "a CA file or directory path");
-  ERR_clear_error();
+  ClearErrorQueue();
   if (SSL_CTX_load_verify_locations(ctx, file.empty() ? nullptr : file.c_str(),
                                     dir.empty() ? nullptr : dir.c_str()) != 1)
     ThrowOpenSSLError(env, kErrConfig, "could not load verify locations '" + (file.empty() ? dir : file) + "'");
@@ -209,7 +210,7 @@ Napi::Value Context::SetDefaultVerifyPaths(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SSL_CTX* ctx = Get(env);
   auto busy = Busy();
-  ERR_clear_error();
+  ClearErrorQueue();
   if (!AddDefaultTrust(ctx)) ThrowOpenSSLError(env, kErrConfig, "could not load the default CA store");
   return env.Undefined();
 }
@@ -219,7 +220,7 @@ Napi::Value Context::AddCACertificates(const Napi::CallbackInfo& info) {
   SSL_CTX* ctx = Get(env);
   auto busy = Busy();
   Bytes pem = BytesArg(info, 0, "ca");
-  ERR_clear_error();
+  ClearErrorQueue();
   BioPtr bio = MemBio(pem);
   if (!bio) ThrowOpenSSLError(env, kErrCrypto, "out of memory");
   X509_STORE* store = SSL_CTX_get_cert_store(ctx);
@@ -236,7 +237,7 @@ Napi::Value Context::AddCACertificates(const Napi::CallbackInfo& info) {
   // The loop ends on "no start line" at the end of the input: expected once
   // something was read, a real error otherwise.
   if (added == 0) ThrowOpenSSLError(env, kErrConfig, "no CA certificate found in PEM input");
-  ERR_clear_error();
+  ClearErrorQueue();
   return Napi::Number::New(env, added);
 }
 
@@ -247,7 +248,7 @@ Napi::Value Context::UseCertificateChain(const Napi::CallbackInfo& info) {
   auto busy = Busy();
   bool is_file = BoolArg(info, 1, "isFile");
   int64_t type = IntArg(info, 2, "fileType", kFileTypePem, kFileTypeAsn1);
-  ERR_clear_error();
+  ClearErrorQueue();
   if (is_file) {
     std::string path = StringArg(info, 0, "cert_file");
     int ok = type == kFileTypePem ? SSL_CTX_use_certificate_chain_file(ctx, path.c_str())
@@ -276,7 +277,7 @@ Napi::Value Context::UseCertificateChain(const Napi::CallbackInfo& info) {
       ThrowOpenSSLError(env, kErrConfig, "could not add chain certificate");
     }
   }
-  ERR_clear_error();  // the end-of-input "no start line"
+  ClearErrorQueue();  // the end-of-input "no start line"
   return env.Undefined();
 }
 
@@ -287,7 +288,7 @@ Napi::Value Context::UsePrivateKey(const Napi::CallbackInfo& info) {
   auto busy = Busy();
   bool is_file = BoolArg(info, 1, "isFile");
   int64_t type = IntArg(info, 2, "fileType", kFileTypePem, kFileTypeAsn1);
-  ERR_clear_error();
+  ClearErrorQueue();
   if (is_file) {
     std::string path = StringArg(info, 0, "private_key_file");
     if (SSL_CTX_use_PrivateKey_file(ctx, path.c_str(), static_cast<int>(type)) != 1)
@@ -317,7 +318,7 @@ Napi::Value Context::SetCipherList(const Napi::CallbackInfo& info) {
   SSL_CTX* ctx = Get(env);
   auto busy = Busy();
   std::string list = StringArg(info, 0, "ciphers");
-  ERR_clear_error();
+  ClearErrorQueue();
   if (SSL_CTX_set_cipher_list(ctx, list.c_str()) != 1)
     ThrowOpenSSLError(env, kErrConfig, "could not set cipher list '" + list + "'");
   return env.Undefined();
@@ -328,7 +329,7 @@ Napi::Value Context::SetCiphersuites(const Napi::CallbackInfo& info) {
   SSL_CTX* ctx = Get(env);
   auto busy = Busy();
   std::string list = StringArg(info, 0, "ciphersuites");
-  ERR_clear_error();
+  ClearErrorQueue();
   if (SSL_CTX_set_ciphersuites(ctx, list.c_str()) != 1)
     ThrowOpenSSLError(env, kErrConfig, "could not set TLS 1.3 ciphersuites '" + list + "'");
   return env.Undefined();
@@ -345,7 +346,7 @@ Napi::Value Context::SetProtocolVersions(const Napi::CallbackInfo& info) {
   if ((min != 0 && min < TLS1_2_VERSION) || (max != 0 && max < TLS1_2_VERSION))
     ThrowError(env, kErrInvalidArgument, "Expected protocol versions to be 0, TLS1_2_VERSION or TLS1_3_VERSION");
   if (min != 0 && max != 0 && min > max) ThrowError(env, kErrInvalidArgument, "min version is above max version");
-  ERR_clear_error();
+  ClearErrorQueue();
   if (SSL_CTX_set_min_proto_version(ctx, static_cast<int>(min)) != 1 ||
       SSL_CTX_set_max_proto_version(ctx, static_cast<int>(max)) != 1)
     ThrowOpenSSLError(env, kErrConfig, "could not set protocol versions");

@@ -12,6 +12,7 @@
 #include "ssl_owner.h"
 #include "util/addon_data.h"
 #include "util/args.h"
+#include "util/err_queue.h"
 #include "util/errors.h"
 
 namespace rxtls {
@@ -77,7 +78,7 @@ Napi::Value Context::SetAlpnProtocols(const Napi::CallbackInfo& info) {
   bool reject = BoolArg(info, 1, "rejectUnknown");
   if (wire.size > 0 && !ValidAlpnWire(wire.data, wire.size))
     ThrowExpected(env, "protocols", "ALPN protocol names of 1 to 255 bytes in wire format");
-  ERR_clear_error();
+  ClearErrorQueue();
   if (role_ != Role::kServer) {
     // SSL_CTX_set_alpn_protos returns 0 on success, unlike almost everything else.
     if (SSL_CTX_set_alpn_protos(ctx, wire.size ? wire.data : nullptr, static_cast<unsigned int>(wire.size)) != 0)

@@ -12,6 +12,7 @@
 #include "context.h"
 #include "util/addon_data.h"
 #include "util/args.h"
+#include "util/err_queue.h"
 #include "util/errors.h"
 
 namespace rxtls {
@@ -57,7 +58,7 @@ Napi::Value UsePkcs12(const Napi::CallbackInfo& info) {
   if (der.empty()) ThrowExpected(env, "pfx", "a non-empty PKCS#12 bundle");
   SSL_CTX* ctx = context->Get(env);
 
-  ERR_clear_error();
+  ClearErrorQueue();
   const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
   PKCS12* p12 = d2i_PKCS12(nullptr, &p, static_cast<long>(der.size()));
   if (p12 == nullptr) ThrowOpenSSLError(env, kErrConfig, "could not read PKCS#12 bundle");
@@ -84,7 +85,7 @@ Napi::Value SetGroups(const Napi::CallbackInfo& info) {
   Context* context = ContextArg(env, info);
   std::string list = ListArg(info, "ecdhCurve");
   SSL_CTX* ctx = context->Get(env);
-  ERR_clear_error();
+  ClearErrorQueue();
   if (SSL_CTX_set1_groups_list(ctx, list.c_str()) != 1)
     ThrowOpenSSLError(env, kErrConfig, "could not set key exchange groups '" + list + "'");
   return env.Undefined();
@@ -95,7 +96,7 @@ Napi::Value SetSigalgs(const Napi::CallbackInfo& info) {
   Context* context = ContextArg(env, info);
   std::string list = ListArg(info, "sigalgs");
   SSL_CTX* ctx = context->Get(env);
-  ERR_clear_error();
+  ClearErrorQueue();
   if (SSL_CTX_set1_sigalgs_list(ctx, list.c_str()) != 1)
     ThrowOpenSSLError(env, kErrConfig, "could not set signature algorithms '" + list + "'");
   return env.Undefined();

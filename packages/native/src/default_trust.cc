@@ -6,6 +6,8 @@
 
 #include <cstdlib>
 
+#include "util/err_queue.h"
+
 namespace rxtls {
 namespace {
 
@@ -27,7 +29,7 @@ X509_STORE* LoadedDefaultFile() {
     X509_LOOKUP* lookup = X509_STORE_add_lookup(cache.store, X509_LOOKUP_file());
     // A machine without the file has no default trust: not an error, the
     // caller may add its own CAs.
-    if (lookup == nullptr || X509_LOOKUP_load_file(lookup, file, X509_FILETYPE_PEM) != 1) ERR_clear_error();
+    if (lookup == nullptr || X509_LOOKUP_load_file(lookup, file, X509_FILETYPE_PEM) != 1) ClearErrorQueue();
   }
   return cache.store;
 }

@@ -23,6 +23,7 @@
 #include "util/addon_data.h"
 #include "util/args.h"
 #include "util/counters.h"
+#include "util/err_queue.h"
 #include "util/errors.h"
 #include "util/host_name.h"
 #include "util/socket_fd.h"
@@ -96,7 +97,7 @@ FdSsl::FdSsl(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FdSsl>(info) {
   verify_explicit_ = context->verify_explicit();
   context_client_ = context->role() == Role::kClient;
   context_server_ = context->role() == Role::kServer;
-  ERR_clear_error();
+  ClearErrorQueue();
   ssl_ = SSL_new(ctx);
   if (ssl_ == nullptr) ThrowOpenSSLError(env, kErrCrypto, "could not create SSL");
   // The context's callbacks find this object through the SSL (and the
@@ -155,7 +156,7 @@ SSL* FdSsl::Get(Napi::Env env) const {
 
 void FdSsl::CheckNotFreedDuring(Napi::Env env, const char* op) const {
   if (!free_pending_) return;
-  ERR_clear_error();
+  ClearErrorQueue();
   ThrowError(env, kErrClosed, std::string("SSL was freed during ") + op + "() (from a callback); it is released now");
 }
 
@@ -191,7 +192,7 @@ Napi::Value FdSsl::SetFd(const Napi::CallbackInfo& info) {
   FdRefuseWhileBusy(env, "set_fd");
   if (!SSL_in_before(ssl)) ThrowError(env, kErrState, "set_fd() after the handshake started");
   int dup_fd = DupNonBlockingSocket(env, fd);
-  ERR_clear_error();
+  ClearErrorQueue();
   BIO* bio = BIO_new_socket(dup_fd, BIO_CLOSE);
   if (bio == nullptr) {
     close(dup_fd);
@@ -225,7 +226,7 @@ void FdSsl::PrepareClient(Napi::Env env, SSL* ssl, const std::string& host) {
   if (name.empty()) name = PeerAddress(SSL_get_fd(ssl));
   // A connect BIO's host name comes from OpenSSL unchecked: read it as set_host would.
   name = CheckedHostName(env, name, "host");
-  ERR_clear_error();
+  ClearErrorQueue();
   if (!name.empty()) {
     if (IsIpAddress(name)) {
       if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name.c_str()) != 1)
@@ -290,7 +291,7 @@ Napi::Value FdSsl::Handshake(Napi::Env env, Mode wanted, const char* op) {
   FdRefuseWhileBusy(env, op);
   FdCall call;
   Ready(env, wanted, op);
-  ERR_clear_error();
+  ClearErrorQueue();
   errno = 0;
   int r = SSL_do_handshake(ssl_);
   CheckNotFreedDuring(env, op);
@@ -321,7 +322,7 @@ Napi::Value FdSsl::Read(const Napi::CallbackInfo& info) {
   thread_local std::vector<char> scratch;
   if (scratch.size() < n) scratch.resize(n);
   size_t got = 0;
-  ERR_clear_error();
+  ClearErrorQueue();
   errno = 0;
   int ok = SSL_read_ex(ssl_, scratch.data(), n, &got);
   CheckNotFreedDuring(env, "read");
@@ -356,7 +357,7 @@ Napi::Value FdSsl::Write(const Napi::CallbackInfo& info) {
     data = reinterpret_cast<const uint8_t*>(copy.data());
   }
   size_t written = 0;
-  ERR_clear_error();
+  ClearErrorQueue();
   errno = 0;
   int ok = SSL_write_ex(ssl_, data, b.size, &written);
   CheckNotFreedDuring(env, "write");
@@ -379,7 +380,7 @@ Napi::Value FdSsl::Shutdown(const Napi::CallbackInfo& info) {
   FdCall call;
   // A callback failure ended the SSL: no close_notify, as after a fatal alert.
   if (failed_ || SSL_get_rbio(ssl) == nullptr || !SSL_is_init_finished(ssl)) return Napi::Number::New(env, 1);
-  ERR_clear_error();
+  ClearErrorQueue();
   errno = 0;
   int r = SSL_shutdown(ssl);
   CheckNotFreedDuring(env, "shutdown");
@@ -506,7 +507,7 @@ Napi::Value FdSsl::SetAlpnProtocols(const Napi::CallbackInfo& info) {
   if (!Arg(info, 0).IsTypedArray() || !ToBytes(Arg(info, 0), &wire) || (wire.size > 0 && !ValidAlpnWire(wire.data, wire.size)))
     ThrowExpected(env, "protocols", "ALPN protocol names of 1 to 255 bytes in wire format");
   CheckClientSetup(env, ssl, "set_alpn_protocols");
-  ERR_clear_error();
+  ClearErrorQueue();
   // Returns 0 on success, unlike almost everything else.
   if (SSL_set_alpn_protos(ssl, wire.size ? wire.data : nullptr, static_cast<unsigned int>(wire.size)) != 0)
     ThrowOpenSSLError(env, kErrConfig, "could not set ALPN protocols");

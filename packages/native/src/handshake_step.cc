@@ -2,12 +2,14 @@
 
 #include <openssl/err.h>
 
+#include "util/err_queue.h"
+
 namespace rxtls {
 
 void PoolStep::Run(SSL* ssl) {
   errors_.clear();
   err_ = SSL_ERROR_NONE;
-  ERR_clear_error();
+  ClearErrorQueue();
   ret_ = SSL_do_handshake(ssl);
   if (ret_ != 1) {
     err_ = SSL_get_error(ssl, ret_);
@@ -18,11 +20,11 @@ void PoolStep::Run(SSL* ssl) {
       errors_.push_back({e, std::move(text)});
     }
   }
-  ERR_clear_error();
+  ClearErrorQueue();
 }
 
 void PoolStep::RestoreErrors() const {
-  ERR_clear_error();
+  ClearErrorQueue();
   for (const QueuedError& e : errors_) {
     ERR_new();
     ERR_set_debug(nullptr, 0, nullptr);

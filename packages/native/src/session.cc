@@ -15,6 +15,7 @@
 #include "util/addon_data.h"
 #include "util/args.h"
 #include "util/counters.h"
+#include "util/err_queue.h"
 #include "util/errors.h"
 #include "util/host_name.h"
 #include "x509.h"
@@ -105,7 +106,7 @@ Session::Session(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Session>(inf
   } hold{ctx};
   bool verify_explicit = context->verify_explicit();
 
-  ERR_clear_error();
+  ClearErrorQueue();
   ssl_ = SSL_new(ctx);
   enc_in_ = NewMemBio();
   enc_out_ = NewMemBio();
@@ -270,7 +271,7 @@ Napi::Value Session::Cycle(const Napi::CallbackInfo& info) {
 
 int Session::Step(Napi::Env env) {
   int flags = 0;
-  ERR_clear_error();
+  ClearErrorQueue();
   if (!handshake_done_) {
     int r = SSL_do_handshake(ssl_);
     if (!AfterHandshakeStep(env, r, r == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl_, r), &flags)) return flags;
@@ -372,7 +373,7 @@ Napi::Value Session::Write(const Napi::CallbackInfo& info) {
     Bytes b;
     ToBytes(v, &b);
     if (b.size == 0) continue;
-    ERR_clear_error();
+    ClearErrorQueue();
     size_t written = 0;
     // Memory BIOs grow as needed, so one call writes the whole chunk.
     if (SSL_write_ex(ssl_, b.data, b.size, &written) != 1 || written != b.size) {
@@ -399,13 +400,13 @@ Napi::Value Session::Shutdown(const Napi::CallbackInfo& info) {
   if (dead_ || !handshake_done_) return Napi::Number::New(env, flags);
   auto busy = Busy();
   if ((SSL_get_shutdown(ssl_) & SSL_SENT_SHUTDOWN) == 0) {
-    ERR_clear_error();
+    ClearErrorQueue();
     int r = SSL_shutdown(ssl_);
     if (r < 0) {
       int err = SSL_get_error(ssl_, r);
       if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) throw Napi::Error(env, FatalError(env, err, "shutdown"));
     }
-    ERR_clear_error();
+    ClearErrorQueue();
   }
   if (SSL_get_shutdown(ssl_) & SSL_RECEIVED_SHUTDOWN) flags |= kFlagPeerClosed;
   DrainEncOut(env, &flags);

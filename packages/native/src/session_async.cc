@@ -13,6 +13,7 @@
 #include "handshake_step.h"
 #include "session.h"
 #include "util/args.h"
+#include "util/err_queue.h"
 #include "util/errors.h"
 
 namespace rxtls {
@@ -50,7 +51,7 @@ class HandshakeWorker : public Napi::AsyncWorker {
         s->out_.Value().Set(2u, e.Value());
         flags |= kFlagError;
       }
-      ERR_clear_error();
+      ClearErrorQueue();
       freed = s->depth_.free_deferred();
     }
     // Freed from inside the completion (released just now): nobody waits.

@@ -2,6 +2,7 @@
 
 #include <openssl/err.h>
 
+#include "util/err_queue.h"
 #include "util/errors.h"
 
 namespace rxtls {
@@ -13,7 +14,7 @@ Napi::Value ResumableSessionDer(Napi::Env env, SSL* ssl) {
     SSL_SESSION_free(sess);
     return env.Null();
   }
-  ERR_clear_error();
+  ClearErrorQueue();
   int len = i2d_SSL_SESSION(sess, nullptr);
   if (len <= 0) {
     SSL_SESSION_free(sess);
@@ -29,7 +30,7 @@ Napi::Value ResumableSessionDer(Napi::Env env, SSL* ssl) {
 
 void OfferSessionDer(Napi::Env env, SSL* ssl, const Bytes& der, const char* name) {
   if (der.size == 0) ThrowExpected(env, name, "a session Buffer from get_session()/getSession()");
-  ERR_clear_error();
+  ClearErrorQueue();
   const unsigned char* p = der.data;
   SSL_SESSION* sess = d2i_SSL_SESSION(nullptr, &p, static_cast<long>(der.size));
   if (sess == nullptr) ThrowOpenSSLError(env, kErrInvalidArgument, "could not decode the saved session");

@@ -10,6 +10,7 @@
 #include "session_der.h"
 #include "ssl_queries.h"
 #include "util/args.h"
+#include "util/err_queue.h"
 #include "util/errors.h"
 
 namespace rxtls {
@@ -78,7 +79,7 @@ Napi::Value Session::VerifyClientPostHandshake(const Napi::CallbackInfo& info) {
   // flags meaning "do not ask during the handshake" for contexts set that way.
   int mode = SSL_get_verify_mode(ssl);
   if ((mode & SSL_VERIFY_PEER) == 0) SSL_set_verify(ssl, mode | SSL_VERIFY_PEER | SSL_VERIFY_POST_HANDSHAKE, nullptr);
-  ERR_clear_error();
+  ClearErrorQueue();
   if (SSL_verify_client_post_handshake(ssl) != 1)
     ThrowOpenSSLError(env, kErrState, "cannot request a client certificate (TLS 1.3 and a client that offered post-handshake auth are needed)");
   int r = SSL_do_handshake(ssl);
@@ -87,7 +88,7 @@ Napi::Value Session::VerifyClientPostHandshake(const Napi::CallbackInfo& info) {
     // The state machine is in an unknown state after this: the session is dead.
     if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) throw Napi::Error(env, FatalError(env, err, "post-handshake authentication"));
   }
-  ERR_clear_error();
+  ClearErrorQueue();
   pha_pending_ = true;
   int flags = 0;
   DrainEncOut(env, &flags);

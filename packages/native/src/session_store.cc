@@ -19,6 +19,7 @@
 #include "session.h"
 #include "util/addon_data.h"
 #include "util/args.h"
+#include "util/err_queue.h"
 #include "util/errors.h"
 
 namespace rxtls {
@@ -122,14 +123,14 @@ void KeepForStore(SSL* ssl, SSL_CTX* session_ctx, SSL_SESSION* session, SessionS
   if (id_len == 0 || (SSL_version(ssl) >= TLS1_3_VERSION && TicketsOn(ssl))) return;
   int n = i2d_SSL_SESSION(session, nullptr);
   if (n <= 0) {
-    ERR_clear_error();
+    ClearErrorQueue();
     return;
   }
   StoredSession kept;
   kept.der.resize(static_cast<size_t>(n));
   unsigned char* p = reinterpret_cast<unsigned char*>(&kept.der[0]);
   if (i2d_SSL_SESSION(session, &p) != n) {
-    ERR_clear_error();
+    ClearErrorQueue();
     return;
   }
   kept.id.assign(reinterpret_cast<const char*>(id), id_len);
@@ -143,7 +144,7 @@ bool AnswerStoreLookup(SessionStoreState* state, const unsigned char* der, size_
   const unsigned char* p = der;
   SSL_SESSION* sess = d2i_SSL_SESSION(nullptr, &p, static_cast<long>(size));
   if (sess == nullptr) {
-    ERR_clear_error();  // a store holding garbage is a miss, not an error
+    ClearErrorQueue();  // a store holding garbage is a miss, not an error
     return false;
   }
   unsigned int len = 0;

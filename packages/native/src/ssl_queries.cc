@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 
+#include "util/err_queue.h"
 #include "util/errors.h"
 #include "util/property_keys.h"
 #include "x509.h"
@@ -102,7 +103,7 @@ Napi::Array SslPeerCertificateChain(Napi::Env env, SSL* ssl, bool verified) {
 Napi::Buffer<unsigned char> SslExportKeyingMaterial(Napi::Env env, SSL* ssl, size_t length, const std::string& label,
                                                     const Bytes* context) {
   Napi::Buffer<unsigned char> out = Napi::Buffer<unsigned char>::New(env, length);
-  ERR_clear_error();
+  ClearErrorQueue();
   if (SSL_export_keying_material(ssl, out.Data(), out.Length(), label.data(), label.size(),
                                  context != nullptr ? context->data : nullptr, context != nullptr ? context->size : 0,
                                  context != nullptr ? 1 : 0) != 1)

@@ -14,6 +14,7 @@
 #include "util/addon_data.h"
 #include "util/args.h"
 #include "util/counters.h"
+#include "util/err_queue.h"
 #include "util/errors.h"
 #include "util/property_keys.h"
 
@@ -53,7 +54,7 @@ bool TcpConn::InitHandles() {
 
 bool TcpConn::InitSsl(SSL_CTX* ctx, bool server) {
   is_server_ = server;
-  ERR_clear_error();
+  ClearErrorQueue();
   ssl_ = SSL_new(ctx);
   if (ssl_ == nullptr) return false;
   BIO* rbio = NewBufferBio();
@@ -79,7 +80,7 @@ void TcpConn::Accept(TcpServerCore* server) {
   if (!c->InitHandles() ||
       uv_accept(reinterpret_cast<uv_stream_t*>(server->handle()), reinterpret_cast<uv_stream_t*>(&c->tcp_)) != 0 ||
       !c->InitSsl(server->ctx(), true)) {
-    ERR_clear_error();
+    ClearErrorQueue();
     c->failed_ = true;
     c->Close();
     return;
@@ -160,7 +161,14 @@ void TcpConn::Finish() {
       Napi::Env env(loop_->env());
       Napi::HandleScope scope(env);
       Napi::Value error = error_.IsEmpty() ? env.Undefined() : error_.Value();
-      Call(env, owner_.Value(), loop_->on_close, {error});
+      if (error_.IsEmpty() && uv_failure_ != 0) {
+        // close(undefined, message, syscallCode): JS makes the SocketError (see FailUv).
+        Call(env, owner_.Value(), loop_->on_close,
+             {error, Napi::String::New(env, UvMessage(uv_failure_, uv_failure_what_)),
+              Napi::String::New(env, uv_err_name(uv_failure_))});
+      } else {
+        Call(env, owner_.Value(), loop_->on_close, {error});
+      }
     });
   }
   delete this;

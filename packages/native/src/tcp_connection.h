@@ -179,6 +179,10 @@ class TcpConn final : public TcpHandle, public SslOwner {
   Napi::ObjectReference wrapper_;  // strong while open
   Napi::ObjectReference owner_;    // the TS connection object, strong while open
   Napi::Reference<Napi::Value> error_;  // the failure onclose reports
+  // A socket failure of a connection JS holds: onclose builds its error in
+  // JS from these (status 0: none), one call into JS fewer than error_.
+  int uv_failure_ = 0;
+  const char* uv_failure_what_ = nullptr;  // a string literal ("read", "write")
   napi_async_context async_ = nullptr;
   CallDepth depth_;  // inside OpenSSL: a JS callback of it may not re-drive the SSL
   std::vector<std::string> early_;  // client writes before the handshake completed

@@ -8,6 +8,7 @@
 #include "buffer_bio.h"
 #include "ssl_failure.h"
 #include "tcp_connection.h"
+#include "util/err_queue.h"
 #include "util/errors.h"
 
 namespace rxtls {
@@ -90,7 +91,7 @@ bool TcpConn::Handshake(Napi::Env env) {
     return false;
   } else {
     CallScope<void (*)()> scope(depth_, NoRelease);
-    ERR_clear_error();
+    ClearErrorQueue();
     if (CallJsDuringHandshake()) {
       // SNI/keylog callbacks run JS: inside a callback scope, in the async
       // context JS expects (the server's, or this client's).
@@ -133,7 +134,7 @@ size_t TcpConn::Decrypt(Napi::Env env, Napi::Error* error, bool* more) {
   PlaintextSlab& slab = loop_->slab();
   slab.Begin(env, kReadRoom);
   CallScope<void (*)()> scope(depth_, NoRelease);
-  ERR_clear_error();
+  ClearErrorQueue();
   for (;;) {
     // A record's plaintext must fit; the rest waits for the next batch.
     if (slab.room() < kReadRoom) {
@@ -277,7 +278,7 @@ bool TcpConn::SslWrite(Napi::Env env, const uint8_t* data, size_t size) {
   int err = SSL_ERROR_NONE;
   {
     CallScope<void (*)()> scope(depth_, NoRelease);
-    ERR_clear_error();
+    ClearErrorQueue();
     size_t written = 0;
     // The buffer BIO takes everything, so one call writes the whole chunk.
     if (SSL_write_ex(ssl_, data, size, &written) == 1 && written == size) return true;
@@ -315,11 +316,11 @@ void TcpConn::End(Napi::Env env) {
   ended_ = true;
   {
     CallScope<void (*)()> scope(depth_, NoRelease);
-    ERR_clear_error();
+    ClearErrorQueue();
     // 0 (sent, the peer's not yet in) and 1 are both fine; a failure leaves
     // nothing to say, and the TCP end follows anyway.
     SSL_shutdown(ssl_);
-    ERR_clear_error();
+    ClearErrorQueue();
   }
   if (!batching_) Flush(env);
 }
@@ -484,6 +485,14 @@ void TcpConn::FailUv(Napi::Env env, int status, const char* what) {
   if (FailureUnheard()) {
     // Building a JS error costs more than the rest of such a close.
     failed_ = true;
+    Close();
+    return;
+  }
+  if (secure_ || server_ == nullptr) {
+    // Reported by onclose, nowhere sooner: Finish() hands JS the parts.
+    failed_ = true;
+    uv_failure_ = status;
+    uv_failure_what_ = what;
     Close();
     return;
   }

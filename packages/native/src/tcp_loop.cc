@@ -153,8 +153,12 @@ void CheckTransportRole(Napi::Env env, const Context& context, bool server) {
     ThrowError(env, kErrState, "a client needs a client or generic context, not a server context");
 }
 
+std::string UvMessage(int status, const std::string& what) {
+  return what + " " + uv_err_name(status) + ": " + uv_strerror(status);
+}
+
 Napi::Error UvError(Napi::Env env, int status, const std::string& what, bool in_loop_callback) {
-  std::string message = what + " " + uv_err_name(status) + ": " + uv_strerror(status);
+  std::string message = UvMessage(status, what);
   Napi::Error err = in_loop_callback ? MakeLoopError(env, kErrSocket, message) : MakeError(env, kErrSocket, message);
   err.Value().Set("syscallCode", Napi::String::New(env, uv_err_name(status)));
   return err;

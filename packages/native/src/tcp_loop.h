@@ -96,6 +96,8 @@ void ReportUncaught(Napi::Env env, const Napi::Error& e);
 bool SockaddrToJs(const sockaddr_storage& ss, std::string* address, int* port, int* family);
 // Parses an IP literal and port; false when `ip` is not an IP address.
 bool ParseSockaddr(const std::string& ip, int port, sockaddr_storage* out);
+// The message of a libuv failure of `what` ("connect", "read"): "read ECONNRESET: …".
+std::string UvMessage(int status, const std::string& what);
 // A SocketError for a libuv failure of `what` ("connect", "read"), with `syscallCode` set.
 Napi::Error UvError(Napi::Env env, int status, const std::string& what, bool in_loop_callback = false);
 // Throws ERR_TLS_STATE unless `context` may serve the role (a server, or a client).

@@ -7,6 +7,7 @@
 #include <openssl/err.h>
 
 #include "tcp_connection.h"
+#include "util/err_queue.h"
 #include "util/errors.h"
 
 namespace rxtls {
@@ -53,7 +54,7 @@ Napi::Value TcpConnection::VerifyClientPostHandshake(const Napi::CallbackInfo& i
   SSL_set_msg_callback_arg(ssl, &c->pha_answered_);
   {
     CallScope<void (*)()> scope(c->depth_, NoRelease);
-    ERR_clear_error();
+    ClearErrorQueue();
     requested = SSL_verify_client_post_handshake(ssl) == 1;
     if (requested) {
       r = SSL_do_handshake(ssl);
@@ -74,7 +75,7 @@ Napi::Value TcpConnection::VerifyClientPostHandshake(const Napi::CallbackInfo& i
     c->Fail(env, error);
     throw error;
   }
-  ERR_clear_error();
+  ClearErrorQueue();
   c->pha_pending_ = true;
   c->last_activity_ = uv_now(c->loop_->loop());
   c->Flush(env);

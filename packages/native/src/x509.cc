@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "util/args.h"
+#include "util/err_queue.h"
 #include "util/errors.h"
 
 namespace rxtls {
@@ -181,11 +182,11 @@ Napi::Object CertificateSummary(Napi::Env env, X509* cert) {
 Napi::Value ParseCertificate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Bytes in = BytesArg(info, 0, "certificate");
-  ERR_clear_error();
+  ClearErrorQueue();
   BioPtr bio(BIO_new_mem_buf(in.data, static_cast<int>(in.size)));
   X509Ptr cert(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr);
   if (!cert) {
-    ERR_clear_error();
+    ClearErrorQueue();
     const unsigned char* p = in.data;
     cert.reset(d2i_X509(nullptr, &p, static_cast<long>(in.size)));
   }
@@ -220,7 +221,7 @@ Napi::Value GenerateCertificate(const Napi::CallbackInfo& info) {
     }
   }
 
-  ERR_clear_error();
+  ClearErrorQueue();
   PKeyPtr key = GenerateKey(env, key_type, bits);
   X509Ptr issuer_cert;
   PKeyPtr issuer_key;
