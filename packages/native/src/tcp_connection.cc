@@ -160,14 +160,13 @@ void TcpConn::Finish() {
     FromLoop([&] {
       Napi::Env env(loop_->env());
       Napi::HandleScope scope(env);
-      Napi::Value error = error_.IsEmpty() ? env.Undefined() : error_.Value();
-      if (error_.IsEmpty() && uv_failure_ != 0) {
-        // close(undefined, message, syscallCode): JS makes the SocketError (see FailUv).
+      if (uv_failure_ != 0) {
+        // close(undefined, message, syscallCode): JS makes the SocketError (FailUv set no error_).
         Call(env, owner_.Value(), loop_->on_close,
-             {error, Napi::String::New(env, UvMessage(uv_failure_, uv_failure_what_)),
+             {env.Undefined(), Napi::String::New(env, UvMessage(uv_failure_, uv_failure_what_)),
               Napi::String::New(env, uv_err_name(uv_failure_))});
       } else {
-        Call(env, owner_.Value(), loop_->on_close, {error});
+        Call(env, owner_.Value(), loop_->on_close, {error_.IsEmpty() ? env.Undefined() : error_.Value()});
       }
     });
   }

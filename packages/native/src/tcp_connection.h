@@ -130,9 +130,9 @@ class TcpConn final : public TcpHandle, public SslOwner {
   // A fatal failure: report it (to the connection, or to the server before the
   // handshake completed) and close.
   void Fail(Napi::Env env, Napi::Error error);
-  // Fail with a libuv error, built only when someone will hear of it.
+  // Fail with a libuv error: a failed handshake goes to the server at once; a
+  // connection's onclose gets the parts and JS builds the error.
   void FailUv(Napi::Env env, int status, const char* what);
-  bool FailureUnheard() const;
   // An OpenSSL failure of `during` as a JS error.
   Napi::Error SslError(Napi::Env env, int err, const char* during);
   void Close();

@@ -472,31 +472,20 @@ void TcpConn::OnTimer(uv_timer_t* timer) {
   if (!ok) c->Close();
 }
 
-bool TcpConn::FailureUnheard() const {
-  // An accepted connection whose handshake finished natively but which JS
-  // has not been given yet (OnSecure not reached): its user does not exist
-  // and it is no handshake failure. Typical: a client that closes right
-  // after its Finished (openssl s_time), so the tickets meet a reset.
-  return secure_ && server_ != nullptr && owner_.IsEmpty();
-}
-
 void TcpConn::FailUv(Napi::Env env, int status, const char* what) {
   if (closing_ || failed_) return;
-  if (FailureUnheard()) {
-    // Building a JS error costs more than the rest of such a close.
-    failed_ = true;
-    Close();
+  if (!secure_ && server_ != nullptr) {
+    // A handshake that failed: the server's error handler hears of it now.
+    Fail(env, UvError(env, status, what, true));
     return;
   }
-  if (secure_ || server_ == nullptr) {
-    // Reported by onclose, nowhere sooner: Finish() hands JS the parts.
-    failed_ = true;
-    uv_failure_ = status;
-    uv_failure_what_ = what;
-    Close();
-    return;
-  }
-  Fail(env, UvError(env, status, what, true));
+  // onclose reports it, building the error from these parts (Finish). A
+  // secure connection JS has not been given yet (a client that resets right
+  // after its Finished, as openssl s_time does) has no onclose: nothing is built.
+  failed_ = true;
+  uv_failure_ = status;
+  uv_failure_what_ = what;
+  Close();
 }
 
 void TcpConn::Fail(Napi::Env env, Napi::Error error) {
